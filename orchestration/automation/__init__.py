@@ -1,0 +1,1 @@
+"""Automation: the monthly schedule and the inbox sensor."""

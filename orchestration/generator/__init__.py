@@ -1,0 +1,1 @@
+"""Synthetic monthly deliveries with a record of the simulated persons (for demo and tests)."""

@@ -1,0 +1,1 @@
+"""Shared helpers: the extract contract's vocabulary, paths, warehouse access."""

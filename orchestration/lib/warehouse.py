@@ -1,0 +1,180 @@
+"""The warehouse: an embedded DuckDB file holding pseudonymised data only.
+
+DuckDB allows one writing process, so every writer opens a short-lived connection through
+`connect()` and closes it before dbt (a separate connection) runs. No table here ever holds a
+personnummer, a name or a contact detail.
+
+Python writes the `landing` schema; dbt reads it as sources and builds staging → marts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+LANDING_SCHEMA = "landing"
+
+LANDING_DDL = """
+create schema if not exists landing;
+
+-- The projects configuration, written at the start of every run.
+create table if not exists landing.projects (
+    project_id varchar primary key,
+    name varchar not null,
+    owner varchar,
+    funder varchar,
+    period_start date not null,
+    period_end date not null,
+    age_min integer not null,
+    age_max integer not null,
+    target_population integer,
+    min_count integer not null
+);
+create table if not exists landing.project_municipalities (
+    project_id varchar not null,
+    kommunkod varchar not null,
+    kommun varchar not null,
+    primary key (project_id, kommunkod)
+);
+create table if not exists landing.project_activity_outcomes (
+    project_id varchar not null,
+    avslutsorsak varchar not null,
+    primary key (project_id, avslutsorsak)
+);
+create table if not exists landing.project_targets (
+    project_id varchar not null,
+    kpi varchar not null,
+    target double not null,
+    primary key (project_id, kpi)
+);
+
+-- One row per received file that was routed to a project, municipality and month.
+create table if not exists landing.deliveries (
+    delivery_id varchar primary key,       -- hash of project, kommunkod, month and sha256
+    project_id varchar not null,
+    kommunkod varchar not null,
+    reporting_month varchar not null,      -- YYYY-MM
+    file_name varchar not null,
+    archive_path varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    received_at timestamp not null,        -- the file's modification time when found in the inbox
+    status varchar not null,               -- RECEIVED, PSEUDONYMISED, VALIDATED
+    verdict varchar,                       -- ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+    verdict_reason varchar,                -- reason code for a rejected file
+    verdict_message varchar,               -- plain Swedish for the municipality
+    rows_total integer,
+    rows_accepted integer,
+    rows_rejected integer,
+    rows_warned integer,
+    unknown_columns varchar
+);
+
+-- Files that could not be routed (no month in the name, unknown folder): reported, not ingested.
+create table if not exists landing.unrouted_files (
+    inbox_path varchar not null,
+    sha256 varchar not null,
+    seen_at timestamp not null,
+    reason_code varchar not null,
+    message varchar not null,
+    primary key (inbox_path, sha256)
+);
+
+-- Rows after pseudonymisation, before validation (no personnummer: pnr_status says what was wrong).
+create table if not exists landing.pseudonymised_rows (
+    delivery_id varchar not null,
+    row_number integer not null,           -- the row's line in the file, header = 1
+    person_id varchar,                     -- keyed pseudonym; null when the personnummer was invalid
+    is_anonymous boolean not null,
+    pnr_status varchar not null,           -- OK, OGILTIG, SAKNAS
+    kon varchar,
+    age_at_start integer,
+    startdatum date,
+    startdatum_raw_ok boolean not null,    -- false when a value was given but is no date
+    slutdatum date,
+    slutdatum_raw_ok boolean not null,
+    avslutsorsak varchar,
+    fas varchar,
+    fodelseregion varchar,
+    funktionsnedsattning varchar,
+    utbildningsniva varchar,
+    sysselsattning_start varchar,
+    forsorjningsstod_start varchar,
+    forsorjningsstod_slut varchar,
+    uppfoljning_6m varchar,
+    kommunkod_in_file varchar,
+    rapportmanad_in_file varchar,
+    notes varchar,                         -- normalisation findings, e.g. KOD_OKAND:fodelseregion
+    primary key (delivery_id, row_number)
+);
+
+-- Accepted rows (with or without warnings): the enrolments of each delivery's snapshot.
+create table if not exists landing.enrolment_rows (
+    delivery_id varchar not null,
+    project_id varchar not null,
+    kommunkod varchar not null,
+    reporting_month varchar not null,
+    row_number integer not null,
+    person_id varchar not null,
+    is_anonymous boolean not null,
+    kon varchar,
+    age_at_start integer,
+    startdatum date not null,
+    slutdatum date,
+    avslutsorsak varchar,
+    fas varchar not null,
+    fodelseregion varchar,
+    funktionsnedsattning varchar,
+    utbildningsniva varchar,
+    sysselsattning_start varchar,
+    forsorjningsstod_start varchar,
+    forsorjningsstod_slut varchar,
+    uppfoljning_6m varchar,
+    warnings varchar,                      -- comma-separated warning codes, '' when none
+    primary key (delivery_id, row_number)
+);
+
+-- Rejected rows, one line per reason.
+create table if not exists landing.quarantine_rows (
+    delivery_id varchar not null,
+    project_id varchar not null,
+    kommunkod varchar not null,
+    reporting_month varchar not null,
+    row_number integer not null,
+    reason_code varchar not null,
+    column_name varchar,
+    message varchar not null
+);
+
+-- Row warnings, one line per warning.
+create table if not exists landing.row_warnings (
+    delivery_id varchar not null,
+    row_number integer not null,
+    warning_code varchar not null,
+    column_name varchar,
+    message varchar not null
+);
+"""
+
+
+def warehouse_path(home: Path) -> Path:
+    return home / "warehouse.duckdb"
+
+
+@contextlib.contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection; closed on exit so dbt or the next writer can open the file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def ensure_schema(path: Path) -> None:
+    with connect(path) as connection:
+        connection.execute(LANDING_DDL)

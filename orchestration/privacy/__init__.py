@@ -1,0 +1,1 @@
+"""Pseudonymisation: the only stage that ever sees a personnummer."""

@@ -1,0 +1,1 @@
+"""Projects configuration: which projects, municipalities, periods and targets."""

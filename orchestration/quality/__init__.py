@@ -1,0 +1,1 @@
+"""Validation: Great Expectations suites, row and file verdicts, quarantine."""

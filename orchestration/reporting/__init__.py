@@ -1,0 +1,1 @@
+"""Reporting: funder exports and headline tables."""
