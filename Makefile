@@ -1,0 +1,43 @@
+# Set-up and everyday commands. A fresh machine needs only Python 3.11 and pip.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_HOME := $(CURDIR)/.followup-demo
+export DAGSTER_DISABLE_TELEMETRY := true
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: demo test test-fast dashboard lock clean
+
+# The virtual environment, installed exactly from the lock file, then the project itself.
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d)" % sys.version_info[:2])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/followup demo --home $(DEMO_HOME)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The coordinators' dashboards on the demo's data home.
+dashboard: $(STAMP)
+	DAGSTER_HOME=$(DEMO_HOME)/dagster FOLLOWUP_HOME=$(DEMO_HOME) $(BIN)/dagster dev -w workspace.yaml
+
+# Re-pin every dependency after changing pyproject.toml (needs the registry).
+lock:
+	rm -rf /tmp/followup-lock && $(PYTHON) -m venv /tmp/followup-lock
+	/tmp/followup-lock/bin/pip install --quiet ".[test]"
+	/tmp/followup-lock/bin/pip freeze --exclude-editable | grep -v '^followup' > requirements.lock
+
+clean:
+	rm -rf $(VENV) dbt/target dbt/logs

@@ -1,0 +1,218 @@
+"""`followup`: demo, run, export, status, create-key (shared/spec/cli.md).
+
+Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed,
+2 a usage or configuration error. Messages are for people; no exception trace is the interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from orchestration.lib.home import DataHome
+from orchestration.lib.telemetry import disable_telemetry
+
+DEMO_HOME = Path(".followup-demo")
+
+
+class UsageError(Exception):
+    """A usage or configuration problem: exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    disable_telemetry()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"followup: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("followup: avbrutet.", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last line of defence: a message, not a trace
+        log = _write_crash_log(args)
+        print(f"followup: oväntat fel ({type(error).__name__}: {error}). Detaljer i {log}.", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar eller studerar.")
+    commands = parser.add_subparsers(dest="command")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--home", help="data home (default: $FOLLOWUP_HOME, else ./.followup)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = command("demo", _demo, "generate synthetic deliveries for the example projects and run everything")
+    run = command("run", _run, "ingest new deliveries and bring every table up to date")
+    run.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
+    run.add_argument("--project", help="only this project's inbox")
+    export = command("export", _export, "write the funder tables (kpi.csv) per project")
+    export.add_argument("--out", required=True, help="output folder")
+    export.add_argument("--project")
+    export.add_argument("--period", help="YYYY-MM (default: the newest month with deliveries)")
+    export.add_argument("--unsuppressed", action="store_true", help="exact figures for the region's own coordinators")
+    export.add_argument("--config")
+    status = command("status", _status, "which municipality delivered which month, verdicts, what is missing")
+    status.add_argument("--project")
+    status.add_argument("--config")
+    command("create-key", _create_key, "create the pseudonymisation key file (mode 0600) in the data home")
+    return parser
+
+
+def _config(path: str | None):
+    from orchestration.projects.config import ConfigError, load_projects
+
+    try:
+        return load_projects(path or _env_config())
+    except ConfigError as error:
+        raise UsageError(str(error))
+
+
+def _env_config() -> str | None:
+    import os
+
+    return os.environ.get("FOLLOWUP_CONFIG") or None
+
+
+def _require_key(home: DataHome) -> None:
+    from orchestration.privacy.keys import PseudonymKeyError, load_key
+
+    try:
+        load_key(home.root)
+    except PseudonymKeyError as error:
+        raise UsageError(str(error))
+
+
+def _run(args: argparse.Namespace) -> int:
+    home = DataHome.resolve(args.home)
+    config = _config(args.config)
+    if args.project and not any(p.id == args.project for p in config.projects):
+        _unknown_project(args.project, config)
+    _require_key(home)
+    return _run_and_report(home, args.config or _env_config(), args.project)
+
+
+def _unknown_project(project_id: str, config) -> None:
+    raise UsageError(f"okänt projekt '{project_id}'. Konfigurerade: {', '.join(p.id for p in config.projects)}.")
+
+
+def _run_and_report(home: DataHome, config_path: str | None, project_id: str | None = None) -> int:
+    from orchestration.runner import run_pipeline
+
+    outcome = run_pipeline(home, config_path, project_id)
+    if outcome.deliveries:
+        print(f"{'projekt':<18} {'kommun':<6} {'månad':<8} {'godkända':>8} {'avvisade':>8}  utfall")
+        for d in outcome.deliveries:
+            reason = f" ({d.reason})" if d.reason else ""
+            print(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} {d.rows_rejected:>8}  {d.verdict}{reason}")
+    else:
+        print("Inga nya leveranser.")
+    for path, message in outcome.not_ingested:
+        print(f"Inte inläst: {path}: {message}")
+    if not outcome.success:
+        print(f"followup: körningen misslyckades: {outcome.failure}", file=sys.stderr)
+        print(f"Se körning {outcome.run_id} i Dagster (DAGSTER_HOME={home.dagster}).", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from orchestration.generator import generate_deliveries
+    from orchestration.privacy.keys import create_key, key_path
+    from orchestration.reporting.export import export_all
+    from orchestration.reporting.headline import format_headlines, headlines
+
+    home = DataHome.resolve(args.home or DEMO_HOME).create()
+    config = _config(None)
+    if not key_path(home.root).exists():
+        create_key(home.root)
+        print(f"Skapade en pseudonymiseringsnyckel för demon: {key_path(home.root)} (rättigheter 0600).")
+    simulation = generate_deliveries(config, home.inbox)
+    print(f"Genererade {len(simulation.files)} syntetiska leveranser för {len(config.projects)} projekt i {home.inbox}.")
+    status = _run_and_report(home, None)
+    if status != 0:
+        return status
+    exported = export_all(home.warehouse, config, home.exports)
+    print()
+    print(format_headlines(headlines(home.warehouse, config)))
+    print()
+    print(f"Funder tables: {', '.join(str(e.path) for e in exported)}")
+    print("Dashboards: make dashboard   (or: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} .venv/bin/dagster dev)")
+    print(f"Leveransstatus: .venv/bin/followup status --home {home.root}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from orchestration.reporting.export import export_all
+
+    home = DataHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
+    config = _config(args.config)
+    if args.project and not any(p.id == args.project for p in config.projects):
+        _unknown_project(args.project, config)
+    if args.period and not _is_month(args.period):
+        raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
+    exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed)
+    for e in exported:
+        print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path}")
+    if not exported:
+        print("Inget att exportera: inga godkända leveranser ännu.")
+    return 0
+
+
+def _is_month(text: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from orchestration.reporting.status import format_status
+
+    home = DataHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
+    config = _config(args.config)
+    if args.project and not any(p.id == args.project for p in config.projects):
+        _unknown_project(args.project, config)
+    print(format_status(home.warehouse, config, args.project))
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    from orchestration.privacy.keys import PseudonymKeyError, create_key
+
+    home = DataHome.resolve(args.home)
+    try:
+        path = create_key(home.root)
+    except PseudonymKeyError as error:
+        raise UsageError(str(error))
+    print(f"Nyckeln skrevs till {path} (rättigheter 0600). Förvara en kopia säkert: utan den kan nya "
+          "leveranser inte kopplas till tidigare pseudonymer.")
+    return 0
+
+
+def _write_crash_log(args: argparse.Namespace) -> Path:
+    home = DataHome.resolve(getattr(args, "home", None) or None)
+    log = home.root / "logs" / "followup-error.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        pass
+    return log
+
+
+if __name__ == "__main__":
+    sys.exit(main())

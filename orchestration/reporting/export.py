@@ -1,0 +1,115 @@
+"""The funder table `kpi.csv` (shared/spec/kpis.md), one folder per project.
+
+Funder exports hide small counts (primary suppression, below). Secondary suppression — hiding
+further cells so no hidden one can be recovered by subtraction — is not done yet; until it is,
+`suppressed` marks only the primary cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.lib.warehouse import connect
+from orchestration.projects.config import COUNT_KPIS, Project, ProjectsConfig
+
+KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
+               "denominator", "target", "target_met", "suppressed")
+MIN_SHARE_DENOMINATOR = 10
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    project_id: str
+    period: str
+    path: Path
+    rows: int
+
+
+def newest_period(warehouse: Path, project_id: str) -> str | None:
+    """The newest month with an accepted delivery for the project (the default export period)."""
+    with connect(warehouse, read_only=True) as db:
+        row = db.execute(
+            "select max(reporting_month) from landing.deliveries where project_id = ? "
+            "and verdict in ('ACCEPTED', 'ACCEPTED_WITH_WARNINGS')", [project_id]).fetchone()
+    return row[0] if row else None
+
+
+def kpi_rows(warehouse: Path, project_id: str, period: str) -> list[dict]:
+    with connect(warehouse, read_only=True) as db:
+        cursor = db.execute(
+            "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
+            "denominator, target, target_met from main.kpi_values where project_id = ? and period = ? "
+            "order by area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group",
+            [project_id, period])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def suppress(rows: list[dict], min_count: int) -> list[dict]:
+    """Primary suppression: a count 1..min_count-1, and a share whose numerator or denominator is
+    such a count or whose denominator is below 10, is hidden; zeros are shown."""
+    small = lambda x: x is not None and not _isnan(x) and 0 < x < min_count  # noqa: E731
+    out = []
+    for row in rows:
+        row = dict(row)
+        if row["kpi"] in COUNT_KPIS:
+            hidden = small(row["value"])
+        elif row["denominator"] is not None and not _isnan(row["denominator"]):
+            hidden = small(row["numerator"]) or small(row["denominator"]) or row["denominator"] < MIN_SHARE_DENOMINATOR
+        else:
+            hidden = False
+        row["suppressed"] = bool(hidden)
+        if hidden:
+            row["value"] = row["numerator"] = row["denominator"] = None
+            row["target_met"] = None
+        out.append(row)
+    return out
+
+
+def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
+                   unsuppressed: bool = False) -> ExportedFile | None:
+    period = period or newest_period(warehouse, project.id)
+    if period is None:
+        return None
+    rows = kpi_rows(warehouse, project.id, period)
+    if unsuppressed:
+        rows = [dict(row, suppressed=False) for row in rows]
+        name = "kpi_internal.csv"
+    else:
+        rows = suppress(rows, project.min_count)
+        name = "kpi.csv"
+    target = out_dir / project.id / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".csv.part")
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(KPI_COLUMNS)
+        for row in rows:
+            writer.writerow([_cell(row.get(column)) for column in KPI_COLUMNS])
+    temporary.replace(target)
+    return ExportedFile(project.id, period, target, len(rows))
+
+
+def export_all(warehouse: Path, config: ProjectsConfig, out_dir: Path, project_id: str | None = None,
+               period: str | None = None, unsuppressed: bool = False) -> list[ExportedFile]:
+    projects = [config.project(project_id)] if project_id else list(config.projects)
+    exported = [export_project(warehouse, p, out_dir, period, unsuppressed) for p in projects]
+    return [e for e in exported if e is not None]
+
+
+def _isnan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _cell(value: object) -> str:
+    """CSV text: blank for missing, true/false for booleans, integers without '.0'."""
+    if value is None or _isnan(value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(round(value, 6))
+    return str(value)

@@ -1,0 +1,33 @@
+"""Typed Dagster resources: where the data home is and which projects file to use."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import ConfigurableResource
+
+from orchestration.lib.home import DataHome
+from orchestration.projects.config import ProjectsConfig, load_projects
+
+
+class FollowupResource(ConfigurableResource):
+    """The data home and projects configuration of this deployment (never the key: see privacy/keys)."""
+
+    home: str
+    config_path: str = ""
+    max_rejected_share: float = 0.20
+    project_ids: list[str] = []       # empty: every project's inbox
+
+    def data_home(self) -> DataHome:
+        return DataHome.resolve(self.home).create()
+
+    def projects(self) -> ProjectsConfig:
+        return load_projects(self.config_path or None)
+
+
+def resource_from_environment() -> FollowupResource:
+    """FOLLOWUP_HOME / FOLLOWUP_CONFIG as cli.md describes them."""
+    return FollowupResource(
+        home=str(DataHome.resolve().root),
+        config_path=os.environ.get("FOLLOWUP_CONFIG", ""),
+    )

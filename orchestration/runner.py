@@ -1,0 +1,84 @@
+"""Run the whole pipeline through Dagster in this process, recording the run in the data home's
+Dagster instance so coordinators see it in the UI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.lib.home import DataHome
+from orchestration.lib.telemetry import disable_telemetry, write_dagster_yaml
+from orchestration.lib.warehouse import connect, ensure_schema
+
+
+@dataclass
+class DeliveryLine:
+    project_id: str
+    kommunkod: str
+    reporting_month: str
+    file_name: str
+    verdict: str
+    rows_accepted: int
+    rows_rejected: int
+    reason: str | None
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    run_id: str
+    deliveries: list[DeliveryLine] = field(default_factory=list)
+    not_ingested: list[tuple[str, str]] = field(default_factory=list)
+    failure: str | None = None
+
+
+def prepare_environment(home: DataHome, config_path: str | None) -> None:
+    """Environment every tool reads: data home, config, DAGSTER_HOME, telemetry off."""
+    disable_telemetry()
+    home.create()
+    os.environ["FOLLOWUP_HOME"] = str(home.root)
+    if config_path:
+        os.environ["FOLLOWUP_CONFIG"] = str(Path(config_path).resolve())
+    os.environ["DAGSTER_HOME"] = str(home.dagster)
+    os.environ["FOLLOWUP_WAREHOUSE"] = str(home.warehouse)
+    write_dagster_yaml(home.dagster)
+
+
+def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str | None = None) -> RunOutcome:
+    prepare_environment(home, config_path)
+    ensure_schema(home.warehouse)
+    with connect(home.warehouse, read_only=True) as db:
+        before = {r[0] for r in db.execute("select delivery_id from landing.deliveries").fetchall()}
+        unrouted_before = {tuple(r) for r in db.execute("select inbox_path, sha256 from landing.unrouted_files").fetchall()}
+
+    from dagster import DagsterInstance
+
+    from orchestration.automation.definitions import MONTHLY_JOB
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(MONTHLY_JOB)
+    run_config = {
+        "resources": {"followup": {"config": {"home": str(home.root), "config_path": os.environ.get("FOLLOWUP_CONFIG", ""),
+                                              "project_ids": [project_id] if project_id else []}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        failure = None
+        if not result.success:
+            failed = [event for event in result.all_events if event.is_step_failure]
+            failure = "; ".join(
+                f"{event.step_key}: {event.step_failure_data.error.message.strip()[:500]}" for event in failed
+                if event.step_failure_data and event.step_failure_data.error
+            ) or "the run failed"
+
+    with connect(home.warehouse, read_only=True) as db:
+        rows = db.execute(
+            "select delivery_id, project_id, kommunkod, reporting_month, file_name, coalesce(verdict, status), "
+            "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason from landing.deliveries "
+            "order by project_id, kommunkod, reporting_month, received_at").fetchall()
+        unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
+    lines = [DeliveryLine(*row[1:]) for row in rows if row[0] not in before]
+    not_ingested = [(path, message) for path, sha, message in unrouted if (path, sha) not in unrouted_before]
+    return RunOutcome(result.success, result.run_id, lines, not_ingested, failure)

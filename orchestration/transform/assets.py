@@ -1,0 +1,73 @@
+"""The dbt project as Dagster assets: every model and test shows up in the asset graph.
+
+dbt reads the warehouse's `landing` tables as sources; each source is mapped to the Python
+asset that writes it, so lineage runs unbroken from the inbox to the KPI marts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.resources import FollowupResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+# Which Python asset writes each landing table.
+SOURCE_OWNERS = {
+    "projects": "projects_config",
+    "project_municipalities": "projects_config",
+    "project_activity_outcomes": "projects_config",
+    "project_targets": "projects_config",
+    "unrouted_files": "inbox_deliveries",
+    "deliveries": "validated_rows",
+    "enrolment_rows": "validated_rows",
+    "quarantine_rows": "validated_rows",
+    "row_warnings": "validated_rows",
+}
+
+
+class FollowupDbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            owner = SOURCE_OWNERS.get(dbt_resource_props["name"])
+            if owner:
+                return dg.AssetKey(owner)
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # staging / intermediate / marts, from the model's folder
+        path = dbt_resource_props.get("path") or ""
+        return path.split("/")[0] if "/" in path else "transform"
+
+
+def ensure_manifest() -> Path:
+    """dbt parse, when no manifest exists yet (fresh clone, CI): definitions cannot load without one."""
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=FollowupDbtTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, followup: FollowupResource):
+    """Staging, intermediate and KPI marts, built and tested with `dbt build`."""
+    os.environ["FOLLOWUP_WAREHOUSE"] = str(followup.data_home().warehouse)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
