@@ -1,6 +1,5 @@
 """Typed Dagster resources: where the data home is and which projects file to use."""
 
-from __future__ import annotations
 
 import os
 

@@ -5,7 +5,6 @@ the 11th so a month's processing and exports complete once they are in. The sens
 as soon as new or changed files appear, so a coordinator does not wait for the schedule.
 """
 
-from __future__ import annotations
 
 import hashlib
 import json

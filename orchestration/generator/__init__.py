@@ -1,1 +1,24 @@
-"""Synthetic monthly deliveries with a record of the simulated persons (for demo and tests)."""
+"""Synthetic monthly deliveries with a record of the simulated persons (for demo and tests).
+
+`generate_deliveries` writes every configured municipality's monthly snapshot files into an
+inbox, in the varied formats real municipalities send, and returns a `Simulation`: the truth
+about every person and enrolment, computed without the pipeline's own code.
+"""
+
+from orchestration.generator.model import (
+    InvalidRow,
+    SimulatedEnrolment,
+    SimulatedPerson,
+    Simulation,
+    WrittenFile,
+)
+from orchestration.generator.simulate import generate_deliveries
+
+__all__ = [
+    "InvalidRow",
+    "SimulatedEnrolment",
+    "SimulatedPerson",
+    "Simulation",
+    "WrittenFile",
+    "generate_deliveries",
+]

@@ -1,6 +1,8 @@
-"""Dagster assets of the intake stage."""
+"""Dagster assets of the intake stage.
 
-from __future__ import annotations
+Each landing table dbt reads is an asset of its own, materialised by the stage that writes it,
+so the graph runs unbroken from the inbox to the KPI marts.
+"""
 
 import dagster as dg
 
@@ -9,32 +11,53 @@ from orchestration.projects.load import write_config_tables
 from orchestration.resources import FollowupResource
 
 WAREHOUSE_POOL = "warehouse"
+CONFIG_TABLES = ("projects", "project_municipalities", "project_activity_outcomes", "project_targets")
 
 
-@dg.asset(group_name="ingest", pool=WAREHOUSE_POOL, kinds={"duckdb", "yaml"})
-def projects_config(followup: FollowupResource) -> dg.MaterializeResult:
+def landing_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["landing", table])
+
+
+@dg.multi_asset(
+    name="projects_config",
+    group_name="ingest",
+    pool=WAREHOUSE_POOL,
+    specs=[dg.AssetSpec(landing_key(t), kinds={"duckdb"},
+                        description=f"landing.{t}: from the projects configuration (projects-config.md)")
+           for t in CONFIG_TABLES],
+)
+def projects_config(followup: FollowupResource):
     """The projects configuration (periods, municipalities, targets), checked and loaded."""
     config = followup.projects()
     counts = write_config_tables(followup.data_home().warehouse, config)
-    return dg.MaterializeResult(metadata={
-        "source": str(config.source),
-        "projects": counts["projects"],
-        "municipalities": counts["municipalities"],
-        "targets": counts["targets"],
-    })
+    for table in CONFIG_TABLES:
+        yield dg.MaterializeResult(asset_key=landing_key(table), metadata={
+            "source": str(config.source), "projects": counts["projects"],
+            "municipalities": counts["municipalities"], "targets": counts["targets"],
+        })
 
 
-@dg.asset(group_name="ingest", pool=WAREHOUSE_POOL, deps=[projects_config], kinds={"duckdb"})
-def inbox_deliveries(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
-    """New or changed files in the inbox, archived by sha256 and recorded as deliveries."""
+@dg.multi_asset(
+    name="intake",
+    group_name="ingest",
+    pool=WAREHOUSE_POOL,
+    specs=[
+        dg.AssetSpec("inbox_deliveries", kinds={"duckdb"}, deps=[landing_key("projects")],
+                     description="New or changed files in the inbox, archived by sha256 and recorded as deliveries."),
+        dg.AssetSpec(landing_key("unrouted_files"), kinds={"duckdb"}, deps=[landing_key("projects")],
+                     description="Files that could not be placed (no month in the name, unknown folder)."),
+    ],
+)
+def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
     report = run_intake(followup.data_home(), followup.projects(), set(followup.project_ids) or None)
     for unrouted in report.unrouted:
         context.log.warning(f"Inte inläst: {unrouted.file.relative}: {unrouted.message}")
     table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {r.file.path.name} |" for r in report.new[:50])
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "new_deliveries": len(report.new),
         "unchanged_files": report.unchanged,
         "not_ingested": len(report.unrouted),
         "new_files": dg.MetadataValue.md(
             "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })
+    yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"not_ingested": len(report.unrouted)})

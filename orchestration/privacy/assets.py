@@ -1,16 +1,15 @@
 """Dagster asset of the pseudonymise stage. Metadata holds counts only, never a row."""
 
-from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL, inbox_deliveries
+from orchestration.ingest.assets import WAREHOUSE_POOL
 from orchestration.privacy.keys import load_key
 from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.resources import FollowupResource
 
 
-@dg.asset(group_name="privacy", pool=WAREHOUSE_POOL, deps=[inbox_deliveries], kinds={"duckdb"})
+@dg.asset(group_name="privacy", pool=WAREHOUSE_POOL, deps=["inbox_deliveries"], kinds={"duckdb"})
 def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
     """Rows of new deliveries with personnummer replaced by keyed pseudonyms, identifiers dropped."""
     home = followup.data_home()

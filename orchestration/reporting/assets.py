@@ -1,6 +1,5 @@
 """Funder exports as a Dagster asset, with the headline table as metadata for coordinators."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -4,9 +4,9 @@ dbt reads the warehouse's `landing` tables as sources; each source is mapped to 
 asset that writes it, so lineage runs unbroken from the inbox to the KPI marts.
 """
 
-from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,34 +14,21 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.resources import FollowupResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
 
-# Which Python asset writes each landing table.
-SOURCE_OWNERS = {
-    "projects": "projects_config",
-    "project_municipalities": "projects_config",
-    "project_activity_outcomes": "projects_config",
-    "project_targets": "projects_config",
-    "unrouted_files": "inbox_deliveries",
-    "deliveries": "validated_rows",
-    "enrolment_rows": "validated_rows",
-    "quarantine_rows": "validated_rows",
-    "row_warnings": "validated_rows",
-}
-
-
 class FollowupDbtTranslator(DagsterDbtTranslator):
+    """Sources are the landing tables the Python stages materialise (keys landing/<table>)."""
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            owner = SOURCE_OWNERS.get(dbt_resource_props["name"])
-            if owner:
-                return dg.AssetKey(owner)
+            return landing_key(dbt_resource_props["name"])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -70,4 +57,5 @@ def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    """dbt from this environment (the venv's), whatever PATH says."""
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
