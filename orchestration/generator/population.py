@@ -189,7 +189,8 @@ class _ProjectSimulator:
         person_codes = {col: _weighted(self.rng, w) for col, w in PERSON_CODES.items()}
         person_codes["utbildningsniva"] = self._education(person, plan.first_start)
         if plan.role == "felreg":
-            self._spell(person, plan.home, plan.first_start, person_codes, outcome="FELREGISTRERING")
+            self._spell(person, plan.home, self._early_in_month(plan.first_start), person_codes,
+                        outcome="FELREGISTRERING")
             return
         if plan.role == "anonymous":
             self._spell(person, plan.home, plan.first_start, person_codes, anonym_id=self._anonym_id(plan.home))
@@ -242,6 +243,12 @@ class _ProjectSimulator:
                                    spell.slutdatum + dt.timedelta(days=1), self.project.period_end)
         if self._may_start(person, next_start):
             self._natural_course(person, kommunkod, next_start, codes, depth + 1)
+
+    def _early_in_month(self, day: dt.date) -> dt.date:
+        """A mistaken registration is undone within the month, so no month-end snapshot shows it open."""
+        if day.day > 22:
+            day = max(self.project.period_start, day - dt.timedelta(days=10))
+        return day
 
     def _may_start(self, person: SimulatedPerson, start: dt.date) -> bool:
         latest = self.project.period_end - dt.timedelta(days=min(14, self.days // 4))
@@ -303,11 +310,18 @@ class _ProjectSimulator:
         return _weighted(self.rng, {"JA": 8, "NEJ": 80, "OKAND": 12})
 
     def _follow_up(self, outcome: str | None) -> str:
+        """Status six months on: most who left for an activity are still in one."""
         if outcome in ("ARBETE", "STUDIER", "PRAKTIK"):
-            return _weighted(self.rng, {outcome: 70, "ARBETE": 6, "STUDIER": 4, "UTAN_SYSSELSATTNING": 12, "EJ_NADD": 8})
-        if outcome in ("ARBETSMARKNADSPROGRAM", "ANNAN_INSATS"):
-            return _weighted(self.rng, {outcome: 45, "ARBETE": 10, "STUDIER": 5, "UTAN_SYSSELSATTNING": 25, "EJ_NADD": 15})
-        return _weighted(self.rng, {"ARBETE": 10, "STUDIER": 8, "UTAN_SYSSELSATTNING": 40, "EJ_NADD": 42})
+            weights = {"ARBETE": 6, "STUDIER": 4, "UTAN_SYSSELSATTNING": 12, "EJ_NADD": 8}
+            share_kept = 70
+        elif outcome in ("ARBETSMARKNADSPROGRAM", "ANNAN_INSATS"):
+            weights = {"ARBETE": 10, "STUDIER": 5, "UTAN_SYSSELSATTNING": 25, "EJ_NADD": 15}
+            share_kept = 45
+        else:
+            return _weighted(self.rng, {"ARBETE": 10, "STUDIER": 8, "UTAN_SYSSELSATTNING": 40, "EJ_NADD": 42})
+        assert outcome is not None
+        weights[outcome] = weights.get(outcome, 0) + share_kept
+        return _weighted(self.rng, weights)
 
     def _anonym_id(self, kommunkod: str) -> str:
         number = self.anonym_counter[kommunkod]

@@ -125,7 +125,8 @@ def _write_project(simulation: Simulation, project: Project, months: list[str], 
             delivery = _Delivery(simulation, project, code, month, style, inbox / project.id / code,
                                  arrival_time(month, minutes_after))
             if (code, month) in plan.junk:
-                row_number, written, identifiers = insert_junk_row(table, project, month, code, style, noise_rng, position)
+                row_number, written, identifiers = insert_junk_row(
+                    table, project, month, code, style, noise_rng, position)
                 simulation.invalid_rows.append(InvalidRow(
                     project.id, code, month, delivery.path_for(corrected=(code, month) == plan.resubmission),
                     row_number, "PNR_OGILTIG", written, identifiers))

@@ -1,7 +1,8 @@
 """Encode a Table the way the municipality's software would, byte for byte.
 
-CSV goes through the csv module into a string and is then encoded, so the same seed always
-gives the same bytes. XLSX goes through openpyxl (the first sheet holds the list).
+CSV goes through the csv module into a string and is then encoded. XLSX goes through openpyxl
+(the first sheet holds the list) and is then re-zipped with fixed timestamps, so the same seed
+always gives the same bytes in both formats (a redelivered identical file must change nothing).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import csv
 import datetime as dt
 import io
 import os
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -17,14 +20,14 @@ import openpyxl
 from orchestration.generator.snapshot import Table
 from orchestration.generator.styles import DeliveryStyle
 
-FIXED_XLSX_TIMESTAMP = dt.datetime(2020, 1, 1, 12, 0, 0)
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 def write_table(path: Path, table: Table, style: DeliveryStyle, mtime: float) -> None:
     """Write the file and date it as arriving at mtime (arrival order is what ingest sorts by)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if style.fmt == "xlsx":
-        _write_xlsx(path, table, style)
+        path.write_bytes(xlsx_bytes(table, style, dt.datetime.fromtimestamp(mtime, dt.timezone.utc)))
     else:
         path.write_bytes(csv_bytes(table, style))
     os.utime(path, (mtime, mtime))
@@ -55,7 +58,7 @@ def _csv_text(cell: object) -> str:
     return str(cell)
 
 
-def _write_xlsx(path: Path, table: Table, style: DeliveryStyle) -> None:
+def xlsx_bytes(table: Table, style: DeliveryStyle, saved_at: dt.datetime) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Deltagare"
@@ -70,6 +73,25 @@ def _write_xlsx(path: Path, table: Table, style: DeliveryStyle) -> None:
     if style.extra_sheet:
         notes = workbook.create_sheet("Instruktioner")
         notes.append(["Fyll i en rad per inskrivning. Personnummer ÅÅMMDD-NNNN."])
-    workbook.properties.creator = "followup generator"
-    workbook.properties.created = FIXED_XLSX_TIMESTAMP
-    workbook.save(path)
+    workbook.properties.creator = "Kommunens handläggare"
+    workbook.properties.created = saved_at.replace(tzinfo=None)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _deterministic_zip(buffer.getvalue(), saved_at)
+
+
+def _deterministic_zip(data: bytes, saved_at: dt.datetime) -> bytes:
+    """Re-zip with fixed entry times and the 'modified' property set to the arrival time."""
+    stamp = saved_at.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", content)
+            entry = zipfile.ZipInfo(info.filename, date_time=saved_at.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, content)
+    return output.getvalue()

@@ -41,7 +41,7 @@ def kpi_rows(warehouse: Path, project_id: str, period: str) -> list[dict]:
     with connect(warehouse, read_only=True) as db:
         cursor = db.execute(
             "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
-            "denominator, target, target_met from main.kpi_values where project_id = ? and period = ? "
+            "denominator, target, target_met from marts.kpi_values where project_id = ? and period = ? "
             "order by area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group",
             [project_id, period])
         names = [d[0] for d in cursor.description]

@@ -25,8 +25,8 @@ class Headline:
 def headlines(warehouse: Path, config: ProjectsConfig) -> list[Headline]:
     with connect(warehouse, read_only=True) as db:
         values = db.execute(
-            "with newest as (select project_id, max(period) as period from main.kpi_values group by project_id) "
-            "select k.project_id, k.period, k.kpi, k.value from main.kpi_values k join newest using (project_id, period) "
+            "with newest as (select project_id, max(period) as period from marts.kpi_values group by project_id) "
+            "select k.project_id, k.period, k.kpi, k.value from marts.kpi_values k join newest using (project_id, period) "
             "where k.area = 'ALL' and k.breakdown = 'total' "
             "and k.kpi in ('participants', 'activity_share', 'exit_activity_share')").fetchall()
     by_project: dict[str, dict] = {}

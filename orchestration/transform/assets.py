@@ -6,6 +6,7 @@ asset that writes it, so lineage runs unbroken from the inbox to the KPI marts.
 
 
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ class FollowupDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return landing_key(dbt_resource_props["name"])
-        return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey(dbt_resource_props["name"])  # model names are unique: kpi_values, stg_…
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         # staging / intermediate / marts, from the model's folder
@@ -38,10 +39,21 @@ class FollowupDbtTranslator(DagsterDbtTranslator):
 
 
 def ensure_manifest() -> Path:
-    """dbt parse, when no manifest exists yet (fresh clone, CI): definitions cannot load without one."""
-    if not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
-    return dbt_project.manifest_path
+    """dbt parse when the manifest is missing (fresh clone, CI) or older than the dbt project's
+    files (an edited model): the asset graph is read from it, so a stale one would silently
+    drop or misorder models."""
+    manifest = dbt_project.manifest_path
+    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
+               and "target" not in p.parts and "logs" not in p.parts]
+    if not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in sources):
+        completed = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(manifest.parent)],
+            capture_output=True, text=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}")
+    return manifest
 
 
 @dbt_assets(

@@ -1,0 +1,138 @@
+-- The count KPIs of every project, area, period and breakdown group, wide: one column per count.
+-- Every group of int_area_breakdown_groups gets a row in every period, zeros included, so the
+-- groups of a breakdown always sum to its total.
+
+with
+
+project_periods as (
+
+    select * from {{ ref('int_project_periods') }}
+
+),
+
+area_breakdown_groups as (
+
+    select * from {{ ref('int_area_breakdown_groups') }}
+
+),
+
+person_area_breakdowns as (
+
+    select * from {{ ref('int_person_area_breakdowns') }}
+
+),
+
+person_area_periods as (
+
+    select * from {{ ref('int_person_area_periods') }}
+
+),
+
+person_area_phases as (
+
+    select * from {{ ref('int_person_area_phases') }}
+
+),
+
+reported_cells as (
+
+    select
+        area_breakdown_groups.project_id,
+        area_breakdown_groups.area,
+        project_periods.period,
+        area_breakdown_groups.breakdown,
+        area_breakdown_groups.breakdown_group
+
+    from area_breakdown_groups
+    inner join project_periods
+        on area_breakdown_groups.project_id = project_periods.project_id
+
+),
+
+participant_counts as (
+
+    select
+        person_area_periods.project_id,
+        person_area_periods.area,
+        person_area_periods.period,
+        person_area_breakdowns.breakdown,
+        person_area_breakdowns.breakdown_group,
+        count(*) as participants,
+        count(*) filter (where person_area_periods.is_new_in_month) as new_participants,
+        count(*) filter (where person_area_periods.is_active) as active_participants,
+        count(*) filter (where person_area_periods.is_exited) as exited,
+        count(*) filter (where person_area_periods.is_moved_to_activity) as moved_to_activity,
+        count(*) filter (where person_area_periods.is_exited_to_activity) as exited_to_activity
+
+    from person_area_periods
+    inner join person_area_breakdowns
+        on person_area_periods.project_id = person_area_breakdowns.project_id
+        and person_area_periods.area = person_area_breakdowns.area
+        and person_area_periods.person_id = person_area_breakdowns.person_id
+    group by 1, 2, 3, 4, 5
+
+),
+
+phase_counts as (
+
+    select
+        person_area_phases.project_id,
+        person_area_phases.area,
+        person_area_phases.period,
+        person_area_breakdowns.breakdown,
+        person_area_breakdowns.breakdown_group,
+        count(*) filter (where person_area_phases.is_in_hitta) as phase_hitta,
+        count(*) filter (where person_area_phases.is_in_mota) as phase_mota,
+        count(*) filter (where person_area_phases.is_in_aktivera) as phase_aktivera,
+        count(*) filter (where person_area_phases.is_in_matcha) as phase_matcha
+
+    from person_area_phases
+    inner join person_area_breakdowns
+        on person_area_phases.project_id = person_area_breakdowns.project_id
+        and person_area_phases.area = person_area_breakdowns.area
+        and person_area_phases.person_id = person_area_breakdowns.person_id
+    group by 1, 2, 3, 4, 5
+
+),
+
+final as (
+
+    select
+        reported_cells.project_id
+            || '|' || reported_cells.area
+            || '|' || reported_cells.period
+            || '|' || reported_cells.breakdown
+            || '|' || reported_cells.breakdown_group as kpi_count_id,
+        reported_cells.project_id,
+        reported_cells.area,
+        reported_cells.period,
+        reported_cells.breakdown,
+        reported_cells.breakdown_group,
+        coalesce(participant_counts.participants, 0) as participants,
+        coalesce(participant_counts.new_participants, 0) as new_participants,
+        coalesce(participant_counts.active_participants, 0) as active_participants,
+        coalesce(participant_counts.exited, 0) as exited,
+        coalesce(participant_counts.moved_to_activity, 0) as moved_to_activity,
+        coalesce(participant_counts.exited_to_activity, 0) as exited_to_activity,
+        coalesce(phase_counts.phase_hitta, 0) as phase_hitta,
+        coalesce(phase_counts.phase_mota, 0) as phase_mota,
+        coalesce(phase_counts.phase_aktivera, 0) as phase_aktivera,
+        coalesce(phase_counts.phase_matcha, 0) as phase_matcha
+
+    from reported_cells
+    left join participant_counts
+        on reported_cells.project_id = participant_counts.project_id
+        and reported_cells.area = participant_counts.area
+        and reported_cells.period = participant_counts.period
+        and reported_cells.breakdown = participant_counts.breakdown
+        and reported_cells.breakdown_group = participant_counts.breakdown_group
+    left join phase_counts
+        on reported_cells.project_id = phase_counts.project_id
+        and reported_cells.area = phase_counts.area
+        and reported_cells.period = phase_counts.period
+        and reported_cells.breakdown = phase_counts.breakdown
+        and reported_cells.breakdown_group = phase_counts.breakdown_group
+
+)
+
+select * from final

@@ -1,0 +1,341 @@
+"""End to end: hand-made landing rows → `dbt build` → the KPI figures worked out by hand.
+
+The scenario (project p1, 2020, municipalities 0136 and 0192; activity = ARBETE, STUDIER):
+
+  0136 delivers January, then February twice (the later file wins), then a REJECTED March.
+  0192 delivers February, and a March file that was never validated.
+  Counting months are 2020-01 and 2020-02, so those are the periods (E = 01-31, 02-29).
+
+  A (K)   0136: 01-10..01-25 AVBROTT, re-enrolled 02-05.. ongoing      → one person
+  B (M)   0136: 01-05..02-10 FLYTT;  0192: 02-15.. ongoing             → the mover
+  C (K)   0136: 01-15..01-20 FELREGISTRERING                          → never counts
+  D (M)   0136: 01-20..  in January's file and the replaced February file;
+          the winning February file restates it as ended 01-31 ARBETE → exited into activity in January
+  E (-)   0192: 02-01..02-20 STUDIER, kon unknown (anonymous)         → OKAND group
+  F (K)   only in the replaced February file of 0136                  → withdrawn, never counts
+  G (X)   only in the rejected March file of 0136                     → never counts
+
+Every expected figure below is reasoned from these rows and shared/spec/kpis.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib.warehouse import ensure_schema
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+
+PROJECT = "p1"
+
+DELIVERIES = [
+    # delivery_id, kommunkod, month, received_at, status, verdict
+    ("d_0136_01", "0136", "2020-01", dt.datetime(2020, 2, 3, 9), "VALIDATED", "ACCEPTED"),
+    ("d_0136_02_first", "0136", "2020-02", dt.datetime(2020, 3, 2, 9), "VALIDATED", "ACCEPTED"),
+    ("d_0136_02_resent", "0136", "2020-02", dt.datetime(2020, 3, 5, 9), "VALIDATED", "ACCEPTED_WITH_WARNINGS"),
+    ("d_0136_03_rejected", "0136", "2020-03", dt.datetime(2020, 4, 2, 9), "VALIDATED", "REJECTED"),
+    ("d_0192_02", "0192", "2020-02", dt.datetime(2020, 3, 4, 9), "VALIDATED", "ACCEPTED"),
+    ("d_0192_03_unvalidated", "0192", "2020-03", dt.datetime(2020, 4, 3, 9), "PSEUDONYMISED", None),
+]
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+ENROLMENT_ROWS = [
+    # delivery_id, row, person, kon, start, end, avslutsorsak, fas
+    ("d_0136_01", 2, "A", "K", d("2020-01-10"), d("2020-01-25"), "AVBROTT", "MOTA"),
+    ("d_0136_01", 3, "B", "M", d("2020-01-05"), None, None, "HITTA"),
+    ("d_0136_01", 4, "C", "K", d("2020-01-15"), d("2020-01-20"), "FELREGISTRERING", "HITTA"),
+    ("d_0136_01", 5, "D", "M", d("2020-01-20"), None, None, "HITTA"),
+    ("d_0136_02_first", 2, "A", "K", d("2020-01-10"), d("2020-01-25"), "AVBROTT", "MOTA"),
+    ("d_0136_02_first", 3, "A", "K", d("2020-02-05"), None, None, "MOTA"),
+    ("d_0136_02_first", 4, "B", "M", d("2020-01-05"), None, None, "HITTA"),
+    ("d_0136_02_first", 5, "D", "M", d("2020-01-20"), None, None, "MOTA"),
+    ("d_0136_02_first", 6, "F", "K", d("2020-02-01"), None, None, "HITTA"),
+    ("d_0136_02_resent", 2, "A", "K", d("2020-01-10"), d("2020-01-25"), "AVBROTT", "MOTA"),
+    ("d_0136_02_resent", 3, "A", "K", d("2020-02-05"), None, None, "AKTIVERA"),
+    ("d_0136_02_resent", 4, "B", "M", d("2020-01-05"), d("2020-02-10"), "FLYTT", "MOTA"),
+    ("d_0136_02_resent", 5, "C", "K", d("2020-01-15"), d("2020-01-20"), "FELREGISTRERING", "HITTA"),
+    ("d_0136_02_resent", 6, "D", "M", d("2020-01-20"), d("2020-01-31"), "ARBETE", "MATCHA"),
+    ("d_0136_03_rejected", 2, "G", "X", d("2020-03-01"), None, None, "HITTA"),
+    ("d_0192_02", 2, "B", "M", d("2020-02-15"), None, None, "HITTA"),
+    ("d_0192_02", 3, "E", None, d("2020-02-01"), d("2020-02-20"), "STUDIER", "MOTA"),
+    ("d_0192_03_unvalidated", 2, "H", "K", d("2020-03-01"), None, None, "HITTA"),
+]
+
+
+def load_landing(warehouse: Path) -> None:
+    ensure_schema(warehouse)
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.execute(
+            "insert into landing.projects values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [PROJECT, "Projekt 1", "Förbundet", "ESF", d("2020-01-01"), d("2020-12-31"), 16, 29, 100, 5],
+        )
+        # a second project without any delivery yet: no periods, no KPI rows
+        connection.execute(
+            "insert into landing.projects values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ["p2", "Projekt 2", None, None, d("2021-01-01"), d("2021-06-30"), 16, 25, None, 5],
+        )
+        connection.executemany(
+            "insert into landing.project_municipalities values (?, ?, ?)",
+            [[PROJECT, "0136", "Haninge"], [PROJECT, "0192", "Nynäshamn"], ["p2", "0482", "Flen"]],
+        )
+        connection.executemany(
+            "insert into landing.project_activity_outcomes values (?, ?)",
+            [[PROJECT, "ARBETE"], [PROJECT, "STUDIER"], ["p2", "ARBETE"]],
+        )
+        connection.executemany(
+            "insert into landing.project_targets values (?, ?, ?)",
+            [[PROJECT, "participants", 10.0], [PROJECT, "activity_share", 0.5]],
+        )
+        for delivery_id, kommunkod, month, received_at, status, verdict in DELIVERIES:
+            connection.execute(
+                """insert into landing.deliveries
+                   (delivery_id, project_id, kommunkod, reporting_month, file_name, archive_path,
+                    sha256, size_bytes, received_at, status, verdict)
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [delivery_id, PROJECT, kommunkod, month, f"{month}.csv", f"archive/{delivery_id}.csv",
+                 delivery_id.ljust(64, "0"), 100, received_at, status, verdict],
+            )
+        months = {delivery[0]: (delivery[1], delivery[2]) for delivery in DELIVERIES}
+        for delivery_id, row_number, person, kon, start, end, avslutsorsak, fas in ENROLMENT_ROWS:
+            kommunkod, month = months[delivery_id]
+            is_anonymous = kon is None
+            person_id = f"anon-{kommunkod}-{person}" if is_anonymous else f"person-{person}"
+            connection.execute(
+                """insert into landing.enrolment_rows
+                   (delivery_id, project_id, kommunkod, reporting_month, row_number, person_id,
+                    is_anonymous, kon, age_at_start, startdatum, slutdatum, avslutsorsak, fas, warnings)
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')""",
+                [delivery_id, PROJECT, kommunkod, month, row_number, person_id, is_anonymous, kon, 20,
+                 start, end, avslutsorsak, fas],
+            )
+    finally:
+        connection.close()
+
+
+def run_dbt(command: str, warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FOLLOWUP_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return subprocess.run(
+        [
+            str(DBT_EXECUTABLE), command,
+            "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"),
+            "--log-path", str(tmp_path / "logs"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("dbt_build")
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_landing(warehouse)
+    result = run_dbt("build", warehouse, tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return warehouse
+
+
+def kpi_rows(warehouse: Path) -> dict[tuple[str, str, str, str, str], tuple]:
+    """(area, period, kpi, breakdown, group) → (value, numerator, denominator, target, target_met)."""
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = connection.execute(
+            """select area, period, kpi, breakdown, breakdown_group,
+                      value, numerator, denominator, target, target_met
+               from main.kpi_values where project_id = ?""",
+            [PROJECT],
+        ).fetchall()
+    finally:
+        connection.close()
+    return {tuple(row[:5]): tuple(row[5:]) for row in rows}
+
+
+# (area, period) → kpi → {group: count}; groups absent from a dict are 0.
+EXPECTED_COUNTS: dict[tuple[str, str], dict[str, dict[str, int]]] = {
+    # January, 0136 (January's file): A, B, D have started (C is FELREGISTRERING).
+    # B is ongoing; A ended 01-25 with nothing ongoing; D ended 01-31 ARBETE per the restating
+    # February file.
+    ("0136", "2020-01"): {
+        "participants": {"K": 1, "M": 2},
+        "new_participants": {"K": 1, "M": 2},
+        "active_participants": {"M": 1},
+        "exited": {"K": 1, "M": 1},
+        "moved_to_activity": {"M": 1},
+        # phases come from January's own file: B and D ongoing in HITTA
+        "phase_hitta": {"M": 2},
+    },
+    # February, 0136: A is active again (re-enrolment, not new); B has moved away (exited here).
+    ("0136", "2020-02"): {
+        "participants": {"K": 1, "M": 2},
+        "new_participants": {},
+        "active_participants": {"K": 1},
+        "exited": {"M": 2},
+        "moved_to_activity": {"M": 1},
+        "phase_aktivera": {"K": 1},
+    },
+    # 0192 delivered nothing for January and nobody there had started.
+    ("0192", "2020-01"): {},
+    ("0192", "2020-02"): {
+        "participants": {"M": 1, "OKAND": 1},
+        "new_participants": {"M": 1, "OKAND": 1},
+        "active_participants": {"M": 1},
+        "exited": {"OKAND": 1},
+        "moved_to_activity": {"OKAND": 1},
+        "phase_hitta": {"M": 1},
+    },
+    ("ALL", "2020-01"): {
+        "participants": {"K": 1, "M": 2},
+        "new_participants": {"K": 1, "M": 2},
+        "active_participants": {"M": 1},
+        "exited": {"K": 1, "M": 1},
+        "moved_to_activity": {"M": 1},
+        "phase_hitta": {"M": 2},
+    },
+    # The mover B counts once; being ongoing in 0192 he is active, not exited, in ALL.
+    ("ALL", "2020-02"): {
+        "participants": {"K": 1, "M": 2, "OKAND": 1},
+        "new_participants": {"OKAND": 1},
+        "active_participants": {"K": 1, "M": 1},
+        "exited": {"M": 1, "OKAND": 1},
+        "moved_to_activity": {"M": 1, "OKAND": 1},
+        "phase_hitta": {"M": 1},
+        "phase_aktivera": {"K": 1},
+    },
+}
+COUNT_KPIS = (
+    "participants", "new_participants", "active_participants", "exited", "moved_to_activity",
+    "phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha",
+)
+GROUPS = {"0136": ("K", "M", "X"), "0192": ("K", "M", "X", "OKAND"), "ALL": ("K", "M", "X", "OKAND")}
+
+# (area, period, kpi, group) → (numerator, denominator); value = numerator/denominator or None.
+EXPECTED_SHARES = {
+    ("0136", "2020-01", "activity_share", "T"): (1, 3),
+    ("0136", "2020-01", "activity_share", "K"): (0, 1),
+    ("0136", "2020-01", "activity_share", "M"): (1, 2),
+    ("0136", "2020-01", "activity_share", "X"): (0, 0),
+    ("0136", "2020-01", "exit_activity_share", "T"): (1, 2),
+    ("0136", "2020-01", "exit_activity_share", "K"): (0, 1),
+    ("0136", "2020-01", "exit_activity_share", "M"): (1, 1),
+    ("0136", "2020-02", "exit_activity_share", "K"): (0, 0),
+    ("0136", "2020-02", "exit_activity_share", "M"): (1, 2),
+    ("0192", "2020-01", "activity_share", "T"): (0, 0),
+    ("0192", "2020-02", "activity_share", "T"): (1, 2),
+    ("0192", "2020-02", "exit_activity_share", "T"): (1, 1),
+    ("ALL", "2020-01", "activity_share", "T"): (1, 3),
+    ("ALL", "2020-02", "activity_share", "T"): (2, 4),
+    ("ALL", "2020-02", "activity_share", "OKAND"): (1, 1),
+    ("ALL", "2020-02", "exit_activity_share", "T"): (2, 2),
+    ("ALL", "2020-01", "participants_target_share", "T"): (3, 10),
+    ("ALL", "2020-02", "participants_target_share", "T"): (4, 10),
+    ("ALL", "2020-02", "reach", "T"): (4, 100),
+}
+
+
+@pytest.mark.slow
+def test_kpi_values_match_hand_computed_figures(built_warehouse: Path) -> None:
+    rows = kpi_rows(built_warehouse)
+
+    # Only the counting months: the rejected and the unvalidated March files do not extend the periods.
+    assert {key[1] for key in rows} == {"2020-01", "2020-02"}
+    assert {key[0] for key in rows} == {"0136", "0192", "ALL"}
+
+    for (area, period), expected in EXPECTED_COUNTS.items():
+        for kpi in COUNT_KPIS:
+            by_group = expected.get(kpi, {})
+            for group in GROUPS[area]:
+                key = (area, period, kpi, "kon", group)
+                assert key in rows, key
+                value, numerator, denominator, _, _ = rows[key]
+                assert (value, numerator, denominator) == (by_group.get(group, 0), by_group.get(group, 0), None), key
+            total = rows[(area, period, kpi, "total", "T")]
+            assert total[0] == sum(by_group.values()), (area, period, kpi)
+        # OKAND appears only where some person's kon is unknown (E, in 0192 and ALL)
+        assert ((area, period, "participants", "kon", "OKAND") in rows) == ("OKAND" in GROUPS[area])
+
+    for (area, period, kpi, group), (numerator, denominator) in EXPECTED_SHARES.items():
+        breakdown = "total" if group == "T" else "kon"
+        value, got_numerator, got_denominator, _, _ = rows[(area, period, kpi, breakdown, group)]
+        assert (got_numerator, got_denominator) == (numerator, denominator), (area, period, kpi, group)
+        if denominator == 0:
+            assert value is None, (area, period, kpi, group)
+        else:
+            assert value == pytest.approx(numerator / denominator), (area, period, kpi, group)
+
+    # participants_target_share and reach exist for the whole project only
+    assert not [key for key in rows if key[2] in {"participants_target_share", "reach"} and key[0] != "ALL"]
+    assert not [key for key in rows if key[2] in {"participants_target_share", "reach"} and key[3] != "total"]
+
+    # 3 areas × 2 periods: 9 count KPIs and 2 shares over each group (0136: T+3 kon, others T+4),
+    # plus participants_target_share and reach on ALL/total
+    assert len(rows) == 2 * (4 + 5 + 5) * (9 + 2) + 2 * 2
+
+
+@pytest.mark.slow
+def test_targets_are_project_wide(built_warehouse: Path) -> None:
+    rows = kpi_rows(built_warehouse)
+
+    # a count target sits on the ALL/total row only
+    assert rows[("ALL", "2020-02", "participants", "total", "T")][3:] == (10.0, False)
+    assert rows[("0136", "2020-02", "participants", "total", "T")][3:] == (None, None)
+    assert rows[("ALL", "2020-02", "participants", "kon", "K")][3:] == (None, None)
+    # a share target sits on every row of its KPI; target_met is null when the share is
+    assert rows[("ALL", "2020-02", "activity_share", "total", "T")][3:] == (0.5, True)
+    assert rows[("ALL", "2020-01", "activity_share", "total", "T")][3:] == (0.5, False)
+    assert rows[("0136", "2020-01", "activity_share", "kon", "M")][3:] == (0.5, True)
+    assert rows[("0192", "2020-01", "activity_share", "total", "T")][3:] == (0.5, None)
+    # no target configured
+    assert rows[("ALL", "2020-02", "exit_activity_share", "total", "T")][3:] == (None, None)
+
+
+@pytest.mark.slow
+def test_only_the_newest_snapshot_reaches_fct_enrolments(built_warehouse: Path) -> None:
+    connection = duckdb.connect(str(built_warehouse), read_only=True)
+    try:
+        enrolments = connection.execute(
+            "select delivery_id, person_id, is_counting from main.fct_enrolments order by delivery_id, row_number"
+        ).fetchall()
+        deliveries = dict(connection.execute(
+            "select delivery_id, (is_counting, is_current, is_newest) from main.fct_deliveries"
+        ).fetchall())
+    finally:
+        connection.close()
+
+    assert {delivery for delivery, _, _ in enrolments} == {"d_0136_02_resent", "d_0192_02"}
+    assert ("d_0136_02_resent", "person-C", False) in enrolments
+    assert sum(1 for _, _, counting in enrolments if counting) == 6
+    assert deliveries == {
+        "d_0136_01": (True, True, False),
+        "d_0136_02_first": (True, False, False),
+        "d_0136_02_resent": (True, True, True),
+        "d_0136_03_rejected": (False, False, False),
+        "d_0192_02": (True, True, True),
+        "d_0192_03_unvalidated": (False, False, False),
+    }
+
+
+def test_dbt_parses_without_a_warehouse(tmp_path: Path) -> None:
+    result = run_dbt("parse", tmp_path / "absent.duckdb", tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
