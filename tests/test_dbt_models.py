@@ -164,7 +164,7 @@ def kpi_rows(warehouse: Path) -> dict[tuple[str, str, str, str, str], tuple]:
         rows = connection.execute(
             """select area, period, kpi, breakdown, breakdown_group,
                       value, numerator, denominator, target, target_met
-               from main.kpi_values where project_id = ?""",
+               from marts.kpi_values where project_id = ?""",
             [PROJECT],
         ).fetchall()
     finally:
@@ -315,10 +315,10 @@ def test_only_the_newest_snapshot_reaches_fct_enrolments(built_warehouse: Path) 
     connection = duckdb.connect(str(built_warehouse), read_only=True)
     try:
         enrolments = connection.execute(
-            "select delivery_id, person_id, is_counting from main.fct_enrolments order by delivery_id, row_number"
+            "select delivery_id, person_id, is_counting from marts.fct_enrolments order by delivery_id, row_number"
         ).fetchall()
         deliveries = dict(connection.execute(
-            "select delivery_id, (is_counting, is_current, is_newest) from main.fct_deliveries"
+            "select delivery_id, (is_counting, is_current, is_newest) from marts.fct_deliveries"
         ).fetchall())
     finally:
         connection.close()

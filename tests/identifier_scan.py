@@ -1,0 +1,73 @@
+"""Look for generated direct identifiers in text, in any written form.
+
+Token-based, so a scan over a whole warehouse takes seconds: digit runs (personnummer and phone
+numbers with or without separators) are compared digit-only; words (names, e-mail addresses,
+street names) are compared case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+_DIGIT_RUN = re.compile(r"\d[\d \-+]{6,18}\d")
+_WORD = re.compile(r"[^\s,;\"'()<>|\t]+")
+
+
+def identifier_tokens(identifiers: set[str]) -> tuple[set[str], set[str]]:
+    """(digit strings, lower-case words) that betray an identifier."""
+    digits: set[str] = set()
+    words: set[str] = set()
+    for identifier in identifiers:
+        only_digits = "".join(ch for ch in identifier if ch.isdigit())
+        if len(only_digits) >= 7:
+            digits.add(only_digits)
+            if len(only_digits) == 12:
+                digits.add(only_digits[2:])   # the 10-digit form of a 12-digit personnummer
+        if "@" in identifier:
+            words.add(identifier.lower())
+            identifier = identifier.split("@")[0]  # the local part names the person; the domain does not
+        for word in re.findall(r"[^\W\d_]{4,}", identifier):
+            words.add(word.lower())           # first names, surnames, street names
+    return digits, words
+
+
+def find_identifiers(text: str, digits: set[str], words: set[str]) -> set[str]:
+    found: set[str] = set()
+    for run in _DIGIT_RUN.findall(text):
+        only = re.sub(r"\D", "", run)
+        for length in (7, 8, 9, 10, 11, 12):
+            for start in range(0, len(only) - length + 1):
+                if only[start:start + length] in digits:
+                    found.add(only[start:start + length])
+    for token in _WORD.findall(text):
+        token = token.strip(".:").lower()
+        if token in words:
+            found.add(token)
+        for part in re.findall(r"[^\W\d_]{4,}", token):
+            if part in words:
+                found.add(part)
+    return found
+
+
+def warehouse_text(path: Path) -> dict[str, str]:
+    """Every table of every schema as text, one entry per table."""
+    tables: dict[str, str] = {}
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        names = connection.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = current_database()"
+        ).fetchall()
+        for schema, table in names:
+            rows = connection.execute(f'select * from "{schema}"."{table}"').fetchall()
+            tables[f"{schema}.{table}"] = "\n".join("|".join("" if v is None else str(v) for v in row) for row in rows)
+    finally:
+        connection.close()
+    return tables
+
+
+def files_text(root: Path) -> dict[str, str]:
+    """Every file below root as text (binary files decoded leniently, so strings inside show)."""
+    return {str(p): p.read_bytes().decode("utf-8", errors="replace") for p in root.rglob("*") if p.is_file()}
