@@ -121,7 +121,8 @@ def _run_and_report(home: DataHome, config_path: str | None, project_id: str | N
         print(f"Inte inläst: {path}: {message}")
     if not outcome.success:
         print(f"followup: körningen misslyckades: {outcome.failure}", file=sys.stderr)
-        print(f"Se körning {outcome.run_id} i Dagster (DAGSTER_HOME={home.dagster}).", file=sys.stderr)
+        print(f"Se körning {outcome.run_id} i Dagster (DAGSTER_HOME={home.dagster}) och loggen {outcome.log_path}.",
+              file=sys.stderr)
         return 1
     return 0
 

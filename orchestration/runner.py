@@ -3,6 +3,8 @@ Dagster instance so coordinators see it in the UI."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ class RunOutcome:
     deliveries: list[DeliveryLine] = field(default_factory=list)
     not_ingested: list[tuple[str, str]] = field(default_factory=list)
     failure: str | None = None
+    log_path: Path | None = None
 
 
 def prepare_environment(home: DataHome, config_path: str | None) -> None:
@@ -63,7 +66,12 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
                                               "project_ids": [project_id] if project_id else []}}},
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
-    with DagsterInstance.get() as instance:
+    log_path = home.root / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt and Dagster narrate every step; the person at the terminal gets the summary, the
+    # narration goes to a log file (it holds no personal data: counts, names of models).
+    with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
         failure = None
         if not result.success:
@@ -81,4 +89,4 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
         unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
     lines = [DeliveryLine(*row[1:]) for row in rows if row[0] not in before]
     not_ingested = [(path, message) for path, sha, message in unrouted if (path, sha) not in unrouted_before]
-    return RunOutcome(result.success, result.run_id, lines, not_ingested, failure)
+    return RunOutcome(result.success, result.run_id, lines, not_ingested, failure, log_path)

@@ -178,6 +178,7 @@ def test_no_identifier_reaches_the_warehouse_exports_or_dagster_storage(pipeline
         texts[str(file.path)] = file.path.read_text(encoding="utf-8")
     texts.update(files_text(home.dagster))
     texts.update(files_text(home.exports))
+    texts.update(files_text(home.root / "logs"))
     leaks = {name: found for name, text in texts.items() if (found := find_identifiers(text, digits, words))}
     assert leaks == {}
     # The scan itself finds what it looks for: the archive holds the files as received.

@@ -29,11 +29,10 @@ class ExportedFile:
 
 
 def newest_period(warehouse: Path, project_id: str) -> str | None:
-    """The newest month with an accepted delivery for the project (the default export period)."""
+    """The newest month with deliveries for the project (the default export period): the marts
+    run to the newest accepted month, capped at the project's end."""
     with connect(warehouse, read_only=True) as db:
-        row = db.execute(
-            "select max(reporting_month) from landing.deliveries where project_id = ? "
-            "and verdict in ('ACCEPTED', 'ACCEPTED_WITH_WARNINGS')", [project_id]).fetchone()
+        row = db.execute("select max(period) from marts.kpi_values where project_id = ?", [project_id]).fetchone()
     return row[0] if row else None
 
 

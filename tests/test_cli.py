@@ -1,0 +1,92 @@
+"""`followup` as a user meets it: real subprocesses, real data home, exit codes and messages."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestration.generator import generate_deliveries
+from orchestration.projects.config import BUNDLED_CONFIG, load_projects
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def followup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_run_refuses_to_start_without_a_key_and_says_how_to_create_one(tmp_path):
+    result = followup("run", "--home", str(tmp_path))
+    assert result.returncode == 2
+    assert "create-key" in result.stderr and "FOLLOWUP_PSEUDONYM_KEY" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_broken_configuration_is_a_usage_error_naming_project_and_field(tmp_path):
+    document = yaml.safe_load(BUNDLED_CONFIG.read_text(encoding="utf-8"))
+    document["projects"][2]["municipalities"] = ["0136", "9999"]
+    config = tmp_path / "projects.yaml"
+    config.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    result = followup("run", "--home", str(tmp_path), "--config", str(config))
+    assert result.returncode == 2
+    assert "projekt 'ostra_sodertorn', fält municipalities" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_key_writes_a_private_key_file_once(tmp_path):
+    result = followup("create-key", "--home", str(tmp_path))
+    assert result.returncode == 0
+    key = tmp_path / "secrets" / "pseudonym.key"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert len(key.read_text().strip()) >= 32
+    assert key.read_text().strip() not in result.stdout
+    again = followup("create-key", "--home", str(tmp_path))
+    assert again.returncode == 2 and "finns redan" in again.stderr
+
+
+def test_export_without_a_warehouse_is_a_usage_error(tmp_path):
+    result = followup("export", "--home", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "followup run" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_status_and_export_on_one_small_project(tmp_path):
+    home = tmp_path / "home"
+    assert followup("create-key", "--home", str(home)).returncode == 0
+    simulation = generate_deliveries(load_projects(), home / "inbox", project_ids=["vaga_valja_vag"])
+    (home / "inbox" / "vaga_valja_vag" / "0482" / "deltagare.csv").write_text("x", encoding="utf-8")
+
+    result = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("vaga_valja_vag")]
+    assert len(lines) == len(simulation.files)
+    assert "MANAD_SAKNAS" not in result.stdout and "deltagare.csv" in result.stdout  # reported, not ingested
+    assert "Running with dbt" not in result.stdout  # the narration goes to the log file
+
+    again = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
+    assert again.returncode == 0 and "Inga nya leveranser." in again.stdout
+
+    status = followup("status", "--home", str(home), "--project", "vaga_valja_vag")
+    assert status.returncode == 0
+    assert "0482 Flen" in status.stdout and "✓" in status.stdout
+
+    out = tmp_path / "out"
+    exported = followup("export", "--home", str(home), "--out", str(out), "--project", "vaga_valja_vag")
+    assert exported.returncode == 0, exported.stderr
+    with (out / "vaga_valja_vag" / "kpi.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["period"] for r in rows} == {"2009-12"}
+    internal = followup("export", "--home", str(home), "--out", str(out), "--unsuppressed", "--period", "2009-10")
+    assert internal.returncode == 0
+    with (out / "vaga_valja_vag" / "kpi_internal.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["period"] for r in rows} == {"2009-10"} and {r["suppressed"] for r in rows} == {"false"}
