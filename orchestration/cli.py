@@ -106,11 +106,14 @@ def _unknown_project(project_id: str, config) -> None:
     raise UsageError(f"okänt projekt '{project_id}'. Konfigurerade: {', '.join(p.id for p in config.projects)}.")
 
 
-def _run_and_report(home: DataHome, config_path: str | None, project_id: str | None = None) -> int:
+def _run_and_report(home: DataHome, config_path: str | None, project_id: str | None = None,
+                    compact: bool = False) -> int:
     from orchestration.runner import run_pipeline
 
     outcome = run_pipeline(home, config_path, project_id)
-    if outcome.deliveries:
+    if outcome.deliveries and compact:
+        _print_summary(outcome.deliveries)
+    elif outcome.deliveries:
         print(f"{'projekt':<18} {'kommun':<6} {'månad':<8} {'godkända':>8} {'avvisade':>8}  utfall")
         for d in outcome.deliveries:
             reason = f" ({d.reason})" if d.reason else ""
@@ -127,6 +130,21 @@ def _run_and_report(home: DataHome, config_path: str | None, project_id: str | N
     return 0
 
 
+def _print_summary(deliveries) -> None:
+    """Per project: how many deliveries got which verdict; then every one that needs attention."""
+    by_project: dict[str, dict[str, int]] = {}
+    for d in deliveries:
+        counts = by_project.setdefault(d.project_id, {})
+        counts[d.verdict] = counts.get(d.verdict, 0) + 1
+    for project_id, counts in by_project.items():
+        print(f"{project_id:<18} " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())))
+    for d in deliveries:
+        if d.verdict != "ACCEPTED":
+            reason = f" ({d.reason})" if d.reason else ""
+            print(f"  att åtgärda: {d.project_id} {d.kommunkod} {d.reporting_month} {d.file_name}: "
+                  f"{d.rows_accepted} godkända, {d.rows_rejected} avvisade rader, {d.verdict}{reason}")
+
+
 def _demo(args: argparse.Namespace) -> int:
     from orchestration.generator import generate_deliveries
     from orchestration.privacy.keys import create_key, key_path
@@ -140,7 +158,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"Skapade en pseudonymiseringsnyckel för demon: {key_path(home.root)} (rättigheter 0600).")
     simulation = generate_deliveries(config, home.inbox)
     print(f"Genererade {len(simulation.files)} syntetiska leveranser för {len(config.projects)} projekt i {home.inbox}.")
-    status = _run_and_report(home, None)
+    status = _run_and_report(home, None, compact=True)
     if status != 0:
         return status
     exported = export_all(home.warehouse, config, home.exports)

@@ -92,3 +92,12 @@ def test_a_few_bad_rows_do_not_reject_the_file(tmp_path):
     outcome = validate_file(path)
     verdict, = outcome.verdicts
     assert (verdict.verdict, verdict.rows_accepted, verdict.rows_rejected) == ("ACCEPTED_WITH_WARNINGS", 8, 1)
+
+
+def test_an_unknown_expectation_type_in_the_json_is_an_error_not_a_silent_drop(tmp_path):
+    document = json.loads(ENROLMENT_SUITE.read_text(encoding="utf-8"))
+    document["expectations"][0]["type"] = "expect_column_values_to_not_be_in_sett"
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(Exception):
+        load_suite(path)
