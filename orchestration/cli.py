@@ -93,17 +93,26 @@ def _require_key(home: DataHome) -> None:
         raise UsageError(str(error))
 
 
+def _existing_warehouse(args: argparse.Namespace):
+    """Home and configuration for the commands that read a warehouse a run has built."""
+    home = DataHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
+    config = _config(args.config)
+    _check_project(args.project, config)
+    return home, config
+
+
+def _check_project(project_id: str | None, config) -> None:
+    if project_id and not any(p.id == project_id for p in config.projects):
+        raise UsageError(f"okänt projekt '{project_id}'. Konfigurerade: {', '.join(p.id for p in config.projects)}.")
+
+
 def _run(args: argparse.Namespace) -> int:
     home = DataHome.resolve(args.home)
-    config = _config(args.config)
-    if args.project and not any(p.id == args.project for p in config.projects):
-        _unknown_project(args.project, config)
+    _check_project(args.project, _config(args.config))
     _require_key(home)
     return _run_and_report(home, args.config or _env_config(), args.project)
-
-
-def _unknown_project(project_id: str, config) -> None:
-    raise UsageError(f"okänt projekt '{project_id}'. Konfigurerade: {', '.join(p.id for p in config.projects)}.")
 
 
 def _run_and_report(home: DataHome, config_path: str | None, project_id: str | None = None,
@@ -174,12 +183,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from orchestration.reporting.export import export_all
 
-    home = DataHome.resolve(args.home)
-    if not home.warehouse.exists():
-        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
-    config = _config(args.config)
-    if args.project and not any(p.id == args.project for p in config.projects):
-        _unknown_project(args.project, config)
+    home, config = _existing_warehouse(args)
     if args.period and not _is_month(args.period):
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
     exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed)
@@ -199,12 +203,7 @@ def _is_month(text: str) -> bool:
 def _status(args: argparse.Namespace) -> int:
     from orchestration.reporting.status import format_status
 
-    home = DataHome.resolve(args.home)
-    if not home.warehouse.exists():
-        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
-    config = _config(args.config)
-    if args.project and not any(p.id == args.project for p in config.projects):
-        _unknown_project(args.project, config)
+    home, config = _existing_warehouse(args)
     print(format_status(home.warehouse, config, args.project))
     return 0
 
