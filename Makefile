@@ -31,7 +31,7 @@ test-fast: $(STAMP)
 
 # The coordinators' dashboards on the demo's data home.
 dashboard: $(STAMP)
-	DAGSTER_HOME=$(DEMO_HOME)/dagster FOLLOWUP_HOME=$(DEMO_HOME) $(BIN)/dagster dev -w workspace.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH DAGSTER_HOME=$(DEMO_HOME)/dagster FOLLOWUP_HOME=$(DEMO_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 # Re-pin every dependency after changing pyproject.toml (needs the registry).
 lock:

@@ -22,7 +22,8 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
+# Not dbt_project.prepare_if_dev(): it calls whatever `dbt` is on PATH, which under
+# `.venv/bin/dagster dev` is none; ensure_manifest() below parses with this venv's dbt.
 
 class FollowupDbtTranslator(DagsterDbtTranslator):
     """Sources are the landing tables the Python stages materialise (keys landing/<table>)."""
