@@ -175,6 +175,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(format_headlines(headlines(home.warehouse, config)))
     print()
     print(f"Funder tables: {', '.join(str(e.path) for e in exported)}")
+    print(f"One-page reports: {home.exports}/<project>/rapport.html (written by the run)")
     print("Dashboards: make dashboard   (or: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} .venv/bin/dagster dev)")
     print(f"Leveransstatus: .venv/bin/followup status --home {home.root}")
     return 0

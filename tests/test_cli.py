@@ -85,6 +85,9 @@ def test_run_status_and_export_on_one_small_project(tmp_path):
     with (out / "vaga_valja_vag" / "kpi.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["period"] for r in rows} == {"2009-12"}
+    participants = next(r for r in rows if (r["area"], r["kpi"], r["breakdown"]) == ("ALL", "participants", "total"))
+    report = (home / "exports" / "vaga_valja_vag" / "rapport.html").read_text(encoding="utf-8")
+    assert f"<td>{participants['value']}</td>" in report and "data:image/png;base64," in report
     internal = followup("export", "--home", str(home), "--out", str(out), "--unsuppressed", "--period", "2009-10")
     assert internal.returncode == 0
     with (out / "vaga_valja_vag" / "kpi_internal.csv").open(encoding="utf-8", newline="") as handle:
