@@ -9,6 +9,7 @@ from orchestration.lib.telemetry import disable_telemetry
 from orchestration.privacy.assets import pseudonymised_rows
 from orchestration.quality.assets import validate
 from orchestration.reporting.assets import kpi_exports
+from orchestration.reporting.checks import every_municipality_delivered, participants_on_pace
 from orchestration.resources import resource_from_environment
 from orchestration.transform.assets import dbt_resource, followup_dbt_models
 
@@ -16,6 +17,7 @@ disable_telemetry()
 
 defs = dg.Definitions(
     assets=[projects_config, intake, pseudonymised_rows, validate, followup_dbt_models, kpi_exports],
+    asset_checks=[every_municipality_delivered, participants_on_pace],
     jobs=[followup_job],
     schedules=[monthly_schedule],
     sensors=[inbox_sensor],

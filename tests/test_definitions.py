@@ -40,7 +40,7 @@ def test_every_stage_and_the_kpi_marts_are_assets_with_lineage():
     ancestors = {k.to_user_string() for k in graph.upstream_key_iterator(dg.AssetKey("kpi_exports"))}
     assert "kpi_values" in ancestors
     checks = {check.name for check in graph.asset_check_keys}
-    assert "extract_contract_suite" in checks
+    assert {"extract_contract_suite", "every_municipality_delivered", "participants_on_pace"} <= checks
     assert any(name.startswith(("unique_", "not_null_")) for name in checks)  # dbt tests as checks
 
 

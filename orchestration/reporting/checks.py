@@ -1,0 +1,38 @@
+"""Asset checks a coordinator acts on: every municipality delivered, projects on pace."""
+
+import dagster as dg
+
+from orchestration.reporting.monitoring import missing_deliveries, pacing
+from orchestration.resources import FollowupResource
+
+
+@dg.asset_check(asset="inbox_deliveries", name="every_municipality_delivered",
+                description="Every municipality has an accepted delivery for its project's newest month.")
+def every_municipality_delivered(followup: FollowupResource) -> dg.AssetCheckResult:
+    home, config = followup.data_home(), followup.projects()
+    missing = missing_deliveries(home.warehouse, config)
+    table = "\n".join(f"| {m.project_id} | {m.kommunkod} | {m.reporting_month} |" for m in missing)
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing": len(missing),
+                  "details": dg.MetadataValue.md("| projekt | kommun | månad |\n|---|---|---|\n" + table
+                                                 if table else "Alla kommuner har levererat.")},
+    )
+
+
+@dg.asset_check(asset="kpi_values", name="participants_on_pace",
+                description="Participants so far are at least the target spread evenly over the project period.")
+def participants_on_pace(followup: FollowupResource) -> dg.AssetCheckResult:
+    home, config = followup.data_home(), followup.projects()
+    paces = pacing(home.warehouse, config)
+    behind = [p for p in paces if p.behind]
+    table = "\n".join(f"| {p.project_id} | {p.period} | {p.participants:.0f} | {p.expected_by_now:.0f} | {p.target:.0f} |"
+                      for p in paces)
+    return dg.AssetCheckResult(
+        passed=not behind,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"behind": len(behind),
+                  "pace": dg.MetadataValue.md("| projekt | månad | deltagare | takt hittills | mål |\n|---|---|---|---|---|\n"
+                                              + table if table else "Inga deltagarmål.")},
+    )
