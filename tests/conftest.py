@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -26,3 +28,36 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster-home"))
     os.makedirs(tmp_path / "dagster-home", exist_ok=True)
+
+
+@dataclass
+class DemoRun:
+    """One whole-pipeline run over the generated demo deliveries, shared by the slow tests."""
+
+    home: Any
+    config: Any
+    simulation: Any
+    outcome: Any
+    exported: list
+    internal: list
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory) -> DemoRun:
+    from orchestration.generator import generate_deliveries
+    from orchestration.lib.home import DataHome
+    from orchestration.privacy.keys import create_key
+    from orchestration.projects.config import load_projects
+    from orchestration.reporting.export import export_all
+    from orchestration.runner import run_pipeline
+
+    home = DataHome.resolve(tmp_path_factory.mktemp("home")).create()
+    create_key(home.root)
+    config = load_projects()
+    simulation = generate_deliveries(config, home.inbox)
+    outcome = run_pipeline(home)
+    assert outcome.success, outcome.failure
+    exports = tmp_path_factory.mktemp("exports")
+    exported = export_all(home.warehouse, config, exports)
+    internal = export_all(home.warehouse, config, exports, unsuppressed=True)
+    return DemoRun(home, config, simulation, outcome, exported, internal)

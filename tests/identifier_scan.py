@@ -14,6 +14,8 @@ import duckdb
 
 _DIGIT_RUN = re.compile(r"\d[\d \-+]{6,18}\d")
 _WORD = re.compile(r"[^\s,;\"'()<>|\t]+")
+_BINARY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]+")
+_BASE64 = re.compile(r"(data:image/png;base64,)?[A-Za-z0-9+/=\\]+")
 
 
 def identifier_tokens(identifiers: set[str]) -> tuple[set[str], set[str]]:
@@ -35,6 +37,7 @@ def identifier_tokens(identifiers: set[str]) -> tuple[set[str], set[str]]:
 
 
 def find_identifiers(text: str, digits: set[str], words: set[str]) -> set[str]:
+    text = _BINARY.sub(" ", text)  # bytes of a binary file (SQLite pages) separate tokens
     found: set[str] = set()
     for run in _DIGIT_RUN.findall(text):
         only = re.sub(r"\D", "", run)
@@ -43,6 +46,8 @@ def find_identifiers(text: str, digits: set[str], words: set[str]) -> set[str]:
                 if only[start:start + length] in digits:
                     found.add(only[start:start + length])
     for token in _WORD.findall(text):
+        if _looks_like_base64(token):
+            continue  # a piece of an embedded image (data:image/png;base64,…): random letters, not words
         token = token.strip(".:").lower()
         if token in words:
             found.add(token)
@@ -50,6 +55,11 @@ def find_identifiers(text: str, digits: set[str], words: set[str]) -> set[str]:
             if part in words:
                 found.add(part)
     return found
+
+
+def _looks_like_base64(token: str) -> bool:
+    return (len(token) >= 20 and bool(_BASE64.fullmatch(token)) and any(c.isdigit() for c in token)
+            and any(c.isupper() for c in token) and any(c.islower() for c in token))
 
 
 def warehouse_text(path: Path) -> dict[str, str]:

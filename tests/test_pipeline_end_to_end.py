@@ -15,12 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.generator import generate_deliveries
 from orchestration.lib.home import DataHome
-from orchestration.privacy.keys import create_key, key_path
+from orchestration.privacy.keys import key_path
 from orchestration.projects.config import load_projects
-from orchestration.reporting.export import KPI_COLUMNS, export_all
-from orchestration.runner import run_pipeline
+from orchestration.reporting.export import KPI_COLUMNS
 from tests.identifier_scan import files_text, find_identifiers, identifier_tokens, warehouse_text
 from tests.truth import expected_kon_breakdown, expected_kpis
 
@@ -28,17 +26,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    home = DataHome.resolve(tmp_path_factory.mktemp("home")).create()
-    create_key(home.root)
-    config = load_projects()
-    simulation = generate_deliveries(config, home.inbox)
-    outcome = run_pipeline(home)
-    assert outcome.success, outcome.failure
-    exports = tmp_path_factory.mktemp("exports")
-    exported = export_all(home.warehouse, config, exports)
-    internal = export_all(home.warehouse, config, exports, unsuppressed=True)
-    return home, config, simulation, outcome, exported, internal
+def pipeline(demo_pipeline):
+    """The session's one run over the demo data (tests/conftest.py), as a tuple."""
+    run = demo_pipeline
+    return run.home, run.config, run.simulation, run.outcome, run.exported, run.internal
 
 
 def kpi_table(home: DataHome) -> dict[tuple, float | None]:
