@@ -23,6 +23,9 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
+    for stream in (sys.stdout, sys.stderr):  # a terminal without UTF-8 still gets å, ä, ö or '?'
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
