@@ -21,6 +21,7 @@ Every expected figure below is reasoned from these rows and shared/spec/kpis.md.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -288,9 +289,35 @@ def test_kpi_values_match_hand_computed_figures(built_warehouse: Path) -> None:
     assert not [key for key in rows if key[2] in {"participants_target_share", "reach"} and key[0] != "ALL"]
     assert not [key for key in rows if key[2] in {"participants_target_share", "reach"} and key[3] != "total"]
 
-    # 3 areas × 2 periods: 9 count KPIs and 2 shares over each group (0136: T+3 kon, others T+4),
-    # plus participants_target_share and reach on ALL/total
-    assert len(rows) == 2 * (4 + 5 + 5) * (9 + 2) + 2 * 2
+    # 3 areas × 2 periods: 9 count KPIs, 7 shares and the median over each group - 0136: T, kon
+    # K/M/X, alder 16-19/20-24/25-29, and (no optional columns delivered) fodelseregion 3+OKAND,
+    # funktionsnedsattning 2+OKAND, utbildningsniva 3+OKAND, forsorjningsstod_start 2+OKAND = 21;
+    # 0192 and ALL also kon OKAND = 22 - plus participants_target_share, reach and the pace target
+    # on ALL/total
+    assert len(rows) == 2 * (21 + 22 + 22) * (9 + 7 + 1) + 2 * 3
+
+
+@pytest.mark.slow
+def test_new_kpis_and_breakdowns_match_hand_computed_figures(built_warehouse: Path) -> None:
+    rows = kpi_rows(built_warehouse)
+    value = lambda *key: rows[key][0]  # noqa: E731
+
+    # days to activity: D 01-20..01-31 ARBETE = 11 days; E 02-01..02-20 STUDIER = 19 days
+    assert rows[("0136", "2020-01", "median_days_to_activity", "total", "T")][:3] == (11.0, None, 1.0)
+    assert rows[("ALL", "2020-02", "median_days_to_activity", "total", "T")][:3] == (15.0, None, 2.0)
+    assert rows[("0192", "2020-02", "median_days_to_activity", "kon", "OKAND")][:3] == (19.0, None, 1.0)
+    assert rows[("0192", "2020-01", "median_days_to_activity", "total", "T")][:3] == (None, None, 0.0)
+    # the target of 10 over the 12 months of 2020: 10 * 2 / 12 by February
+    assert value("ALL", "2020-02", "participants_pace_target", "total", "T") == pytest.approx(10 * 2 / 12)
+    # everyone is 20 at start: all in 20-24 of the 16-29 project's bands
+    assert [value("ALL", "2020-02", "participants", "alder", band) for band in ("16-19", "20-24", "25-29")] == [0, 4, 0]
+    # no optional column was delivered: every person is OKAND, and the shares over known codes are blank
+    for breakdown in ("fodelseregion", "funktionsnedsattning", "utbildningsniva", "forsorjningsstod_start"):
+        assert value("ALL", "2020-02", "participants", breakdown, "OKAND") == 4
+    for kpi in ("not_known_share", "income_support_start_share", "income_support_end_share", "outcome_6m_activity_share"):
+        assert rows[("ALL", "2020-02", kpi, "total", "T")][:3] == (None, 0.0, 0.0), kpi
+    # one project only: nobody came from another
+    assert rows[("ALL", "2020-02", "from_other_project_share", "total", "T")][:3] == (0.0, 0.0, 4.0)
 
 
 @pytest.mark.slow
@@ -339,3 +366,27 @@ def test_only_the_newest_snapshot_reaches_fct_enrolments(built_warehouse: Path) 
 def test_dbt_parses_without_a_warehouse(tmp_path: Path) -> None:
     result = run_dbt("parse", tmp_path / "absent.duckdb", tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_docs_generate_and_every_model_and_column_is_described(built_warehouse: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(DBT_EXECUTABLE), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs")],
+        env={**os.environ, "FOLLOWUP_WAREHOUSE": str(built_warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text(encoding="utf-8"))
+    undescribed = []
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "model":
+            continue
+        if not node["description"].strip():
+            undescribed.append(unique_id)
+        documented = {name.lower() for name, column in node["columns"].items() if column["description"].strip()}
+        built = {name.lower() for name in catalog["nodes"][unique_id]["columns"]}
+        undescribed += [f"{unique_id}.{name}" for name in sorted(built - documented)]
+    assert undescribed == []

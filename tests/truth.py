@@ -82,3 +82,207 @@ def expected_phase_counts(sim: Simulation, project: Project, area: str, period: 
         if e.startdatum <= last_day and (e.slutdatum is None or e.slutdatum > last_day):
             counts[f"phase_{e.fas_at(period).lower()}"].add(e.person_index)  # type: ignore[union-attr]
     return {kpi: len(units) for kpi, units in counts.items()}
+
+
+# ---- every KPI and breakdown of kpis.md ----------------------------------------------------------
+
+BREAKDOWNS = ("kon", "alder", "fodelseregion", "funktionsnedsattning", "utbildningsniva", "forsorjningsstod_start")
+SHARES = {  # kpi: (numerator set, denominator set), both from _person_sets
+    "activity_share": ("moved_to_activity", "participants"),
+    "exit_activity_share": ("exited_to_activity", "exited"),
+    "not_known_share": ("not_known", "known_start_status"),
+    "income_support_start_share": ("income_support_at_start", "known_income_support"),
+    "income_support_end_share": ("income_support_at_end", "known_income_support"),
+    "outcome_6m_activity_share": ("outcome_6m_activity", "known_outcome_6m"),
+    "from_other_project_share": ("from_other_project", "participants"),
+}
+PHASE_KPIS = tuple(f"phase_{phase.lower()}" for phase in PHASES)
+KNOWN = lambda code: code not in (None, "OKAND")  # noqa: E731
+
+
+def _month_end(month: str) -> dt.date:
+    return _period_bounds(month)[1]
+
+
+def _months_before(period: str, count: int) -> str:
+    serial = int(period[:4]) * 12 + int(period[5:7]) - 1 - count
+    return f"{serial // 12:04d}-{serial % 12 + 1:02d}"
+
+
+def _age(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _start(e: SimulatedEnrolment, project: Project) -> dt.date:
+    """An enrolment counts from the project's start (kpis.md read with the contract)."""
+    return max(e.startdatum, project.period_start)
+
+
+def _first_enrolments(sim: Simulation, project: Project, area: str) -> dict[int, SimulatedEnrolment]:
+    """Each person's first counting enrolment in the area: earliest start, then municipality, then row."""
+    first: dict[int, SimulatedEnrolment] = {}
+    for e in sorted(_counting(sim, project, area), key=lambda e: (_start(e, project), e.kommunkod, e.index)):
+        first.setdefault(e.person_index, e)
+    return first
+
+
+def age_band(age: int | None, project: Project) -> str:
+    """Five-year bands cut to the project's age range; UTANFOR outside it, OKAND unknown."""
+    if age is None:
+        return "OKAND"
+    if not project.age_min <= age <= project.age_max:
+        return "UTANFOR"
+    low = age - age % 5
+    return f"{max(project.age_min, low)}-{min(project.age_max, low + 4)}"
+
+
+def person_groups(sim: Simulation, project: Project, area: str) -> dict[int, dict[str, str]]:
+    """Each person's group in every breakdown, from what their first enrolment in the area says.
+
+    kon: the kon cell, else (named persons) the sex digit; an anonymous person without a kon
+    cell is OKAND. alder: age on the first startdatum from the birth date (anonymous: unknown).
+    The optional codes as written, OKAND when the municipality left them out.
+    """
+    persons = {p.index: p for p in sim.persons}
+    groups: dict[int, dict[str, str]] = {}
+    for index, e in _first_enrolments(sim, project, area).items():
+        person = persons[index]
+        kon = e.kon_written or ("OKAND" if person.anonymous else person.kon)
+        age = None if person.anonymous else _age(person.birth_date, e.startdatum)
+        groups[index] = {
+            "total": "T",
+            "kon": kon,
+            "alder": age_band(age, project),
+            **{column: e.attributes.get(column) or "OKAND"
+               for column in ("fodelseregion", "funktionsnedsattning", "utbildningsniva", "forsorjningsstod_start")},
+        }
+    return groups
+
+
+def _newest_month(sim: Simulation, project: Project) -> dict[str, str]:
+    """The newest delivered month of every municipality of the project."""
+    newest: dict[str, str] = {}
+    for f in sim.files:
+        if f.project_id == project.id:
+            newest[f.kommunkod] = max(newest.get(f.kommunkod, f.reporting_month), f.reporting_month)
+    return newest
+
+
+def _person_sets(sim: Simulation, project: Project, area: str, period: str) -> dict[str, set[int]]:
+    """The persons behind every count, and the numerators and denominators of every share."""
+    units = _unit_sets(sim, project, area, period)
+    _, last_day = _period_bounds(period)
+    enrolments = [e for e in _counting(sim, project, area) if e.startdatum <= last_day]
+    first = _first_enrolments(sim, project, area)
+    newest = _newest_month(sim, project)
+    sets = dict(units)
+    sets["exited_to_activity"] = units["exited"] & units["moved_to_activity"]
+
+    start_status = {p: (first[p].attributes.get("sysselsattning_start"), first[p].attributes.get("forsorjningsstod_start"))
+                    for p in units["participants"]}
+    sets["known_start_status"] = {p for p, (work, support) in start_status.items() if KNOWN(work) and KNOWN(support)}
+    sets["not_known"] = {p for p in sets["known_start_status"]
+                         if start_status[p][0] != "ARBETSLOS_AF" and start_status[p][1] != "JA"}
+
+    def latest(candidates: list[SimulatedEnrolment]) -> dict[int, SimulatedEnrolment]:
+        chosen: dict[int, SimulatedEnrolment] = {}
+        for e in sorted(candidates, key=lambda e: (e.slutdatum, e.startdatum), reverse=True):
+            chosen.setdefault(e.person_index, e)
+        return chosen
+
+    ended = latest([e for e in enrolments if e.slutdatum is not None and e.slutdatum <= last_day])
+    support = {p: (ended[p].attributes.get("forsorjningsstod_start"), ended[p].attributes.get("forsorjningsstod_slut"))
+               for p in units["exited"]}
+    sets["known_income_support"] = {p for p, (start, end) in support.items() if KNOWN(start) and KNOWN(end)}
+    sets["income_support_at_start"] = {p for p in sets["known_income_support"] if support[p][0] == "JA"}
+    sets["income_support_at_end"] = {p for p in sets["known_income_support"] if support[p][1] == "JA"}
+
+    cutoff = _month_end(_months_before(period, 6))
+    followed = latest([e for e in enrolments if e.slutdatum is not None and e.slutdatum <= cutoff])
+
+    def follow_up(e: SimulatedEnrolment) -> str | None:
+        """The uppfoljning_6m cell of the municipality's newest file: there once six months have passed."""
+        due = e.slutdatum <= _month_end(_months_before(newest[e.kommunkod], 6))  # type: ignore[operator]
+        return e.attributes.get("uppfoljning_6m") if due else None
+
+    outcomes = {p: follow_up(e) for p, e in followed.items()}
+    sets["known_outcome_6m"] = {p for p, status in outcomes.items() if status not in (None, "OKAND", "EJ_NADD")}
+    sets["outcome_6m_activity"] = {p for p in sets["known_outcome_6m"] if outcomes[p] in project.activity_outcomes}
+
+    persons = {p.index: p for p in sim.persons}
+    elsewhere: dict[int, list[dt.date]] = {}
+    for e in sim.enrolments:
+        if e.counts and e.project_id != project.id and not persons[e.person_index].anonymous:
+            elsewhere.setdefault(e.person_index, []).append(e.startdatum)
+    sets["from_other_project"] = {p for p in units["participants"]
+                                  if any(day < _start(first[p], project) for day in elsewhere.get(p, []))}
+
+    phases = {kpi: set() for kpi in PHASE_KPIS}  # type: dict[str, set[int]]
+    for e in enrolments:
+        if e.slutdatum is None or e.slutdatum > last_day:
+            phases[f"phase_{e.fas_at(period).lower()}"].add(e.person_index)  # type: ignore[union-attr]
+    sets |= phases
+    return sets
+
+
+def days_to_activity(sim: Simulation, project: Project, area: str, period: str) -> dict[int, int]:
+    """For persons moved to activity by the period: first start to the first activity exit, in days."""
+    _, last_day = _period_bounds(period)
+    first = _first_enrolments(sim, project, area)
+    exits: dict[int, dt.date] = {}
+    for e in _counting(sim, project, area):
+        if e.slutdatum is not None and e.slutdatum <= last_day and e.avslutsorsak in project.activity_outcomes:
+            exits[e.person_index] = min(exits.get(e.person_index, e.slutdatum), e.slutdatum)
+    return {p: (end - _start(first[p], project)).days for p, end in exits.items()}
+
+
+def _median(values: list[int]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def expected_cells(sim: Simulation, project: Project, area: str, period: str) -> dict[tuple[str, str, str], float | None]:
+    """(kpi, breakdown, group) → value for every KPI of kpis.md and every breakdown group somebody
+    of the area is in; a group nobody is in has 0 for a count and no value for a share or median.
+    participants_target_share, reach and the pace target only for ALL / total."""
+    sets = _person_sets(sim, project, area, period)
+    groups = person_groups(sim, project, area)
+    days = days_to_activity(sim, project, area, period)
+    cells: dict[tuple[str, str, str], float | None] = {}
+    for breakdown in ("total", *BREAKDOWNS):
+        for group in sorted({g[breakdown] for g in groups.values()}):
+            members = {p for p, g in groups.items() if g[breakdown] == group}
+            for kpi in (*COUNT_KPIS, *PHASE_KPIS):
+                cells[(kpi, breakdown, group)] = len(sets[kpi] & members)
+            for kpi, (numerator, denominator) in SHARES.items():
+                below = len(sets[denominator] & members)
+                cells[(kpi, breakdown, group)] = len(sets[numerator] & members) / below if below else None
+            moved = sets["moved_to_activity"] & members
+            cells[("median_days_to_activity", breakdown, group)] = _median([days[p] for p in moved])
+    if area == "ALL":
+        participants = len(sets["participants"])
+        target = project.targets.get("participants")
+        if target:
+            cells[("participants_target_share", "total", "T")] = participants / target
+            months = project.months()
+            cells[("participants_pace_target", "total", "T")] = target * (months.index(period) + 1) / len(months)
+        if project.target_population:
+            cells[("reach", "total", "T")] = participants / project.target_population
+    return cells
+
+
+def expected_overlap(sim: Simulation, project: Project, area: str) -> dict[str, int]:
+    """other project → participants of the project (area, last month) who started there before."""
+    period = project.months()[-1]
+    participants = _unit_sets(sim, project, area, period)["participants"]
+    first = _first_enrolments(sim, project, area)
+    persons = {p.index: p for p in sim.persons}
+    found: dict[str, set[int]] = {}
+    for e in sim.enrolments:
+        if (e.counts and e.project_id != project.id and e.person_index in participants
+                and not persons[e.person_index].anonymous and e.startdatum < _start(first[e.person_index], project)):
+            found.setdefault(e.project_id, set()).add(e.person_index)
+    return {other: len(found_persons) for other, found_persons in found.items()}

@@ -1,5 +1,6 @@
--- For every count KPI, the groups of each breakdown (kon: K, M, X, OKAND) sum to the total of
--- the same project, area and period (kpis.md: "Every breakdown's groups sum to its total").
+-- For every count KPI, every breakdown (kon, alder, fodelseregion, funktionsnedsattning,
+-- utbildningsniva, forsorjningsstod_start) is reported, and its groups sum to the total of the
+-- same project, area and period (kpis.md: "Every breakdown's groups sum to its total").
 
 with
 
@@ -10,11 +11,27 @@ kpi_values as (
 
 ),
 
+breakdowns as (
+
+    select * from (
+        values ('kon'), ('alder'), ('fodelseregion'), ('funktionsnedsattning'), ('utbildningsniva'), ('forsorjningsstod_start')
+    ) as breakdowns (breakdown)
+
+),
+
 totals as (
 
     select project_id, area, period, kpi, value as total_value
     from kpi_values
     where breakdown = 'total'
+
+),
+
+expected as (
+
+    select totals.*, breakdowns.breakdown
+    from totals
+    cross join breakdowns
 
 ),
 
@@ -28,14 +45,21 @@ group_sums as (
 )
 
 select
-    group_sums.*,
-    totals.total_value
+    coalesce(group_sums.project_id, expected.project_id) as project_id,
+    coalesce(group_sums.area, expected.area) as area,
+    coalesce(group_sums.period, expected.period) as period,
+    coalesce(group_sums.kpi, expected.kpi) as kpi,
+    coalesce(group_sums.breakdown, expected.breakdown) as breakdown,
+    group_sums.group_sum,
+    expected.total_value
 
 from group_sums
-left join totals
-    on group_sums.project_id = totals.project_id
-    and group_sums.area = totals.area
-    and group_sums.period = totals.period
-    and group_sums.kpi = totals.kpi
-where totals.total_value is null
-    or group_sums.group_sum <> totals.total_value
+full outer join expected
+    on group_sums.project_id = expected.project_id
+    and group_sums.area = expected.area
+    and group_sums.period = expected.period
+    and group_sums.kpi = expected.kpi
+    and group_sums.breakdown = expected.breakdown
+where expected.total_value is null
+    or group_sums.group_sum is null
+    or group_sums.group_sum <> expected.total_value

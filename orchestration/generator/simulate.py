@@ -19,6 +19,7 @@ from orchestration.generator.noise import (
 )
 from orchestration.generator.population import persons_for, simulate_project
 from orchestration.generator.presentation import choose_written_values
+from orchestration.generator.returning import SimulatedProject, returning_enrolments
 from orchestration.generator.snapshot import Table, build_table
 from orchestration.generator.styles import DeliveryStyle, assign_styles
 from orchestration.generator.writers import write_table
@@ -37,7 +38,9 @@ def generate_deliveries(config: ProjectsConfig, inbox: Path, *, seed: int = 2026
     """Write inbox/<project_id>/<kommunkod>/<file> for every configured municipality and month.
 
     Each project draws from its own random stream (seeded by seed and project id), so generating
-    a subset of projects writes the same files for those projects as generating all of them.
+    a subset of projects writes the same files for those projects as generating all of them -
+    except the municipality files of a later project that persons of an earlier, also generated
+    project return to (orchestration/generator/returning.py).
     """
     inbox = Path(inbox)
     styles = assign_styles(config)
@@ -47,6 +50,7 @@ def generate_deliveries(config: ProjectsConfig, inbox: Path, *, seed: int = 2026
         raise ValueError(f"unknown project ids: {', '.join(sorted(unknown))}")
     simulation = Simulation(seed=seed, persons=[], enrolments=[], invalid_rows=[], files=[], scale=scale)
     noisy = _noise_project(config, wanted, scale) if noise else None
+    simulated: list[SimulatedProject] = []
     for position, project in enumerate(config.projects):
         if project.id not in wanted:
             continue
@@ -58,9 +62,32 @@ def generate_deliveries(config: ProjectsConfig, inbox: Path, *, seed: int = 2026
         for enrolment in enrolments:
             enrolment.index = len(simulation.enrolments)
             simulation.enrolments.append(enrolment)
-        _write_project(simulation, project, months, persons, enrolments, styles, inbox, seed, position,
-                       noise=project.id == noisy)
+        simulated.append(SimulatedProject(position, project, months, persons, enrolments))
+    returning = _returning(simulated, simulation, seed, scale, styles)
+    for entry in simulated:
+        visitors = returning.get(entry.project.id, [])
+        _write_project(simulation, entry.project, entry.months, simulation.persons, entry.enrolments + visitors,
+                       styles, inbox, seed, entry.position, noise=entry.project.id == noisy,
+                       planned_from=entry.enrolments)
     return simulation
+
+
+def _returning(simulated: list[SimulatedProject], simulation: Simulation, seed: int, scale: float,
+               styles: dict[tuple[str, str], DeliveryStyle]) -> dict[str, list[SimulatedEnrolment]]:
+    """Enrolments of persons who come back in a later project, recorded after everyone else's."""
+    by_person = {p.index: p for p in simulation.persons}
+    returning: dict[str, list[SimulatedEnrolment]] = {}
+    added_by_project = returning_enrolments(simulated, seed, scale)
+    for entry in simulated:
+        enrolments = _as_delivered_by(added_by_project.get(entry.project.id, []), entry.months[-1])
+        choose_written_values(enrolments, by_person, styles,
+                              random.Random(f"{seed}:{entry.project.id}:returning:presentation"))
+        for enrolment in enrolments:
+            enrolment.index = len(simulation.enrolments)
+            simulation.enrolments.append(enrolment)
+        if enrolments:
+            returning[entry.project.id] = enrolments
+    return returning
 
 
 def _noise_project(config: ProjectsConfig, wanted: set[str], scale: float) -> str | None:
@@ -109,13 +136,19 @@ def arrival_time(month: str, minutes_after: int) -> float:
 
 def _write_project(simulation: Simulation, project: Project, months: list[str], persons: list[SimulatedPerson],
                    enrolments: list[SimulatedEnrolment], styles: dict[tuple[str, str], DeliveryStyle],
-                   inbox: Path, seed: int, position: int, noise: bool) -> None:
+                   inbox: Path, seed: int, position: int, noise: bool,
+                   planned_from: list[SimulatedEnrolment] | None = None) -> None:
+    """Write the project's files; the noise is planned on its own persons (planned_from), so
+    persons returning from another project change no file but their municipality's."""
     by_person = {p.index: p for p in persons}
     by_muni: dict[str, list[SimulatedEnrolment]] = {code: [] for code in project.municipalities}
     for enrolment in enrolments:
         by_muni[enrolment.kommunkod].append(enrolment)
+    own_by_muni: dict[str, list[SimulatedEnrolment]] = {code: [] for code in project.municipalities}
+    for enrolment in enrolments if planned_from is None else planned_from:
+        own_by_muni[enrolment.kommunkod].append(enrolment)
     noise_rng = random.Random(f"{seed}:{project.id}:noise")
-    plan = plan_noise(project, months, by_muni, styles, noise_rng) if noise else NoisePlan()
+    plan = plan_noise(project, months, own_by_muni, styles, noise_rng) if noise else NoisePlan()
     for muni_position, code in enumerate(project.municipalities):
         style = styles[(project.id, code)]
         minutes_after = (muni_position * 37 + random.Random(f"{seed}:{project.id}:{code}").randint(0, 30)) % 600

@@ -1,6 +1,11 @@
 -- The counting enrolments of every current snapshot, once for their municipality and once for
 -- ALL: the enrolments each area's KPIs are computed over. A person enrolled in two
 -- municipalities thereby counts once in each and, being one person_id, once in ALL.
+--
+-- An enrolment counts from the project's start: a startdatum before the project period (a
+-- participant carried over from a predecessor project) is read as the project's first day, so
+-- the person is new in the project's first month and their days to activity run from then; an
+-- enrolment that also ended before the project started was never part of it and does not count.
 
 with
 
@@ -11,13 +16,34 @@ counting_enrolments as (
 
 ),
 
+projects as (
+
+    select * from {{ ref('stg_landing__projects') }}
+
+),
+
+within_project as (
+
+    select
+        counting_enrolments.*,
+        counting_enrolments.startdatum as startdatum_delivered,
+        greatest(counting_enrolments.startdatum, projects.period_start) as counted_from
+
+    from counting_enrolments
+    inner join projects
+        on counting_enrolments.project_id = projects.project_id
+    where counting_enrolments.slutdatum is null
+        or counting_enrolments.slutdatum >= projects.period_start
+
+),
+
 municipality_enrolments as (
 
     select
         kommunkod as area,
         *
 
-    from counting_enrolments
+    from within_project
 
 ),
 
@@ -27,7 +53,7 @@ whole_project_enrolments as (
         'ALL' as area,
         *
 
-    from counting_enrolments
+    from within_project
 
 ),
 
@@ -51,9 +77,11 @@ final as (
         is_in_newest_snapshot,
         row_number,
         person_id,
+        is_anonymous,
         kon,
         age_at_start,
-        startdatum,
+        counted_from as startdatum,
+        startdatum_delivered,
         slutdatum,
         avslutsorsak,
         is_activity_outcome,
@@ -64,7 +92,8 @@ final as (
         sysselsattning_start,
         forsorjningsstod_start,
         forsorjningsstod_slut,
-        uppfoljning_6m
+        uppfoljning_6m,
+        is_follow_up_activity
 
     from enrolment_areas
 

@@ -1,6 +1,7 @@
 -- The enrolments of every current snapshot (one per project, municipality and month), flagged
 -- with whether they count (FELREGISTRERING never does), whether their end reason is one of the
--- project's activity outcomes, and whether they belong to the municipality's newest snapshot.
+-- project's activity outcomes (and whether the six-month follow-up status is), and whether they
+-- belong to the municipality's newest snapshot.
 
 with
 
@@ -61,12 +62,16 @@ flagged as (
     select
         current_enrolments.*,
         coalesce(current_enrolments.avslutsorsak <> 'FELREGISTRERING', true) as is_counting,
-        activity_outcomes.avslutsorsak is not null as is_activity_outcome
+        activity_outcomes.avslutsorsak is not null as is_activity_outcome,
+        follow_up_outcomes.avslutsorsak is not null as is_follow_up_activity
 
     from current_enrolments
     left join activity_outcomes
         on current_enrolments.project_id = activity_outcomes.project_id
         and current_enrolments.avslutsorsak = activity_outcomes.avslutsorsak
+    left join activity_outcomes as follow_up_outcomes
+        on current_enrolments.project_id = follow_up_outcomes.project_id
+        and current_enrolments.uppfoljning_6m = follow_up_outcomes.avslutsorsak
 
 )
 

@@ -1,4 +1,5 @@
--- The count KPIs of every project, area, period and breakdown group, wide: one column per count.
+-- The count KPIs of every project, area, period and breakdown group, wide: one column per count,
+-- plus the numerators and denominators of the share KPIs and the median days to activity.
 -- Every group of int_area_breakdown_groups gets a row in every period, zeros included, so the
 -- groups of a breakdown always sum to its total.
 
@@ -25,6 +26,12 @@ person_area_breakdowns as (
 person_area_periods as (
 
     select * from {{ ref('int_person_area_periods') }}
+
+),
+
+person_areas as (
+
+    select * from {{ ref('int_person_areas') }}
 
 ),
 
@@ -62,13 +69,26 @@ participant_counts as (
         count(*) filter (where person_area_periods.is_active) as active_participants,
         count(*) filter (where person_area_periods.is_exited) as exited,
         count(*) filter (where person_area_periods.is_moved_to_activity) as moved_to_activity,
-        count(*) filter (where person_area_periods.is_exited_to_activity) as exited_to_activity
+        count(*) filter (where person_area_periods.is_exited_to_activity) as exited_to_activity,
+        median(person_area_periods.days_to_activity) as median_days_to_activity,
+        count(*) filter (where person_areas.has_known_start_status) as known_start_status,
+        count(*) filter (where person_areas.is_not_known) as not_known,
+        count(*) filter (where person_area_periods.is_income_support_known) as known_income_support,
+        count(*) filter (where person_area_periods.is_income_support_at_start) as income_support_at_start,
+        count(*) filter (where person_area_periods.is_income_support_at_end) as income_support_at_end,
+        count(*) filter (where person_area_periods.is_outcome_6m_known) as known_outcome_6m,
+        count(*) filter (where person_area_periods.is_outcome_6m_activity) as outcome_6m_activity,
+        count(*) filter (where person_areas.is_from_other_project) as from_other_project
 
     from person_area_periods
     inner join person_area_breakdowns
         on person_area_periods.project_id = person_area_breakdowns.project_id
         and person_area_periods.area = person_area_breakdowns.area
         and person_area_periods.person_id = person_area_breakdowns.person_id
+    inner join person_areas
+        on person_area_periods.project_id = person_areas.project_id
+        and person_area_periods.area = person_areas.area
+        and person_area_periods.person_id = person_areas.person_id
     group by 1, 2, 3, 4, 5
 
 ),
@@ -114,6 +134,15 @@ final as (
         coalesce(participant_counts.exited, 0) as exited,
         coalesce(participant_counts.moved_to_activity, 0) as moved_to_activity,
         coalesce(participant_counts.exited_to_activity, 0) as exited_to_activity,
+        participant_counts.median_days_to_activity,
+        coalesce(participant_counts.known_start_status, 0) as known_start_status,
+        coalesce(participant_counts.not_known, 0) as not_known,
+        coalesce(participant_counts.known_income_support, 0) as known_income_support,
+        coalesce(participant_counts.income_support_at_start, 0) as income_support_at_start,
+        coalesce(participant_counts.income_support_at_end, 0) as income_support_at_end,
+        coalesce(participant_counts.known_outcome_6m, 0) as known_outcome_6m,
+        coalesce(participant_counts.outcome_6m_activity, 0) as outcome_6m_activity,
+        coalesce(participant_counts.from_other_project, 0) as from_other_project,
         coalesce(phase_counts.phase_hitta, 0) as phase_hitta,
         coalesce(phase_counts.phase_mota, 0) as phase_mota,
         coalesce(phase_counts.phase_aktivera, 0) as phase_aktivera,

@@ -1,6 +1,11 @@
 -- The breakdown groups each person falls in, per area: one row per person, area and breakdown.
--- `total` puts everyone in `T`; `kon` uses the kon of the person's first counting enrolment in
--- the area, `OKAND` when it is not known. A new breakdown is one more select here.
+-- `total` puts everyone in `T`; every other breakdown takes the person's group from their first
+-- counting enrolment in the area (int_person_areas), OKAND when it is not known. A new
+-- breakdown is one more entry in the list below and a <breakdown>_group column there.
+
+{% set breakdowns = [
+    'kon', 'alder', 'fodelseregion', 'funktionsnedsattning', 'utbildningsniva', 'forsorjningsstod_start'
+] %}
 
 with
 
@@ -23,24 +28,28 @@ total_groups as (
 
 ),
 
-kon_groups as (
+{% for breakdown in breakdowns %}
+{{ breakdown }}_groups as (
 
     select
         project_id,
         area,
         person_id,
-        'kon' as breakdown,
-        kon_group as breakdown_group
+        '{{ breakdown }}' as breakdown,
+        {{ breakdown }}_group as breakdown_group
 
     from person_areas
 
 ),
 
+{% endfor %}
 breakdowns as (
 
     select * from total_groups
+    {% for breakdown in breakdowns %}
     union all
-    select * from kon_groups
+    select * from {{ breakdown }}_groups
+    {% endfor %}
 
 ),
 

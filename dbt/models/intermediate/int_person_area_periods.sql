@@ -1,6 +1,9 @@
 -- Where each participant stands at the end of each period, per area, from the newest snapshot of
 -- each municipality (corrections restate history). One row per person, area and period from the
 -- period their first counting enrolment in the area started; a re-enrolled person is one row.
+-- Besides the status counts it carries what the KPIs about exits need: days to the first activity
+-- exit, the income support of the latest ended enrolment, and the six-month follow-up of the
+-- latest enrolment ended six months before the period.
 
 with
 
@@ -23,14 +26,23 @@ started_enrolment_periods as (
         newest_enrolments.project_id,
         newest_enrolments.area,
         newest_enrolments.person_id,
+        newest_enrolments.kommunkod,
+        newest_enrolments.row_number,
         project_periods.period,
         project_periods.month_start,
         project_periods.period_end,
+        -- kpis.md: for period 2019-12 the follow-up looks at enrolments ended by 2019-06-30
+        last_day(cast(project_periods.month_start - interval 6 month as date)) as follow_up_cutoff,
         newest_enrolments.startdatum,
+        newest_enrolments.slutdatum,
         newest_enrolments.slutdatum is null
             or newest_enrolments.slutdatum > project_periods.period_end as is_ongoing,
         coalesce(newest_enrolments.slutdatum <= project_periods.period_end, false) as has_ended,
-        newest_enrolments.is_activity_outcome
+        newest_enrolments.is_activity_outcome,
+        newest_enrolments.forsorjningsstod_start,
+        newest_enrolments.forsorjningsstod_slut,
+        newest_enrolments.uppfoljning_6m,
+        newest_enrolments.is_follow_up_activity
 
     from newest_enrolments
     inner join project_periods
@@ -52,10 +64,74 @@ person_periods as (
         count(*) as started_enrolments,
         bool_or(is_ongoing) as is_active,
         bool_or(has_ended) as has_ended_enrolment,
-        bool_or(has_ended and is_activity_outcome) as is_moved_to_activity
+        bool_or(has_ended and is_activity_outcome) as is_moved_to_activity,
+        min(slutdatum) filter (where has_ended and is_activity_outcome) as first_activity_exit
 
     from started_enrolment_periods
     group by project_id, area, person_id, period, month_start, period_end
+
+),
+
+-- the latest enrolment ended by E (income_support_*_share)
+latest_ended as (
+
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by project_id, area, person_id, period
+                order by slutdatum desc, startdatum desc, kommunkod, row_number
+            ) as end_rank
+
+        from started_enrolment_periods
+        where has_ended
+    )
+    where end_rank = 1
+
+),
+
+-- the latest enrolment ended by the last day of the sixth month before the period (outcome_6m)
+latest_followed_up as (
+
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by project_id, area, person_id, period
+                order by slutdatum desc, startdatum desc, kommunkod, row_number
+            ) as end_rank
+
+        from started_enrolment_periods
+        where slutdatum <= follow_up_cutoff
+    )
+    where end_rank = 1
+
+),
+
+statuses as (
+
+    select
+        person_periods.*,
+        person_periods.has_ended_enrolment and not person_periods.is_active as is_exited,
+        coalesce(latest_ended.forsorjningsstod_start, 'OKAND') <> 'OKAND'
+            and coalesce(latest_ended.forsorjningsstod_slut, 'OKAND') <> 'OKAND' as has_known_income_support,
+        latest_ended.forsorjningsstod_start,
+        latest_ended.forsorjningsstod_slut,
+        -- a follow-up status is given when present and neither EJ_NADD (not reached) nor OKAND
+        coalesce(latest_followed_up.uppfoljning_6m, 'OKAND') not in ('OKAND', 'EJ_NADD') as has_known_outcome_6m,
+        coalesce(latest_followed_up.is_follow_up_activity, false) as is_follow_up_activity
+
+    from person_periods
+    left join latest_ended
+        on person_periods.project_id = latest_ended.project_id
+        and person_periods.area = latest_ended.area
+        and person_periods.person_id = latest_ended.person_id
+        and person_periods.period = latest_ended.period
+    left join latest_followed_up
+        on person_periods.project_id = latest_followed_up.project_id
+        and person_periods.area = latest_followed_up.area
+        and person_periods.person_id = latest_followed_up.person_id
+        and person_periods.period = latest_followed_up.period
 
 ),
 
@@ -72,11 +148,19 @@ final as (
         started_enrolments,
         first_startdatum >= month_start as is_new_in_month,
         is_active,
-        has_ended_enrolment and not is_active as is_exited,
+        is_exited,
         is_moved_to_activity,
-        has_ended_enrolment and not is_active and is_moved_to_activity as is_exited_to_activity
+        is_exited and is_moved_to_activity as is_exited_to_activity,
+        case
+            when is_moved_to_activity then date_diff('day', first_startdatum, first_activity_exit)
+        end as days_to_activity,
+        is_exited and has_known_income_support as is_income_support_known,
+        is_exited and has_known_income_support and forsorjningsstod_start = 'JA' as is_income_support_at_start,
+        is_exited and has_known_income_support and forsorjningsstod_slut = 'JA' as is_income_support_at_end,
+        has_known_outcome_6m as is_outcome_6m_known,
+        has_known_outcome_6m and is_follow_up_activity as is_outcome_6m_activity
 
-    from person_periods
+    from statuses
 
 )
 

@@ -3,12 +3,32 @@
 -- snapshots are the truth, so their enrolments are preferred; a person who only appears in older
 -- snapshots (withdrawn since, but still counted by a phase KPI of an earlier month) is described
 -- from their first enrolment there, as the latest snapshot holding it has it.
+--
+-- Here each person gets their group in every breakdown (kpis.md), the not_known_share flags of
+-- their first enrolment, and whether they took part in another project before.
 
 with
 
 enrolment_areas as (
 
     select * from {{ ref('int_enrolment_areas') }}
+
+),
+
+projects as (
+
+    select * from {{ ref('stg_landing__projects') }}
+
+),
+
+-- every project's counting enrolments as its newest snapshots tell them, to recognise a person
+-- (same pseudonym in every project) who took part in another project before
+all_project_enrolments as (
+
+    select * from {{ ref('int_enrolment_areas') }}
+    where area = 'ALL'
+        and is_in_newest_snapshot
+        and not coalesce(is_anonymous, false)
 
 ),
 
@@ -37,6 +57,43 @@ first_enrolments as (
 
 ),
 
+earlier_in_other_projects as (
+
+    select distinct
+        first_enrolments.project_id,
+        first_enrolments.area,
+        first_enrolments.person_id
+
+    from first_enrolments
+    inner join all_project_enrolments as other
+        on first_enrolments.person_id = other.person_id
+        and first_enrolments.project_id <> other.project_id
+        and other.startdatum_delivered < first_enrolments.startdatum
+    where not coalesce(first_enrolments.is_anonymous, false)
+
+),
+
+described as (
+
+    select
+        first_enrolments.*,
+        projects.age_min,
+        projects.age_max,
+        earlier_in_other_projects.person_id is not null as is_from_other_project,
+        -- not_known_share (kpis.md): counted over persons whose first enrolment has both codes known
+        coalesce(first_enrolments.sysselsattning_start, 'OKAND') <> 'OKAND'
+            and coalesce(first_enrolments.forsorjningsstod_start, 'OKAND') <> 'OKAND' as has_known_start_status
+
+    from first_enrolments
+    inner join projects
+        on first_enrolments.project_id = projects.project_id
+    left join earlier_in_other_projects
+        on first_enrolments.project_id = earlier_in_other_projects.project_id
+        and first_enrolments.area = earlier_in_other_projects.area
+        and first_enrolments.person_id = earlier_in_other_projects.person_id
+
+),
+
 final as (
 
     select
@@ -49,13 +106,31 @@ final as (
         case when kon in ('K', 'M', 'X') then kon else 'OKAND' end as kon_group,
         startdatum as first_startdatum,
         age_at_start as age_at_first_start,
+        -- five-year bands (15-19, 20-24, 25-29, ...) cut to the project's age range, so Fokus
+        -- 16-25 has 16-19, 20-24 and 25-25; an age outside the range (accepted with a warning)
+        -- is UTANFOR, an unknown age (anonymous participant) OKAND
+        case
+            when age_at_start is null then 'OKAND'
+            when age_at_start < age_min or age_at_start > age_max then 'UTANFOR'
+            else cast(greatest(age_min, age_at_start - age_at_start % 5) as varchar)
+                || '-' || cast(least(age_max, age_at_start - age_at_start % 5 + 4) as varchar)
+        end as alder_group,
         fodelseregion,
+        coalesce(fodelseregion, 'OKAND') as fodelseregion_group,
         funktionsnedsattning,
+        coalesce(funktionsnedsattning, 'OKAND') as funktionsnedsattning_group,
         utbildningsniva,
+        coalesce(utbildningsniva, 'OKAND') as utbildningsniva_group,
         sysselsattning_start,
-        forsorjningsstod_start
+        forsorjningsstod_start,
+        coalesce(forsorjningsstod_start, 'OKAND') as forsorjningsstod_start_group,
+        has_known_start_status,
+        has_known_start_status
+            and sysselsattning_start <> 'ARBETSLOS_AF'
+            and forsorjningsstod_start <> 'JA' as is_not_known,
+        is_from_other_project
 
-    from first_enrolments
+    from described
 
 )
 

@@ -1,0 +1,325 @@
+"""The funder workbook `kpi.xlsx`: the figures of kpi.csv with Swedish labels, one sheet per view.
+
+A pure function on plain rows (the long KPI rows as `followup export` reads and suppresses them,
+and the deliveries the figures were built from), so it is tested without a warehouse. Sheets: the
+project against its targets, per municipality, per breakdown, the monthly trend, the phase
+funnel, data quality, and the definitions with the suppression rule and the data version.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from orchestration.projects.config import Project, load_kommuner
+
+SUPPRESSED = "x"  # SCB's sign for a figure withheld to protect individuals
+NO_VALUE = ".."   # SCB's sign for a figure that cannot be computed (no one to compute it over)
+PERCENT = "0.0%"
+DAYS = "0.0"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+KPI_LABELS = {
+    "participants": "Deltagare",
+    "participants_pace_target": "Mål för deltagare hittills (jämn takt)",
+    "participants_target_share": "Andel av deltagarmålet",
+    "reach": "Andel av målgruppen (räckvidd)",
+    "new_participants": "Nya deltagare under månaden",
+    "active_participants": "Aktiva deltagare vid månadens slut",
+    "exited": "Avslutade deltagare",
+    "moved_to_activity": "Avslutade till arbete, studier eller praktik",
+    "activity_share": "Andel till aktivitet av alla deltagare",
+    "exit_activity_share": "Andel till aktivitet av avslutade",
+    "median_days_to_activity": "Mediantid till aktivitet (dagar)",
+    "outcome_6m_activity_share": "Andel i aktivitet sex månader efter avslut",
+    "not_known_share": "Andel okända för andra myndigheter",
+    "income_support_start_share": "Andel med försörjningsstöd vid start",
+    "income_support_end_share": "Andel med försörjningsstöd vid avslut",
+    "from_other_project_share": "Andel som deltagit i ett annat projekt tidigare",
+    "phase_hitta": "Fas Hitta",
+    "phase_mota": "Fas Möta",
+    "phase_aktivera": "Fas Aktivera",
+    "phase_matcha": "Fas Matcha",
+}
+KPI_DEFINITIONS = {
+    "participants": "Unika personer med en inskrivning (ej felregistrering) som startat senast periodens sista dag.",
+    "participants_pace_target": "Deltagarmålet fördelat jämnt över projektets månader: målet × månader hittills / alla månader.",
+    "participants_target_share": "Deltagare / projektets deltagarmål (hela projektet).",
+    "reach": "Deltagare / målgruppens storlek (hela projektet).",
+    "new_participants": "Personer vars första inskrivning startade under månaden.",
+    "active_participants": "Personer med en pågående inskrivning vid periodens slut.",
+    "exited": "Personer med en avslutad inskrivning och ingen pågående vid periodens slut.",
+    "moved_to_activity": "Personer med en inskrivning avslutad med en avslutsorsak som projektet räknar som aktivitet.",
+    "activity_share": "Avslutade till aktivitet / deltagare.",
+    "exit_activity_share": "Av de avslutade: andelen som avslutats till aktivitet.",
+    "median_days_to_activity": "Av dem som gått till aktivitet: dagar från första start till första avslut till aktivitet, medianen.",
+    "outcome_6m_activity_share": "Senaste inskrivning avslutad minst sex månader före perioden: andel i aktivitet vid uppföljningen, av dem som nåtts.",
+    "not_known_share": "Av deltagare med känd sysselsättning och försörjningsstöd vid första start: andel varken inskrivna på Arbetsförmedlingen eller med försörjningsstöd.",
+    "income_support_start_share": "Av avslutade med känt försörjningsstöd vid start och avslut (senaste avslutade inskrivning): andel med stöd vid start.",
+    "income_support_end_share": "Samma personer: andel med försörjningsstöd vid avslut.",
+    "from_other_project_share": "Andel av deltagarna som deltagit i ett annat projekt i systemet innan de började här.",
+    "phase_hitta": "Personer med pågående inskrivning i fas Hitta vid månadens slut (månadens egen leverans).",
+    "phase_mota": "Som ovan, fas Möta.",
+    "phase_aktivera": "Som ovan, fas Aktivera.",
+    "phase_matcha": "Som ovan, fas Matcha.",
+}
+BREAKDOWN_LABELS = {
+    "total": "Totalt",
+    "kon": "Kön",
+    "alder": "Ålder vid första start",
+    "fodelseregion": "Födelseregion",
+    "funktionsnedsattning": "Funktionsnedsättning",
+    "utbildningsniva": "Utbildningsnivå",
+    "forsorjningsstod_start": "Försörjningsstöd vid start",
+}
+GROUP_LABELS = {
+    "T": "Totalt", "K": "Kvinna", "M": "Man", "X": "Annat/ickebinär", "OKAND": "Okänt",
+    "UTANFOR": "Utanför projektets åldrar", "SVERIGE": "Sverige", "EU_EES": "EU/EES",
+    "TREDJELAND": "Tredje land", "JA": "Ja", "NEJ": "Nej", "ISCED_0_2": "Förgymnasial (ISCED 0–2)",
+    "ISCED_3_4": "Gymnasial (ISCED 3–4)", "ISCED_5_8": "Eftergymnasial (ISCED 5–8)",
+}
+VERDICT_LABELS = {"ACCEPTED": "Godkänd", "ACCEPTED_WITH_WARNINGS": "Godkänd med varningar", "REJECTED": "Underkänd"}
+SUMMARY_KPIS = ("participants", "new_participants", "active_participants", "exited", "moved_to_activity",
+                "activity_share", "exit_activity_share", "median_days_to_activity", "outcome_6m_activity_share")
+BREAKDOWN_KPIS = ("participants", "moved_to_activity", "activity_share", "exit_activity_share",
+                  "median_days_to_activity", "not_known_share")
+TREND_KPIS = ("participants", "participants_pace_target", "new_participants", "active_participants",
+              "moved_to_activity", "activity_share", "exit_activity_share")
+PHASE_KPIS = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
+
+
+def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
+                   run_id: str | None = None, built_at: str | None = None) -> Path:
+    """Write kpi.xlsx for one project and return its path.
+
+    rows: the project's kpi_values rows of every period to show (keys as in kpi.csv: area, period,
+    kpi, breakdown, group, value, numerator, denominator, target, target_met, suppressed); the
+    newest period is the one the summary sheets show. data_version: one dict per delivery the
+    figures stand on (kommunkod, reporting_month, file_name, sha256, received_at, verdict, and
+    optionally verdict_reason, rows_total, rows_accepted, rows_rejected, rows_warned, is_current).
+    """
+    rows = [_normalised(row) for row in rows]
+    figures = {(r["area"], r["period"], r["kpi"], r["breakdown"], r["group"]): r for r in rows}
+    periods = sorted({r["period"] for r in rows})
+    newest = periods[-1] if periods else None
+    kommuner = load_kommuner()
+    names = {"ALL": "Hela projektet", **{code: f"{code} {kommuner.get(code, '')}".strip() for code in project.municipalities}}
+    areas = ["ALL", *project.municipalities]
+
+    workbook = Workbook()
+    _targets_sheet(workbook.active, project, figures, newest)
+    _areas_sheet(workbook.create_sheet("Kommuner"), figures, newest, areas, names)
+    _breakdown_sheet(workbook.create_sheet("Fördelningar"), figures, newest, areas, names, rows)
+    _trend_sheet(workbook.create_sheet("Trend"), project, figures, periods)
+    _phase_sheet(workbook.create_sheet("Faser"), figures, periods)
+    _quality_sheet(workbook.create_sheet("Datakvalitet"), data_version)
+    _definitions_sheet(workbook.create_sheet("Definitioner"), project, data_version, run_id, built_at)
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out_path.with_name(out_path.name + ".part")
+    workbook.save(temporary)
+    temporary.replace(out_path)
+    return out_path
+
+
+# ---- sheets ----------------------------------------------------------------------------------
+
+def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: str | None) -> None:
+    sheet.title = "Mål"
+    sheet.append([_text(project.name)])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append([f"Hela projektet, period {period or '–'} (från projektstart till månadens slut)"])
+    _header(sheet, ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"], row=3)
+    kpis = ("participants", "participants_pace_target", "participants_target_share", "reach", *SUMMARY_KPIS[1:],
+            "not_known_share", "income_support_start_share", "income_support_end_share", "from_other_project_share")
+    for kpi in kpis:
+        row = figures.get(("ALL", period, kpi, "total", "T"))
+        if row is None:
+            continue
+        met = row.get("target_met")
+        sheet.append([KPI_LABELS[kpi], *_figure(row), row.get("target"),
+                      None if met is None or row["suppressed"] else ("ja" if met else "nej"),
+                      _plain(row, "numerator"), _plain(row, "denominator")])
+        _format_row(sheet, sheet.max_row, kpi, columns=(2, 3))
+    _finish(sheet, freeze="A4")
+
+
+def _areas_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: list[str],
+                 names: dict[str, str]) -> None:
+    _header(sheet, ["Område", "Kommun", *(KPI_LABELS[k] for k in SUMMARY_KPIS)])
+    for area in areas:
+        sheet.append([area, _text(names[area]), *(_figure(figures.get((area, period, k, "total", "T")))[0]
+                                                for k in SUMMARY_KPIS)])
+        for position, kpi in enumerate(SUMMARY_KPIS, start=3):
+            _format_cell(sheet.cell(sheet.max_row, position), kpi)
+    _finish(sheet)
+
+
+def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: list[str], names: dict[str, str],
+                     rows: list[dict]) -> None:
+    _header(sheet, ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)])
+    order = list(BREAKDOWN_LABELS)
+    for area in areas:
+        cells = sorted({(r["breakdown"], r["group"]) for r in rows
+                        if r["area"] == area and r["period"] == period and r["breakdown"] in BREAKDOWN_LABELS},
+                       key=lambda c: (order.index(c[0]), c[1] in ("OKAND", "UTANFOR"), c[1]))
+        for breakdown, group in cells:
+            sheet.append([_text(names[area]), BREAKDOWN_LABELS[breakdown], _text(GROUP_LABELS.get(group, group)),
+                          *(_figure(figures.get((area, period, k, breakdown, group)))[0] for k in BREAKDOWN_KPIS)])
+            for position, kpi in enumerate(BREAKDOWN_KPIS, start=4):
+                _format_cell(sheet.cell(sheet.max_row, position), kpi)
+    _finish(sheet)
+
+
+def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: list[str]) -> None:
+    _header(sheet, ["Månad", *(KPI_LABELS[k] for k in TREND_KPIS), "Mål deltagare", "Mål andel till aktivitet"])
+    for period in periods:
+        sheet.append([period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in TREND_KPIS),
+                      project.targets.get("participants"), project.targets.get("activity_share")])
+        for position, kpi in enumerate((*TREND_KPIS, "participants", "activity_share"), start=2):
+            _format_cell(sheet.cell(sheet.max_row, position), kpi)
+    _finish(sheet)
+
+
+def _phase_sheet(sheet: Worksheet, figures: dict, periods: list[str]) -> None:
+    _header(sheet, ["Månad", *(KPI_LABELS[k] for k in PHASE_KPIS), "Aktiva deltagare"])
+    for period in periods:
+        sheet.append([period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0]
+                                for k in (*PHASE_KPIS, "active_participants"))])
+    _finish(sheet)
+
+
+def _quality_sheet(sheet: Worksheet, deliveries: list[dict]) -> None:
+    _header(sheet, ["Kommunkod", "Månad", "Fil", "Inkom", "Bedömning", "Orsak", "Rader", "Godkända rader",
+                    "Avvisade rader", "Rader med varning", "Gäller"])
+    for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "",
+                                                      str(d.get("received_at") or ""))):
+        current = delivery.get("is_current")
+        sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+                      _text(delivery.get("file_name")), _text(_moment(delivery.get("received_at"))),
+                      _text(VERDICT_LABELS.get(delivery.get("verdict") or "", delivery.get("verdict") or "ej bedömd")),
+                      _text(delivery.get("verdict_reason")), delivery.get("rows_total"), delivery.get("rows_accepted"),
+                      delivery.get("rows_rejected"), delivery.get("rows_warned"),
+                      None if current is None else ("ja" if current else "nej")])
+    _finish(sheet)
+
+
+def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict], run_id: str | None,
+                       built_at: str | None) -> None:
+    _header(sheet, ["Nyckeltal", "Id", "Definition"])
+    for kpi, label in KPI_LABELS.items():
+        sheet.append([label, kpi, KPI_DEFINITIONS[kpi]])
+    sheet.append([])
+    notes = [
+        ("Period", "Kumulativt från projektets start till månadens sista dag, om inte nyckeltalet säger "
+                   "\"under månaden\". En person räknas en gång per område; en person som flyttat räknas "
+                   "en gång i varje kommun och en gång i hela projektet."),
+        ("Grupper", "Indelningarna (kön, ålder vid första start, födelseregion, funktionsnedsättning, "
+                    "utbildningsnivå, försörjningsstöd vid start) tas från personens första inskrivning i "
+                    "området. Åldersgrupperna är femårsgrupper avgränsade till projektets åldrar."),
+        ("Röjandeskydd", f"Antal från 1 till {project.min_count - 1} visas inte ({SUPPRESSED}), inte heller "
+                         f"andelar eller medianer vars täljare eller nämnare är ett sådant antal eller vars "
+                         f"nämnare är under 10. Nollor visas. {NO_VALUE} betyder att värdet inte kan "
+                         f"beräknas (ingen att beräkna det över)."),
+        ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
+    ]
+    for title, text in notes:
+        sheet.append([title, None, text])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    sheet.append([])
+    sheet.append(["Dataversion", None, f"Körning {run_id or '–'}, byggd {built_at or '–'}; "
+                                       f"{len(deliveries)} leveranser enligt nedan."])
+    sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    sheet.append(["Kommunkod", "Månad", "SHA-256", "Inkom", "Fil"])
+    for position in range(1, 6):
+        sheet.cell(sheet.max_row, position).font = Font(bold=True)
+    for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "")):
+        sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+                      _text(delivery.get("sha256")), _text(_moment(delivery.get("received_at"))),
+                      _text(delivery.get("file_name"))])
+    _finish(sheet, widest=100)
+
+
+# ---- cells -----------------------------------------------------------------------------------
+
+def _normalised(row: dict) -> dict:
+    row = dict(row)
+    row.setdefault("group", row.get("breakdown_group"))
+    row["suppressed"] = bool(row.get("suppressed"))
+    for key in ("value", "numerator", "denominator", "target"):
+        if isinstance(row.get(key), float) and math.isnan(row[key]):
+            row[key] = None
+    return row
+
+
+def _figure(row: dict | None) -> tuple[Any]:
+    """The value cell: the number, x when suppressed, .. when it cannot be computed."""
+    if row is None:
+        return (None,)
+    if row["suppressed"]:
+        return (SUPPRESSED,)
+    return (NO_VALUE if row["value"] is None else row["value"],)
+
+
+def _plain(row: dict, key: str) -> Any:
+    return None if row["suppressed"] else row.get(key)
+
+
+def _kind(kpi: str) -> str:
+    if kpi.endswith("_share") or kpi == "reach":
+        return "share"
+    if kpi == "median_days_to_activity":
+        return "days"
+    if kpi == "participants_pace_target":
+        return "days"  # one decimal, like the median
+    return "count"
+
+
+def _format_cell(cell: Any, kpi: str) -> None:
+    if isinstance(cell.value, (int, float)):
+        cell.number_format = {"share": PERCENT, "days": DAYS, "count": "0"}[_kind(kpi)]
+
+
+def _format_row(sheet: Worksheet, row: int, kpi: str, columns: Iterable[int]) -> None:
+    for column in columns:
+        _format_cell(sheet.cell(row, column), kpi)
+
+
+def _text(value: Any) -> Any:
+    """Text that a spreadsheet could read as a formula gets a leading apostrophe (CSV/XLSX injection)."""
+    if value is None:
+        return None
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _moment(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "isoformat") and not isinstance(value, str) else str(value)
+
+
+def _header(sheet: Worksheet, labels: Iterable[str], row: int = 1) -> None:
+    for column, label in enumerate(labels, start=1):
+        cell = sheet.cell(row, column, label)
+        cell.font = Font(bold=True)
+
+
+def _finish(sheet: Worksheet, freeze: str = "A2", widest: int = 60) -> None:
+    """Frozen header row and column widths that fit their content (within reason)."""
+    sheet.freeze_panes = freeze
+    widths: dict[int, int] = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value is not None:
+                widths[cell.column] = max(widths.get(cell.column, 0), len(str(cell.value)))
+    for column, width in widths.items():
+        sheet.column_dimensions[get_column_letter(column)].width = min(widest, max(8, width + 2))
