@@ -1,4 +1,4 @@
-"""`followup`: demo, run, export, status, create-key (shared/spec/cli.md).
+"""`followup`: demo, run, export, status, create-key, purge-raw (shared/spec/cli.md).
 
 Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed,
 2 a usage or configuration error. Messages are for people; no exception trace is the interface.
@@ -68,7 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     status = command("status", _status, "which municipality delivered which month, verdicts, what is missing")
     status.add_argument("--project")
     status.add_argument("--config")
+    status.add_argument("--deadline-day", type=int, default=10, metavar="N",
+                        help="a month's delivery is late when received after day N of the following month (1–28, default 10)")
     command("create-key", _create_key, "create the pseudonymisation key file (mode 0600) in the data home")
+    purge = command("purge-raw", _purge_raw, "delete archived raw files past the retention time, and say what was deleted")
+    purge.add_argument("--older-than", required=True, type=int, metavar="DAYS",
+                       help="delete raw files received more than DAYS days ago (already processed ones only)")
+    purge.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     return parser
 
 
@@ -208,7 +214,11 @@ def _status(args: argparse.Namespace) -> int:
     from orchestration.reporting.status import format_status
 
     home, config = _existing_warehouse(args)
-    print(format_status(home.warehouse, config, args.project))
+    if not 1 <= args.deadline_day <= 28:
+        raise UsageError(f"--deadline-day {args.deadline_day}: ange en dag 1–28.")
+    print(format_status(home.warehouse, config, args.project, deadline_day=args.deadline_day, inbox=home.inbox))
+    if (home.reports / "index.html").exists():
+        print(f"Leveransrapporter per fil: {home.reports / 'index.html'}")
     return 0
 
 
@@ -223,6 +233,40 @@ def _create_key(args: argparse.Namespace) -> int:
     print(f"Nyckeln skrevs till {path} (rättigheter 0600). Förvara en kopia säkert: utan den kan nya "
           "leveranser inte kopplas till tidigare pseudonymer.")
     return 0
+
+
+def _purge_raw(args: argparse.Namespace) -> int:
+    from orchestration.privacy.retention import PurgeError, purge_raw
+
+    home = DataHome.resolve(args.home)
+    if args.older_than < 0:
+        raise UsageError(f"--older-than {args.older_than}: ange ett antal dagar, 0 eller mer.")
+    if not home.warehouse.exists():
+        raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
+    try:
+        report = purge_raw(home, args.older_than, dry_run=args.dry_run)
+    except PurgeError as error:
+        print(f"followup: {error}", file=sys.stderr)
+        return 1
+    verb = "skulle raderas" if args.dry_run else "raderad"
+    for file, copies in report.deleted:
+        inbox = f", {copies} kopia(or) i inkorgen" if copies else ""
+        print(f"{verb}: {file.sha256} ({file.kind}, mottagen {file.received_at:%Y-%m-%d}, "
+              f"{file.size_bytes} byte, {file.deliveries} leverans(er){inbox})")
+    cutoff = f"{report.cutoff:%Y-%m-%d %H:%M} UTC"
+    if not report.deleted:
+        print(f"Inga arkiverade råfiler mottagna före {cutoff} att radera.")
+    elif args.dry_run:
+        print(f"{len(report.deleted)} filer mottagna före {cutoff} skulle raderas (inget raderades: --dry-run).")
+    else:
+        print(f"{len(report.deleted)} råfiler mottagna före {cutoff} raderade; loggade i landing.raw_purges "
+              f"({sum(f.size_bytes for f, _ in report.deleted)} byte).")
+    if report.kept_pending:
+        print(f"{report.kept_pending} filer behölls: deras leveranser är inte färdigbehandlade. Kör `followup run` först.")
+    for file, error in report.failed:
+        print(f"followup: kunde inte radera {file.path} ({error}). Kontrollera rättigheterna och kör igen.",
+              file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _write_crash_log(args: argparse.Namespace) -> Path:

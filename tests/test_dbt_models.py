@@ -100,14 +100,16 @@ def load_landing(warehouse: Path) -> None:
             "insert into landing.project_targets values (?, ?, ?)",
             [[PROJECT, "participants", 10.0], [PROJECT, "activity_share", 0.5]],
         )
+        arrival_order = sorted(DELIVERIES, key=lambda delivery: delivery[3])  # found in mtime order
         for delivery_id, kommunkod, month, received_at, status, verdict in DELIVERIES:
             connection.execute(
                 """insert into landing.deliveries
                    (delivery_id, project_id, kommunkod, reporting_month, file_name, archive_path,
-                    sha256, size_bytes, received_at, status, verdict)
-                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    sha256, size_bytes, received_at, status, verdict, arrival_seq)
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [delivery_id, PROJECT, kommunkod, month, f"{month}.csv", f"archive/{delivery_id}.csv",
-                 delivery_id.ljust(64, "0"), 100, received_at, status, verdict],
+                 delivery_id.ljust(64, "0"), 100, received_at, status, verdict,
+                 1 + [d[0] for d in arrival_order].index(delivery_id)],
             )
         months = {delivery[0]: (delivery[1], delivery[2]) for delivery in DELIVERIES}
         for delivery_id, row_number, person, kon, start, end, avslutsorsak, fas in ENROLMENT_ROWS:

@@ -52,11 +52,14 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
     report = run_intake(followup.data_home(), followup.projects(), set(followup.project_ids) or None)
     for unrouted in report.unrouted:
         context.log.warning(f"Inte inläst: {unrouted.file.relative}: {unrouted.message}")
+    for relative in report.still_arriving:
+        context.log.warning(f"Ändrades medan den kopierades, tas nästa körning: {relative}")
     table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {r.file.path.name} |" for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "new_deliveries": len(report.new),
         "unchanged_files": report.unchanged,
         "not_ingested": len(report.unrouted),
+        "still_arriving": len(report.still_arriving),
         "new_files": dg.MetadataValue.md(
             "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })

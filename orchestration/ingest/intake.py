@@ -2,18 +2,31 @@
 
 Crash safety: a file is archived (atomic rename) before its row is written, and all rows of a
 run are written in one transaction, so a run killed midway leaves the warehouse as it was and
-the next run finds the same files new again.
+the next run finds the same files new again (their archive copies already in place).
+
+Arrival order: every delivery gets an `arrival_seq`, increasing across runs, and within one run
+in the order scan_inbox returns (modification time, then the time the file landed in its folder).
+Of two files for the same project, municipality and month the one with the greater arrival_seq
+is the newer; dbt's int_snapshots_ranked makes it the snapshot in force.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from orchestration.ingest.inbox import RoutedFile, UnroutedFile, archive, route, scan_inbox
+from orchestration.ingest.inbox import FileChangedError, RoutedFile, UnroutedFile, archive, route, scan_inbox
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig
+
+# Test hook (tests/test_intake_corpus.py): when set to a path, intake writes that file inside its
+# open transaction, just before the commit, and waits there, so a test can kill the process at
+# the worst moment and check that nothing of the run was kept.
+PAUSE_BEFORE_COMMIT_ENV = "FOLLOWUP_TEST_INTAKE_PAUSE_FILE"
 
 
 @dataclass
@@ -21,45 +34,89 @@ class IntakeReport:
     new: list[RoutedFile] = field(default_factory=list)
     unchanged: int = 0
     unrouted: list[UnroutedFile] = field(default_factory=list)
+    still_arriving: list[str] = field(default_factory=list)   # changed while being copied
 
 
-def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | None = None) -> IntakeReport:
+def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | None = None,
+               today: dt.date | None = None) -> IntakeReport:
     ensure_schema(home.warehouse)
     report = IntakeReport()
     with connect(home.warehouse, read_only=True) as db:
         known_deliveries = {row[0] for row in db.execute("select delivery_id from landing.deliveries").fetchall()}
         known_unrouted = {tuple(row) for row in db.execute("select inbox_path, sha256 from landing.unrouted_files").fetchall()}
+        next_seq = db.execute("select coalesce(max(arrival_seq), 0) + 1 from landing.deliveries").fetchone()[0]
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     delivery_rows, unrouted_rows = [], []
     for file in scan_inbox(home.inbox):
         if project_ids and file.relative.split("/")[0] not in project_ids:
             continue
-        routed = route(file, config)
+        routed = route(file, config, today)
         if isinstance(routed, UnroutedFile):
             report.unrouted.append(routed)
-            if (file.relative, file.sha256) not in known_unrouted:
-                unrouted_rows.append((file.relative, file.sha256, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                                      routed.reason_code, routed.message))
+            if (file.relative, file.sha256) in known_unrouted:
+                continue
+            archived = None
+            if not file.is_symlink and not file.unreadable:
+                try:
+                    archived = str(archive(file, home.archive).relative_to(home.root))
+                except (FileChangedError, FileNotFoundError):
+                    report.still_arriving.append(file.relative)
+                    continue
+            known_unrouted.add((file.relative, file.sha256))
+            unrouted_rows.append((file.relative, file.sha256, now, routed.reason_code, routed.message,
+                                  file.received_at, archived))
             continue
         if routed.delivery_id in known_deliveries:
             report.unchanged += 1  # byte-identical to a delivery we already have: nothing to do
             continue
+        try:
+            archived_path = archive(file, home.archive)
+        except (FileChangedError, FileNotFoundError):
+            report.still_arriving.append(file.relative)  # being written: the next run takes it
+            continue
         known_deliveries.add(routed.delivery_id)
-        archived = archive(file, home.archive)
+        status, verdict, reason, message = "RECEIVED", None, None, None
+        if routed.rejection:
+            status, verdict = "VALIDATED", "REJECTED"
+            reason, message = routed.rejection
         delivery_rows.append((
             routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.path.name,
-            str(archived.relative_to(home.root)), file.sha256, file.size_bytes, file.received_at, "RECEIVED",
+            str(archived_path.relative_to(home.root)), file.sha256, file.size_bytes, file.received_at, status,
+            verdict, reason, message, next_seq, now,
         ))
+        next_seq += 1
         report.new.append(routed)
     if delivery_rows or unrouted_rows:
-        with connect(home.warehouse) as db:
-            db.execute("begin transaction")
-            if delivery_rows:
-                db.executemany(
-                    "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, "
-                    "archive_path, sha256, size_bytes, received_at, status) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    delivery_rows,
-                )
-            if unrouted_rows:
-                db.executemany("insert into landing.unrouted_files values (?, ?, ?, ?, ?)", unrouted_rows)
-            db.execute("commit")
+        _record(home, delivery_rows, unrouted_rows)
     return report
+
+
+def _record(home: DataHome, delivery_rows: list[tuple], unrouted_rows: list[tuple]) -> None:
+    with connect(home.warehouse) as db:
+        db.execute("begin transaction")
+        if delivery_rows:
+            db.executemany(
+                "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, "
+                "archive_path, sha256, size_bytes, received_at, status, verdict, verdict_reason, verdict_message, "
+                "arrival_seq, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                delivery_rows,
+            )
+            db.execute(
+                "update landing.deliveries set rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
+                "where verdict = 'REJECTED' and rows_total is null")
+        if unrouted_rows:
+            db.executemany(
+                "insert into landing.unrouted_files (inbox_path, sha256, seen_at, reason_code, message, received_at, "
+                "archive_path) values (?, ?, ?, ?, ?, ?, ?)", unrouted_rows)
+        _pause_for_test()
+        db.execute("commit")
+
+
+def _pause_for_test() -> None:
+    flag = os.environ.get(PAUSE_BEFORE_COMMIT_ENV)
+    if not flag:
+        return
+    Path(flag).write_text(str(os.getpid()), encoding="utf-8")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the test kills us here; on its own the run carries on
+        time.sleep(0.1)

@@ -175,6 +175,52 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         connection.close()
 
 
+# Columns added after the first release: `create table if not exists` leaves an existing table
+# as it is, so they are added here (idempotent) and filled for rows written before they existed.
+LANDING_MIGRATIONS = """
+-- The order files were found in: increasing across runs; within one run by modification time,
+-- then inode change time (when the file landed in its folder), then path. Decides which of two
+-- files for the same project, municipality and month is the newer (a resubmission).
+alter table landing.deliveries add column if not exists arrival_seq bigint;
+-- When intake recorded the file (received_at is the file's own modification time).
+alter table landing.deliveries add column if not exists ingested_at timestamp;
+alter table landing.unrouted_files add column if not exists received_at timestamp;
+-- Where the raw copy is kept; null for a file that is never copied (a symbolic link).
+alter table landing.unrouted_files add column if not exists archive_path varchar;
+update landing.deliveries set arrival_seq = numbered.seq
+from (
+    select delivery_id,
+           row_number() over (order by received_at, delivery_id)
+             + (select coalesce(max(arrival_seq), 0) from landing.deliveries) as seq
+    from landing.deliveries where arrival_seq is null
+) numbered
+where deliveries.delivery_id = numbered.delivery_id;
+"""
+
+
+# Added after v1: `alter ... if not exists` so an existing warehouse gains them on the next run.
+LANDING_DDL_ADDITIONS = """
+-- The case worker's note, scrubbed of personnummer, phone, e-mail and the row's own names and
+-- street before it is stored (orchestration/privacy/scrub.py); null when the row had none.
+alter table landing.pseudonymised_rows add column if not exists anteckning varchar;
+alter table landing.enrolment_rows add column if not exists anteckning varchar;
+
+-- Archived raw files deleted by `followup purge-raw`, one row per file: what and when, no identifier.
+create table if not exists landing.raw_purges (
+    sha256 varchar not null,               -- the deleted archive file (also landing.deliveries.sha256)
+    kind varchar not null,                 -- delivery, unrouted (reported, not ingested), unreferenced
+    size_bytes bigint not null,
+    received_at timestamp not null,        -- latest received_at of the deliveries of this file
+    purged_at timestamp not null,          -- UTC
+    older_than_days integer not null,      -- the retention time the purge was run with
+    deliveries integer not null,           -- how many deliveries referred to the file
+    inbox_copies_deleted integer not null  -- copies with the same sha256 removed from the inbox
+);
+"""
+
+
 def ensure_schema(path: Path) -> None:
     with connect(path) as connection:
         connection.execute(LANDING_DDL)
+        connection.execute(LANDING_DDL_ADDITIONS)
+        connection.execute(LANDING_MIGRATIONS)

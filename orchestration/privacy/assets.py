@@ -11,7 +11,8 @@ from orchestration.resources import FollowupResource
 
 @dg.asset(group_name="privacy", pool=WAREHOUSE_POOL, deps=["inbox_deliveries"], kinds={"duckdb"})
 def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
-    """Rows of new deliveries with personnummer replaced by keyed pseudonyms, identifiers dropped."""
+    """Rows of new deliveries with personnummer replaced by keyed pseudonyms, identifiers dropped,
+    free-text notes scrubbed. Metadata: counts only (never a row, a note or a number)."""
     home = followup.data_home()
     report = pseudonymise_pending(home, load_key(home.root))
     return dg.MaterializeResult(metadata={
@@ -19,4 +20,6 @@ def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
         "rows": report.rows,
         "distinct_persons": report.persons,
         "unreadable_files": len(report.unreadable),
+        "notes_stored": report.notes,
+        "note_replacements": ", ".join(f"{label} {n}" for label, n in report.note_replacements.items()) or "none",
     })

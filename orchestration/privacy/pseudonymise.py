@@ -1,9 +1,10 @@
-"""Replace personnummer by keyed pseudonyms and drop direct identifiers.
+"""Replace personnummer by keyed pseudonyms, drop direct identifiers, scrub the free-text note.
 
 This is the only code that sees a personnummer. It derives what the KPIs need (birth date → age
 at start, kön) and hands on rows that identify no one without the key. Pseudonyms come from the
 `pseudonymize` package's deterministic keyed mode (HMAC-SHA256), applied to the canonical
-12-digit form so `19121212-1212` and `121212-1212` are one person.
+12-digit form so `19121212-1212` and `121212-1212` are one person. Names, phone, e-mail and
+address are dropped; the note (`anteckning`) is kept only as scrubbed by privacy/scrub.py.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pseudonymize.transforms.alias import AliasContext, DeterministicAliasAssign
 from orchestration.ingest.normalise import month_end, parse_code, parse_date
 from orchestration.lib.contract import AVSLUTSORSAK, FAS, KON, OPTIONAL_CODES
 from orchestration.privacy import personnummer
+from orchestration.privacy.scrub import NoteScrubber
 
 PERSON_NAMESPACE = "followup/person/v1"
 ANONYMOUS_NAMESPACE = "followup/anonym/v1"
@@ -27,7 +29,7 @@ ANONYMOUS_NAMESPACE = "followup/anonym/v1"
 PSEUDONYMISED_COLUMNS = (
     "delivery_id", "row_number", "person_id", "is_anonymous", "pnr_status", "kon", "age_at_start",
     "startdatum", "startdatum_raw_ok", "slutdatum", "slutdatum_raw_ok", "avslutsorsak", "fas",
-    *OPTIONAL_CODES.keys(), "kommunkod_in_file", "rapportmanad_in_file", "notes",
+    *OPTIONAL_CODES.keys(), "kommunkod_in_file", "rapportmanad_in_file", "notes", "anteckning",
 )
 
 
@@ -39,6 +41,8 @@ class Pseudonymiser:
         self._anonymous = DeterministicAliasAssigner(key, ANONYMOUS_NAMESPACE)
         self._context = AliasContext()
         self._anonymous_context = AliasContext()
+        self.note_scrubber = NoteScrubber()
+        self.note_replacements: dict[str, int] = {}
 
     def person(self, canonical_personnummer: str) -> str:
         return "P" + self._assign(self._person, self._context, canonical_personnummer)
@@ -115,6 +119,10 @@ def _pseudonymise_row(row: dict, delivery: DeliveryContext, reference: dt.date, 
             value = "OKAND"
         optional[column] = value
 
+    note = pseudonymiser.note_scrubber.scrub(row.get("anteckning"), text("fornamn"), text("efternamn"), text("adress"))
+    for label, count in note.replaced.items():
+        pseudonymiser.note_replacements[label] = pseudonymiser.note_replacements.get(label, 0) + count
+
     return {
         "delivery_id": delivery.delivery_id,
         "row_number": int(row["row_number"]),
@@ -133,6 +141,7 @@ def _pseudonymise_row(row: dict, delivery: DeliveryContext, reference: dt.date, 
         "kommunkod_in_file": text("kommunkod") or None,
         "rapportmanad_in_file": text("rapportmanad") or None,
         "notes": ",".join(notes),
+        "anteckning": note.text,
     }
 
 

@@ -21,6 +21,8 @@ class PseudonymiseReport:
     deliveries: int = 0
     rows: int = 0
     persons: int = 0
+    notes: int = 0                                                    # notes stored (scrubbed)
+    note_replacements: dict[str, int] = field(default_factory=dict)   # label -> count, e.g. [namn]: 12
     unreadable: list[tuple[str, str]] = field(default_factory=list)   # (delivery_id, reason code)
 
 
@@ -71,5 +73,7 @@ def pseudonymise_pending(home: DataHome, key: bytes) -> PseudonymiseReport:
     report.deliveries = len(read_ok)
     report.rows = 0 if rows is None else len(rows)
     report.persons = 0 if rows is None else int(rows["person_id"].nunique())
+    report.notes = 0 if rows is None else int(rows["anteckning"].notna().sum())
+    report.note_replacements = dict(sorted(pseudonymiser.note_replacements.items()))
     report.unreadable = [(d, c) for d, c, _ in unreadable]
     return report

@@ -8,6 +8,7 @@ import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.quality.stage import ValidationReport, validate_pending
+from orchestration.reporting.delivery_report import write_delivery_reports
 from orchestration.resources import FollowupResource
 
 SUITE_CHECK = "extract_contract_suite"
@@ -64,3 +65,22 @@ def validate(followup: FollowupResource):
     for table in VALIDATED_TABLES:
         yield dg.MaterializeResult(asset_key=landing_key(table), metadata=counts[table])
     yield suite_check_result(report)
+
+
+@dg.asset(
+    group_name="quality",
+    pool=WAREHOUSE_POOL,
+    deps=[landing_key("deliveries"), landing_key("quarantine_rows"), landing_key("row_warnings"),
+          landing_key("unrouted_files")],
+    kinds={"html", "csv"},
+)
+def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
+    """A report per received file for the municipality that sent it (verdict, counts, unknown
+    columns, rejected rows and warnings by row number), as HTML and CSV in reports/, and an index."""
+    home = followup.data_home()
+    summary = write_delivery_reports(home.warehouse, home.reports, followup.projects())
+    return dg.MaterializeResult(metadata={
+        "reports": summary.reports,
+        "files_written": len(summary.written),
+        "index": dg.MetadataValue.path(str(summary.index)),
+    })

@@ -14,15 +14,18 @@ from orchestration.quality.validate import (
     DEFAULT_MAX_REJECTED_SHARE,
     DeliveryVerdict,
     ExpectationSummary,
+    RowFinding,
+    decide,
     load_suite,
-    validate_rows,
+    row_findings,
+    row_message,
 )
 
 _ENROLMENT_COLUMNS = (
     "delivery_id", "project_id", "kommunkod", "reporting_month", "row_number", "person_id", "is_anonymous",
     "kon", "age_at_start", "startdatum", "slutdatum", "avslutsorsak", "fas", "fodelseregion",
     "funktionsnedsattning", "utbildningsniva", "sysselsattning_start", "forsorjningsstod_start",
-    "forsorjningsstod_slut", "uppfoljning_6m", "warnings",
+    "forsorjningsstod_slut", "uppfoljning_6m", "warnings", "anteckning",
 )
 
 
@@ -48,19 +51,29 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     if not pending:
         return report
     suite = load_suite()
-    accepted_parts, quarantine_parts, warning_parts = [], [], []
+    per_project = []
     for project_id, frame in rows.groupby("project_id", sort=True):
         project = config.project(str(project_id))
         frame = frame.reset_index(drop=True)
-        outcome = validate_rows(frame, {"age_min": project.age_min, "age_max": project.age_max},
-                                max_rejected_share, suite=suite)
-        rejected_files = {v.delivery_id for v in outcome.verdicts if v.verdict == "REJECTED"}
-        accepted_parts.append(outcome.accepted[~outcome.accepted["delivery_id"].isin(rejected_files)])
-        quarantine_parts.append(outcome.quarantine.merge(
+        findings, summaries = row_findings(frame, {"age_min": project.age_min, "age_max": project.age_max}, suite)
+        accepted, _, _, verdicts = decide(frame, findings, max_rejected_share)
+        rejected_files = {v.delivery_id for v in verdicts if v.verdict == "REJECTED"}
+        per_project.append((frame, findings, summaries, accepted[~accepted["delivery_id"].isin(rejected_files)]))
+    counting = pd.concat([part[3] for part in per_project], ignore_index=True) if per_project else pd.DataFrame()
+    with connect(home.warehouse, read_only=True) as db:
+        concurrent = concurrent_enrolments(db, counting)
+    accepted_parts, quarantine_parts, warning_parts = [], [], []
+    for frame, findings, summaries, _ in per_project:
+        ids = set(frame["delivery_id"])
+        accepted, quarantine, warnings, verdicts = decide(
+            frame, findings + [f for f in concurrent if f.delivery_id in ids], max_rejected_share)
+        rejected_files = {v.delivery_id for v in verdicts if v.verdict == "REJECTED"}
+        accepted_parts.append(accepted[~accepted["delivery_id"].isin(rejected_files)])
+        quarantine_parts.append(quarantine.merge(
             frame[["delivery_id", "project_id", "kommunkod", "reporting_month"]].drop_duplicates(), on="delivery_id"))
-        warning_parts.append(outcome.warnings)
-        report.verdicts += outcome.verdicts
-        report.expectations += outcome.expectations
+        warning_parts.append(warnings)
+        report.verdicts += verdicts
+        report.expectations += summaries
     # A delivery whose rows all vanished (cannot happen: the reader refuses a file without rows)
     # would otherwise stay PSEUDONYMISED forever; give it a verdict.
     seen = {v.delivery_id for v in report.verdicts}
@@ -74,6 +87,72 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     report.quarantined_rows = len(quarantine)
     _write(home, pending, accepted, quarantine, warnings, report.verdicts)
     return report
+
+
+CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
+_CONCURRENT_SQL = """
+with pending_deliveries as (
+    select distinct r.delivery_id, r.project_id, r.kommunkod, r.reporting_month, d.arrival_seq
+    from counting_rows r join landing.deliveries d using (delivery_id)
+),
+candidates as (
+    select delivery_id, project_id, kommunkod, reporting_month, arrival_seq from landing.deliveries
+    where status = 'VALIDATED' and verdict in ('ACCEPTED', 'ACCEPTED_WITH_WARNINGS')
+    union all
+    select * from pending_deliveries
+),
+in_force as (   -- each other municipality's snapshot in force at the pending delivery's month
+    select p.delivery_id as pending_id, c.delivery_id as other_id
+    from pending_deliveries p join candidates c
+      on c.project_id = p.project_id and c.kommunkod <> p.kommunkod and c.reporting_month <= p.reporting_month
+    qualify row_number() over (partition by p.delivery_id, c.kommunkod
+                               order by c.reporting_month desc, c.arrival_seq desc nulls last, c.delivery_id desc) = 1
+),
+other_rows as (
+    select delivery_id, person_id, startdatum::timestamp as startdatum, slutdatum::timestamp as slutdatum, avslutsorsak,
+           last_day(strptime(reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end
+    from landing.enrolment_rows
+    where not is_anonymous and delivery_id in (select other_id from in_force)
+    union all
+    select delivery_id, person_id, startdatum, slutdatum, avslutsorsak, month_end
+    from counting_rows where not is_anonymous
+)
+select distinct p.delivery_id, p.row_number
+from counting_rows p
+join in_force f on f.pending_id = p.delivery_id
+join other_rows o on o.delivery_id = f.other_id and o.person_id = p.person_id
+where not p.is_anonymous and p.person_id is not null
+  and coalesce(p.avslutsorsak, '') <> 'FELREGISTRERING' and coalesce(o.avslutsorsak, '') <> 'FELREGISTRERING'
+  and p.startdatum < coalesce(o.slutdatum, o.month_end)
+  and o.startdatum < coalesce(p.slutdatum, p.month_end)
+order by 1, 2
+"""
+
+
+def concurrent_enrolments(db, counting: pd.DataFrame) -> list[RowFinding]:
+    """Warn about a person enrolled in another municipality of the project at the same time.
+
+    Compared with each other municipality's snapshot in force at the delivery's month: its newest
+    accepted delivery up to that month, already in the warehouse or accepted in this same run.
+    An open enrolment runs to its snapshot's month end; a handover on the same day is no overlap.
+    The message does not say which municipality: that would tell one municipality about a
+    person's enrolment in another."""
+    if counting.empty:
+        return []
+    columns = ["delivery_id", "project_id", "kommunkod", "reporting_month", "row_number", "person_id",
+               "is_anonymous", "startdatum", "slutdatum", "avslutsorsak", "month_end"]
+    db.register("counting_rows", counting[columns])
+    try:
+        hits = db.execute(_CONCURRENT_SQL).fetchall()
+    finally:
+        db.unregister("counting_rows")
+    return [
+        RowFinding(delivery_id, int(row_number), CONCURRENT_CODE, "startdatum", "warning", row_message(
+            int(row_number), "startdatum",
+            "Personen är enligt en annan kommuns leverans inskriven i projektet där under samma tid. Raden "
+            "räknas. Kontrollera start- och slutdatum; har personen flyttat, sätt slutdatum och avslutsorsak FLYTT."))
+        for delivery_id, row_number in hits
+    ]
 
 
 def _write(home: DataHome, pending: list[str], accepted: pd.DataFrame, quarantine: pd.DataFrame,

@@ -136,8 +136,15 @@ def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tu
         for index in unexpected:
             key = (index["delivery_id"], int(index["row_number"]))
             message = meta.get("message", "").replace("{detail}", _pnr_detail(details.get(key, "")))
-            findings.append(RowFinding(key[0], key[1], meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"), message))
+            findings.append(RowFinding(key[0], key[1], meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"),
+                                       row_message(key[1], meta.get("column"), message)))
     return findings, summaries
+
+
+def row_message(row_number: int, column: str | None, text: str) -> str:
+    """'Rad 12, kolumn startdatum: …' — the municipality finds the cell without any value quoted."""
+    where = f"Rad {row_number}, kolumn {column}" if column else f"Rad {row_number}"
+    return f"{where}: {text}"
 
 
 def _pnr_detail(notes: str) -> str:
@@ -151,10 +158,9 @@ def overlapping_enrolments(frame: pd.DataFrame) -> list[RowFinding]:
     """Both rows of one person with two overlapping enrolments in one file are rejected."""
     findings: list[RowFinding] = []
     known = frame[frame["person_id"].notna() & frame["startdatum"].notna()]
+    known = known[known.duplicated(["delivery_id", "person_id"], keep=False)]  # only persons with 2+ rows
     far_future = pd.Timestamp("2200-01-01")
     for (delivery_id, _), group in known.groupby(["delivery_id", "person_id"]):
-        if len(group) < 2:
-            continue
         spells = sorted(zip(group["startdatum"], group["slutdatum"].fillna(far_future), group["row_number"]))
         flagged: set[int] = set()
         for i, (start_i, end_i, row_i) in enumerate(spells):
@@ -165,8 +171,9 @@ def overlapping_enrolments(frame: pd.DataFrame) -> list[RowFinding]:
             others = ", ".join(str(r) for r in sorted(flagged - {row}))
             findings.append(RowFinding(
                 delivery_id, row, "OVERLAPPANDE_INSKRIVNING", "startdatum", "rejected",
-                f"Samma person har en annan inskrivning som överlappar i tid (rad {others}). "
-                "Rätta start- eller slutdatum så att inskrivningarna inte överlappar.",
+                row_message(row, "startdatum",
+                            f"Samma person har en annan inskrivning i filen som överlappar i tid (rad {others}). "
+                            "Båda raderna avvisas. Rätta start- eller slutdatum så att inskrivningarna inte överlappar."),
             ))
     return findings
 
@@ -178,12 +185,21 @@ def normalisation_findings(frame: pd.DataFrame) -> list[RowFinding]:
         for note in (notes or "").split(","):
             if note.startswith("KOD_OKAND:"):
                 column = note.split(":", 1)[1]
+                stored = ("könet togs från personnumret" if column == "kon"
+                          else "sparades som OKAND")
                 findings.append(RowFinding(
                     delivery_id, int(row_number), "KOD_OKAND", column, "warning",
-                    f"Värdet i kolumnen {column} finns inte i kodlistan och sparades som OKAND. "
-                    "Använd en kod ur leveransavtalet.",
+                    row_message(int(row_number), column,
+                                f"Värdet finns inte i kodlistan och {stored}. Raden räknas. "
+                                f"Använd en kod ur leveransavtalet ({_codes_for(column)})."),
                 ))
     return findings
+
+
+def _codes_for(column: str) -> str:
+    from orchestration.lib.contract import KON, OPTIONAL_CODES
+
+    return ", ".join(KON if column == "kon" else OPTIONAL_CODES.get(column, ()))
 
 
 def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
@@ -231,8 +247,15 @@ def validate_rows(frame: pd.DataFrame, parameters: dict[str, Any], max_rejected_
 
     `frame` carries the pseudonymised columns plus kommunkod, reporting_month and month_end.
     """
+    findings, summaries = row_findings(frame, parameters, suite)
+    accepted, quarantine, warnings, verdicts = decide(frame, findings, max_rejected_share)
+    return ValidationOutcome(accepted, quarantine, warnings, verdicts, summaries)
+
+
+def row_findings(frame: pd.DataFrame, parameters: dict[str, Any], suite: Any | None = None) -> tuple[list[RowFinding], list[ExpectationSummary]]:
+    """Every rule that needs only the rows themselves: the GX suite, overlaps within a file,
+    codes outside their lists. (Rules that need other deliveries are in quality/stage.py.)"""
     findings, summaries = run_suite(frame, suite or load_suite(), parameters)
     findings += overlapping_enrolments(frame)
     findings += normalisation_findings(frame)
-    accepted, quarantine, warnings, verdicts = decide(frame, findings, max_rejected_share)
-    return ValidationOutcome(accepted, quarantine, warnings, verdicts, summaries)
+    return findings, summaries

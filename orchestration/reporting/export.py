@@ -1,8 +1,9 @@
 """The funder table `kpi.csv` (shared/spec/kpis.md), one folder per project.
 
-Funder exports hide small counts (primary suppression, below). Secondary suppression — hiding
-further cells so no hidden one can be recovered by subtraction — is not done yet; until it is,
-`suppressed` marks only the primary cells.
+Funder exports pass disclosure control (reporting/suppression.py: small counts hidden, then
+further cells so that no hidden figure can be recovered by subtraction); `--unsuppressed` writes
+the exact figures as kpi_internal.csv for the region's own coordinators. Every text cell that a
+spreadsheet would read as a formula (=, +, -, @ first) is neutralised with a leading quote.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib.warehouse import connect
-from orchestration.projects.config import COUNT_KPIS, Project, ProjectsConfig
+from orchestration.projects.config import Project, ProjectsConfig
+from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
 
 KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
                "denominator", "target", "target_met", "suppressed")
-MIN_SHARE_DENOMINATOR = 10
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -47,27 +49,6 @@ def kpi_rows(warehouse: Path, project_id: str, period: str) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def suppress(rows: list[dict], min_count: int) -> list[dict]:
-    """Primary suppression: a count 1..min_count-1, and a share whose numerator or denominator is
-    such a count or whose denominator is below 10, is hidden; zeros are shown."""
-    small = lambda x: x is not None and not _isnan(x) and 0 < x < min_count  # noqa: E731
-    out = []
-    for row in rows:
-        row = dict(row)
-        if row["kpi"] in COUNT_KPIS:
-            hidden = small(row["value"])
-        elif row["denominator"] is not None and not _isnan(row["denominator"]):
-            hidden = small(row["numerator"]) or small(row["denominator"]) or row["denominator"] < MIN_SHARE_DENOMINATOR
-        else:
-            hidden = False
-        row["suppressed"] = bool(hidden)
-        if hidden:
-            row["value"] = row["numerator"] = row["denominator"] = None
-            row["target_met"] = None
-        out.append(row)
-    return out
-
-
 def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
                    unsuppressed: bool = False) -> ExportedFile | None:
     period = period or newest_period(warehouse, project.id)
@@ -82,14 +63,19 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
         name = "kpi.csv"
     target = out_dir / project.id / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".csv.part")
+    write_kpi_csv(rows, target)
+    return ExportedFile(project.id, period, target, len(rows))
+
+
+def write_kpi_csv(rows: list[dict], target: Path) -> None:
+    """The rows as kpi.csv (UTF-8, comma, header), written atomically."""
+    temporary = target.with_name(target.name + ".part")
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(KPI_COLUMNS)
         for row in rows:
             writer.writerow([_cell(row.get(column)) for column in KPI_COLUMNS])
     temporary.replace(target)
-    return ExportedFile(project.id, period, target, len(rows))
 
 
 def export_all(warehouse: Path, config: ProjectsConfig, out_dir: Path, project_id: str | None = None,
@@ -104,11 +90,19 @@ def _isnan(value: object) -> bool:
 
 
 def _cell(value: object) -> str:
-    """CSV text: blank for missing, true/false for booleans, integers without '.0'."""
+    """CSV text: blank for missing, true/false for booleans, integers without '.0'; a text that
+    a spreadsheet would run as a formula gets a leading quote (numbers are never text here)."""
     if value is None or _isnan(value):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(round(value, 6))
-    return str(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float):
+            return str(int(value)) if value.is_integer() else repr(round(value, 6))
+        return str(value)
+    return neutralise_formula(str(value))
+
+
+def neutralise_formula(text: str) -> str:
+    """'=HYPERLINK(…)' → "'=HYPERLINK(…)": Excel and LibreOffice show it as text, never run it."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

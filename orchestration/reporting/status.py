@@ -1,69 +1,203 @@
 """`followup status`: which municipality delivered which month, with verdicts and gaps.
 
-A delivery is late when it was not received by the deadline day of the following month
-(default the 10th, as municipalities are asked to deliver).
+Per project a municipality × month matrix (one character per month) and below it every month
+that needs attention: missing, late, rejected, rows rejected, resubmitted.
+
+- The snapshot in force for a month is the accepted delivery that arrived last (the rule of
+  dbt's int_snapshots_ranked); a rejected file never replaces it.
+- A month is missing when nothing was received and its deadline has passed; it is late when its
+  first accepted delivery was received (the file's modification time) after the deadline: the
+  deadline day (default the 10th) of the following month.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.ingest.normalise import month_end
 from orchestration.lib.warehouse import connect
-from orchestration.projects.config import ProjectsConfig, load_kommuner
+from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 
 DEADLINE_DAY = 10
+COUNTING = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
 SYMBOLS = {"ACCEPTED": "✓", "ACCEPTED_WITH_WARNINGS": "!", "REJECTED": "✗", None: "·"}
+LEGEND = ("✓ godkänd  ! godkänd med avvisade rader eller varningar  ✗ avvisad, ingen godkänd fil för månaden  "
+          "· ingen leverans")
 
 
-def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | None = None,
-                  today: dt.date | None = None, deadline_day: int = DEADLINE_DAY) -> str:
+@dataclass(frozen=True)
+class Delivery:
+    project_id: str
+    kommunkod: str
+    reporting_month: str
+    file_name: str
+    received_at: dt.datetime
+    arrival_seq: int
+    status: str
+    verdict: str | None
+    verdict_reason: str | None
+    rows_rejected: int
+    rows_warned: int
+
+    @property
+    def counts(self) -> bool:
+        return self.status == "VALIDATED" and self.verdict in COUNTING
+
+
+@dataclass
+class MonthStatus:
+    kommunkod: str
+    month: str
+    deadline: dt.date
+    deliveries: list[Delivery] = field(default_factory=list)     # in arrival order
+
+    @property
+    def in_force(self) -> Delivery | None:
+        counting = [d for d in self.deliveries if d.counts]
+        return counting[-1] if counting else None
+
+    @property
+    def symbol(self) -> str:
+        if self.in_force:
+            return SYMBOLS[self.in_force.verdict]
+        return SYMBOLS["REJECTED"] if self.deliveries else SYMBOLS[None]
+
+    @property
+    def first_accepted(self) -> Delivery | None:
+        return next((d for d in self.deliveries if d.counts), None)
+
+    @property
+    def is_late(self) -> bool:
+        first = self.first_accepted
+        return first is not None and first.received_at.date() > self.deadline
+
+    def is_missing(self, today: dt.date) -> bool:
+        return not self.deliveries and today > self.deadline
+
+
+@dataclass
+class ProjectStatus:
+    project: Project
+    months: list[str]
+    cells: dict[tuple[str, str], MonthStatus]
+    problems: list[tuple[str, str, str, str]]          # (kind, kommunkod, month, text)
+    outside: list[Delivery]                             # months outside the matrix
+
+
+def deadline_for(month: str, deadline_day: int = DEADLINE_DAY) -> dt.date:
+    following = month_end(month) + dt.timedelta(days=1)
+    return following.replace(day=deadline_day)
+
+
+def _load(warehouse: Path) -> tuple[list[Delivery], list[tuple[str, str, str]]]:
+    with connect(warehouse, read_only=True) as db:
+        rows = db.execute(
+            "select project_id, kommunkod, reporting_month, file_name, received_at, coalesce(arrival_seq, 0), status, "
+            "verdict, verdict_reason, coalesce(rows_rejected, 0), coalesce(rows_warned, 0) from landing.deliveries "
+            "order by coalesce(arrival_seq, 0), received_at, delivery_id").fetchall()
+        unrouted = db.execute(
+            "select inbox_path, reason_code, message from landing.unrouted_files order by seen_at, inbox_path").fetchall()
+    return [Delivery(*row) for row in rows], unrouted
+
+
+def delivery_status(warehouse: Path, config: ProjectsConfig, project_id: str | None = None,
+                    today: dt.date | None = None, deadline_day: int = DEADLINE_DAY) -> list[ProjectStatus]:
     today = today or dt.date.today()
     kommuner = load_kommuner()
-    with connect(warehouse, read_only=True) as db:
-        deliveries = db.execute(
-            "select project_id, kommunkod, reporting_month, file_name, received_at, verdict, verdict_reason, "
-            "coalesce(rows_rejected, 0) from landing.deliveries order by received_at").fetchall()
-        unrouted = db.execute("select inbox_path, message from landing.unrouted_files order by seen_at").fetchall()
-    lines: list[str] = []
+    deliveries, _ = _load(warehouse)
+    result = []
     for project in config.projects:
         if project_id and project.id != project_id:
             continue
         months = [m for m in project.months() if month_end(m) < today]
-        mine = [d for d in deliveries if d[0] == project.id]
-        newest: dict[tuple[str, str], tuple] = {}
-        counts: dict[tuple[str, str], int] = {}
-        for d in mine:
-            newest[(d[1], d[2])] = d          # ordered by arrival: the last one is in force
-            counts[(d[1], d[2])] = counts.get((d[1], d[2]), 0) + 1
-        lines.append(f"{project.id} – {project.name} ({project.period_start} – {project.period_end})")
-        lines.append(f"  {'kommun':<16} {months[0] if months else ''} … {months[-1] if months else ''}")
-        problems: list[str] = []
+        cells = {(code, m): MonthStatus(code, m, deadline_for(m, deadline_day))
+                 for code in project.municipalities for m in months}
+        outside = []
+        for d in deliveries:
+            if d.project_id != project.id:
+                continue
+            cell = cells.get((d.kommunkod, d.reporting_month))
+            if cell is None:
+                outside.append(d)
+            else:
+                cell.deliveries.append(d)
+        problems = []
         for code in project.municipalities:
-            cells = []
+            name = f"{code} {kommuner.get(code, '')}".strip()
             for month in months:
-                d = newest.get((code, month))
-                cells.append(SYMBOLS.get(d[5] if d else None, "?"))
-                deadline = month_end(month) + dt.timedelta(days=deadline_day)
-                if d is None:
-                    if today > deadline:
-                        problems.append(f"  saknas: {code} {kommuner.get(code, '')} {month}")
-                    continue
-                first_arrival = min(x[4] for x in mine if x[1] == code and x[2] == month)
-                if first_arrival.date() > deadline:
-                    problems.append(f"  sen: {code} {month} kom {first_arrival.date()} (senast {deadline})")
-                if d[5] == "REJECTED":
-                    problems.append(f"  avvisad: {code} {month} {d[3]}: {d[6]}")
-                elif d[7]:
-                    problems.append(f"  {d[7]} avvisade rader: {code} {month} {d[3]}")
-                if counts[(code, month)] > 1:
-                    problems.append(f"  {counts[(code, month)]} leveranser (ersatta): {code} {month}, gäller: {d[3]}")
-            name = f"{code} {kommuner.get(code, '')}"[:16]
-            lines.append(f"  {name:<16} {''.join(cells)}")
-        lines.extend(problems)
+                problems += _problems(cells[(code, month)], name, today)
+        for d in outside:
+            problems.append(("utanför", d.kommunkod, d.reporting_month,
+                             f"utanför projektperioden: {d.kommunkod} {d.reporting_month} {d.file_name}: "
+                             f"{d.verdict or d.status}{f' ({d.verdict_reason})' if d.verdict_reason else ''}"))
+        result.append(ProjectStatus(project, months, cells, problems, outside))
+    return result
+
+
+def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[tuple[str, str, str, str]]:
+    code, month = cell.kommunkod, cell.month
+    found = []
+    if cell.is_missing(today):
+        found.append(("saknas", code, month, f"saknas: {name} {month} (frist {cell.deadline})"))
+        return found
+    if not cell.deliveries:
+        return found
+    current = cell.in_force
+    for d in cell.deliveries:
+        if d.verdict == "REJECTED":
+            after = "förra godkända leveransen gäller" if current and current.arrival_seq < d.arrival_seq else None
+            after = after or ("en senare godkänd leverans gäller" if current else "ingen godkänd leverans för månaden")
+            found.append(("avvisad", code, month, f"avvisad: {name} {month} {d.file_name}: {d.verdict_reason}; {after}"))
+    if current and cell.is_late:
+        found.append(("sen", code, month, f"sen: {name} {month} kom {cell.first_accepted.received_at.date()} "
+                                          f"(frist {cell.deadline})"))
+    if current and current.rows_rejected:
+        found.append(("avvisade_rader", code, month,
+                      f"{current.rows_rejected} avvisade rader: {name} {month} {current.file_name}"))
+    if len(cell.deliveries) > 1:
+        force = f"gäller: {current.file_name}" if current else "ingen gäller"
+        found.append(("omleverans", code, month,
+                      f"{len(cell.deliveries)} leveranser (omleverans): {name} {month}, {force}"))
+    return found
+
+
+def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | None = None,
+                  today: dt.date | None = None, deadline_day: int = DEADLINE_DAY, inbox: Path | None = None) -> str:
+    """The matrix and the list of what needs attention, as text for the terminal.
+
+    With `inbox`, the files that were not ingested are listed only while they are still there."""
+    kommuner = load_kommuner()
+    statuses = delivery_status(warehouse, config, project_id, today, deadline_day)
+    _, unrouted = _load(warehouse)
+    lines: list[str] = []
+    for status in statuses:
+        project, months = status.project, status.months
+        lines.append(f"{project.id} – {project.name} ({project.period_start} – {project.period_end}), "
+                     f"frist den {deadline_day}:e månaden efter")
+        span = f"{months[0]} … {months[-1]}" if months else "inga månader har gått ännu"
+        lines.append(f"  {'kommun':<18} {span:<{max(len(months), len(span))}}  lev. sena saknas avv.rader")
+        for code in project.municipalities:
+            cells = [status.cells[(code, m)] for m in months]
+            delivered = sum(len(c.deliveries) for c in cells)
+            late = sum(1 for c in cells if c.is_late)
+            missing = sum(1 for c in cells if c.is_missing(today or dt.date.today()))
+            rejected_rows = sum(c.in_force.rows_rejected for c in cells if c.in_force)
+            marks = "".join(c.symbol for c in cells)
+            name = f"{code} {kommuner.get(code, '')}"[:18]
+            lines.append(f"  {name:<18} {marks:<{max(len(months), len(span))}}  {delivered:>4} {late:>4} {missing:>6} "
+                         f"{rejected_rows:>9}")
+        attention = [text for *_, text in status.problems]
+        if attention:
+            lines.append("  att åtgärda:")
+            lines.extend(f"    {text}" for text in attention)
         lines.append("")
-    lines.append("✓ godkänd  ! godkänd med varningar/avvisade rader  ✗ hela filen avvisad  · ingen leverans")
-    for path, message in unrouted:
-        lines.append(f"Inte inläst: {path}: {message}")
+    lines.append(LEGEND)
+    for path, code, message in unrouted:
+        if project_id and not path.startswith(f"{project_id}/"):
+            continue
+        if inbox is not None and not (inbox / path).exists() and not (inbox / path).is_symlink():
+            continue
+        lines.append(f"Inte inläst ({code}): {path}: {message}")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 -- Which delivery is in force: a delivery counts when it was validated and not rejected; of the
--- counting deliveries for one project, municipality and month the latest received is the current
+-- counting deliveries for one project, municipality and month the one that arrived last (arrival_seq:
+-- the order intake found them in) is the current
 -- snapshot (a resubmission replaces the earlier file); a municipality's newest snapshot is its
 -- current snapshot with the greatest reporting month.
 
@@ -29,7 +30,7 @@ ranked as (
         case
             when is_counting then row_number() over (
                 partition by project_id, kommunkod, reporting_month, is_counting
-                order by received_at desc, delivery_id desc
+                order by arrival_seq desc nulls last, received_at desc, delivery_id desc
             )
         end as snapshot_rank
 

@@ -19,6 +19,8 @@ renamed as (
         sha256,
         size_bytes,
         received_at,
+        arrival_seq,
+        ingested_at,
         status,
         verdict,
         verdict_reason,
