@@ -10,40 +10,52 @@ Every figure in a row is, or is made of, a count of persons in a *cell*: a quant
 breakdown group. A count KPI shows one quantity; a share shows two (numerator and denominator;
 its value is their ratio); `median_days_to_activity` shows one (the persons it is taken over, as
 its denominator). `SHARE_QUANTITIES` says which quantity each share's parts are, so that
-`activity_share`'s denominator and the `participants` row are known to be the same figure.
+`activity_share`'s denominator and the `participants` row are known to be the same figure. A
+cell is hidden when every row that shows it is hidden; a share's own numerator (not_known, …)
+is shown by that share's row only, so hiding it hides its denominator there too.
 
 Primary suppression (the spec's rule, row by row): a count from 1 to min_count − 1; a share (or
 median) whose numerator or denominator is such a count, or whose denominator is below 10. Zeros
-are shown.
+are shown, so a reader knows that every hidden count is at least 1.
 
-Secondary suppression. Someone who knows the definitions can add and subtract what is shown:
+Secondary suppression protects these relations, each `total = sum of parts`, for every quantity:
 
-- within a breakdown: the groups add up to the total (K + M + X + OKAND = T);
-- across areas: the municipalities add up to ALL. They do not quite (a person enrolled in two
-  municipalities counts once in ALL), but we assume they do: that is the attacker's best case;
+- within a breakdown: the groups add up to the total (K + M + X = T), in every area;
+- across areas: the municipalities add up to ALL, in every group. They do not quite (a person
+  enrolled in two municipalities counts once in ALL), but the reader is assumed to take them as
+  exact: that is the attacker's best case;
 - across KPIs: participants = active_participants + exited (exact: everyone who started is
-  either ongoing or has ended), and active_participants = the four phase counts (assumed).
+  either ongoing or has ended), and active_participants = the four phase counts (taken as exact;
+  in the warehouse the phases come from each month's own snapshot and only nearly add up).
 
-A hidden cell is recoverable from such a relation when it is the only hidden cell in it. Since
-zeros are always shown, a hidden cell is known to be at least 1, so when a relation's total is
-shown and its hidden cells add up to exactly their number, each of them is 1: that too counts as
-recoverable. A relation in either state is *unsafe*.
+The attack protected against is the one the spec names, subtraction: a reader takes one relation,
+puts in the shown figures and solves for a hidden one. That works when exactly one figure of the
+relation is hidden and the result is a possible count (at least 1: a relation that is not exact
+can give 0 or less, which the reader knows to be wrong). It also works with several hidden parts
+under a shown total when they add up to exactly their number: each is at least 1, so each is 1.
+What one relation gives away can be put into the next, but when no single relation gives
+anything away, that chain never starts.
 
-The heuristic (greedy, to a fixed point over all relations at once): while some relation is
-unsafe, hide in it the shown part with the smallest non-zero value (the total only when no part
-is left; zeros are never hidden). Hiding a cell can make another relation unsafe, so that one is
-checked again. Then every row that shows a hidden cell is hidden; a cell that no shown row
-reveals any more (the parts of a share hidden for its small denominator) is protected the same
-way, and the whole is repeated until nothing changes. It does not find the fewest cells to hide
-(an integer programme would); it hides the smallest ones it can, one relation at a time.
+The heuristic. Greedy, to a fixed point over all relations at once: while a relation gives a
+figure away, hide one more non-zero cell of it (zeros are never hidden), choosing the one after
+which the fewest relations around it give anything away, then the smallest. That looks one step
+ahead, so partners line up (hiding the same group in a second municipality protects the group's
+relation across areas and that municipality's breakdown at once). Then the other way: every
+secondarily hidden row is shown again, the ones hiding the largest figures first, when that gives
+nothing away, until no such row is left. So every secondary suppression that remains is needed
+(showing it alone would give a figure away), which is not the same as the fewest cells an integer
+programme would find, but it never hides a cell for nothing.
 
-What it does not protect against: combining several relations into one system of equations
-(each relation on its own is safe, but in a rare pattern a cell can be isolated by adding and
-subtracting whole rows and columns), narrowing a hidden cell to a range, ratios between shown
-counts (a share hidden only for its denominator below 10 can still be computed from the two
-counts if both are shown: that rule is about reliability, not disclosure), and subtracting two
-months' exports from each other (each kpi.csv holds one month; the cumulative counts of two
-consecutive months differ by that month's new participants).
+What it does not protect against: solving several relations as one system of equations (each
+relation on its own gives nothing away, but e.g. a hidden total and one hidden group can differ
+by a known amount, and adding and subtracting whole rows and columns can isolate a cell in a rare
+pattern); narrowing a hidden cell to a range (two hidden cells under a shown total are each
+between 1 and the remainder − 1); relations among other quantities than those above
+(moved_to_activity against exited, a share's denominator against participants, which it is a part
+of); ratios between shown counts (a share hidden only for its denominator below 10 can still be
+computed from the two counts if both are shown: that rule is about reliability, not disclosure);
+and subtracting months (each month is suppressed on its own, and a cumulative count of two
+consecutive months differ by roughly that month's new participants).
 """
 
 from __future__ import annotations
@@ -92,6 +104,21 @@ class Relation:
 
     total: Cell
     parts: tuple[Cell, ...]
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return (self.total, *self.parts)
+
+
+@dataclass(frozen=True)
+class Table:
+    """The cells the rows show and the relations among them, indexed both ways."""
+
+    values: dict[Cell, float]
+    row_cells: list[list[Cell]]
+    cell_rows: dict[Cell, list[int]]
+    relations: list[Relation]
+    cell_relations: dict[Cell, list[int]]
 
 
 def is_number(value: object) -> bool:
@@ -158,76 +185,139 @@ def relations(cells: Iterable[Cell]) -> list[Relation]:
     return sorted(found, key=lambda r: (r.total, r.parts))
 
 
-def is_unsafe(relation: Relation, values: Mapping[Cell, float], hidden: set[Cell]) -> bool:
-    """One hidden cell alone, or hidden parts under a shown total that can only all be 1."""
-    hidden_parts = [c for c in relation.parts if c in hidden]
-    count = len(hidden_parts) + (relation.total in hidden)
-    if count == 1:
-        return True
-    return (count >= 2 and relation.total not in hidden
-            and sum(values[c] for c in hidden_parts) == len(hidden_parts))
+def build_table(rows: Sequence[Mapping]) -> Table:
+    row_cells: list[list[Cell]] = []
+    values: dict[Cell, float] = {}
+    cell_rows: dict[Cell, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        cells = revealed_cells(row)
+        row_cells.append([cell for cell, _ in cells])
+        for cell, value in cells:
+            values.setdefault(cell, value)
+            cell_rows[cell].append(index)
+    found = relations(values)
+    cell_relations: dict[Cell, list[int]] = defaultdict(list)
+    for index, relation in enumerate(found):
+        for cell in relation.cells:
+            cell_relations[cell].append(index)
+    return Table(values, row_cells, dict(cell_rows), found, dict(cell_relations))
 
 
-def _complement(relation: Relation, values: Mapping[Cell, float], hidden: set[Cell]) -> Cell | None:
-    """The cell to hide next in an unsafe relation: the smallest non-zero shown part, else the total."""
-    parts = [c for c in relation.parts if c not in hidden and values[c] > 0]
-    if parts:
-        return min(parts, key=lambda c: (values[c], c))
-    if relation.total not in hidden and values[relation.total] > 0:
-        return relation.total
-    return None
+def gives_away(relation: Relation, values: Mapping[Cell, float], hidden: set[Cell]) -> bool:
+    """Whether a reader who takes the relation as exact, sees its shown cells and knows that a
+    hidden count is at least 1 can work out a hidden count from it alone."""
+    hidden_parts = sum(1 for cell in relation.parts if cell in hidden)
+    total_hidden = relation.total in hidden
+    if hidden_parts + total_hidden == 0:
+        return False
+    shown_parts = sum(values[cell] for cell in relation.parts if cell not in hidden)
+    if total_hidden:
+        return hidden_parts == 0 and shown_parts >= 1
+    remainder = values[relation.total] - shown_parts
+    if hidden_parts == 1:
+        return remainder >= 1
+    return remainder == hidden_parts
 
 
-def protect(values: Mapping[Cell, float], hidden: set[Cell], relations: Sequence[Relation]) -> set[Cell]:
-    """Add cells to `hidden` until no relation is unsafe (greedy, smallest non-zero first)."""
-    hidden = set(hidden)
-    containing: dict[Cell, list[int]] = defaultdict(list)
-    for index, relation in enumerate(relations):
-        for cell in (relation.total, *relation.parts):
-            containing[cell].append(index)
-    queue = deque(range(len(relations)))
+def hidden_cells(table: Table, hidden_rows: set[int]) -> set[Cell]:
+    """The non-zero cells no shown row shows. Zeros are never hidden: the spec shows them, and a
+    zero a share row hides (its denominator below 10) can be read off a count it is part of."""
+    return {cell for cell, rows in table.cell_rows.items()
+            if table.values[cell] > 0 and all(row in hidden_rows for row in rows)}
+
+
+def consequences(table: Table, cell: Cell, hidden_rows: set[int], hidden: set[Cell]) -> tuple[list[int], set[Cell]]:
+    """The rows to hide so that `cell` is hidden, and the cells hidden with them (the cell, and a
+    share's own numerator or denominator that no other row shows)."""
+    rows = [row for row in table.cell_rows[cell] if row not in hidden_rows]
+    cells = {cell}
+    for row in rows:
+        for other in table.row_cells[row]:
+            if other not in hidden and table.values[other] > 0 and \
+                    all(r in hidden_rows or r in rows for r in table.cell_rows[other]):
+                cells.add(other)
+    return rows, cells
+
+
+def partner(table: Table, relation: Relation, hidden_rows: set[int], hidden: set[Cell]) -> Cell:
+    """The shown non-zero cell of an unsafe relation to hide next: the one after which the fewest
+    relations around it give anything away, then the one hiding the least."""
+    best: tuple | None = None
+    for cell in relation.cells:
+        if cell in hidden or table.values[cell] <= 0:
+            continue
+        _, cells = consequences(table, cell, hidden_rows, hidden)
+        trial = hidden | cells
+        around = {index for other in cells for index in table.cell_relations.get(other, ())}
+        unsafe = sum(1 for index in around if gives_away(table.relations[index], table.values, trial))
+        cost = (unsafe, sum(table.values[other] for other in cells), cell)
+        if best is None or cost < best:
+            best = cost
+    # An unsafe relation always has a shown non-zero cell: a figure that can be worked out as at
+    # least 1 is a difference or sum of shown figures, and not all of them are 0.
+    assert best is not None, relation
+    return best[-1]
+
+
+def protect(table: Table, hidden_rows: set[int]) -> set[int]:
+    """Hide rows until no relation gives a hidden count away (greedy, one step of lookahead)."""
+    hidden_rows = set(hidden_rows)
+    hidden = hidden_cells(table, hidden_rows)
+    queue = deque(range(len(table.relations)))
     queued = set(queue)
     while queue:
         index = queue.popleft()
         queued.discard(index)
-        relation = relations[index]
-        if not is_unsafe(relation, values, hidden):
+        relation = table.relations[index]
+        if not gives_away(relation, table.values, hidden):
             continue
-        cell = _complement(relation, values, hidden)
-        if cell is None:
-            continue  # nothing non-zero left to hide: every cell of it is hidden or zero
-        hidden.add(cell)
-        for other in (index, *containing[cell]):
-            if other not in queued:
-                queue.append(other)
-                queued.add(other)
-    return hidden
+        rows, cells = consequences(table, partner(table, relation, hidden_rows, hidden), hidden_rows, hidden)
+        hidden_rows.update(rows)
+        hidden |= cells
+        for cell in cells:
+            for other in table.cell_relations.get(cell, ()):
+                if other not in queued:
+                    queue.append(other)
+                    queued.add(other)
+    return hidden_rows
+
+
+def release_unneeded(table: Table, hidden_rows: set[int], primary_rows: set[int]) -> set[int]:
+    """Show again every secondarily hidden row that no relation needs hidden, the rows hiding the
+    largest figures first, until each one left would give something away if shown alone."""
+    hidden_rows = set(hidden_rows)
+    hidden = hidden_cells(table, hidden_rows)
+    released = True
+    while released:
+        released = False
+
+        def freed(row: int) -> list[Cell]:
+            return [cell for cell in table.row_cells[row] if cell in hidden]
+
+        candidates = sorted(hidden_rows - primary_rows, key=lambda row: (-sum(table.values[c] for c in freed(row)), row))
+        for row in candidates:
+            cells = freed(row)
+            trial = hidden.difference(cells)
+            around = {index for cell in cells for index in table.cell_relations.get(cell, ())}
+            if any(gives_away(table.relations[index], table.values, trial) for index in around):
+                continue
+            hidden_rows.discard(row)
+            hidden = trial
+            released = True
+    return hidden_rows
 
 
 def suppress(rows: Sequence[Mapping], min_count: int) -> list[dict]:
     """Primary and secondary suppression of funder rows; a hidden row keeps its keys and target
     and gets `suppressed` true and blank value, numerator, denominator and target_met."""
-    revealed = [revealed_cells(row) for row in rows]
-    values: dict[Cell, float] = {}
-    for cells in revealed:
-        for cell, value in cells:
-            values.setdefault(cell, value)
-    all_relations = relations(values)
-    primary = [primarily_suppressed(row, min_count) for row in rows]
-    hidden = {cell for cell, value in values.items() if 0 < value < min_count}
-    while True:
-        row_hidden = [p or any(cell in hidden for cell, _ in cells) for p, cells in zip(primary, revealed)]
-        shown = {cell for is_hidden, cells in zip(row_hidden, revealed) if not is_hidden for cell, _ in cells}
-        needed = hidden | {cell for cell, value in values.items() if value > 0 and cell not in shown}
-        protected = protect(values, needed, all_relations)
-        if protected == hidden:
-            break
-        hidden = protected
+    table = build_table(rows)
+    primary_rows = {index for index, row in enumerate(rows) if primarily_suppressed(row, min_count)}
+    hidden_rows = release_unneeded(table, protect(table, primary_rows), primary_rows)
     out = []
-    for row, is_hidden in zip(rows, row_hidden):
+    for index, row in enumerate(rows):
         row = dict(row)
-        row["suppressed"] = is_hidden
-        if is_hidden:
+        row["suppressed"] = index in hidden_rows
+        if row["suppressed"]:
             row["value"] = row["numerator"] = row["denominator"] = row["target_met"] = None
         out.append(row)
     return out
