@@ -166,7 +166,7 @@ def _print_summary(deliveries) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from orchestration.generator import generate_deliveries
     from orchestration.privacy.keys import create_key, key_path
-    from orchestration.reporting.export import export_all
+    from orchestration.reporting.export import export_all, figures_built_by
     from orchestration.reporting.headline import format_headlines, headlines
 
     home = DataHome.resolve(args.home or DEMO_HOME).create()
@@ -179,11 +179,11 @@ def _demo(args: argparse.Namespace) -> int:
     status = _run_and_report(home, None, compact=True)
     if status != 0:
         return status
-    exported = export_all(home.warehouse, config, home.exports)
+    exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster))
     print()
     print(format_headlines(headlines(home.warehouse, config)))
     print()
-    print(f"Funder tables: {', '.join(str(e.path) for e in exported)}")
+    print(f"Funder tables (kpi.csv, kpi.xlsx): {', '.join(str(e.path.parent) for e in exported)}")
     print(f"One-page reports: {home.exports}/<project>/rapport.html (written by the run)")
     print("Dashboards: make dashboard   (or: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} .venv/bin/dagster dev)")
     print(f"Leveransstatus: .venv/bin/followup status --home {home.root}")
@@ -191,14 +191,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from orchestration.reporting.export import export_all
+    from orchestration.reporting.export import export_all, figures_built_by
 
     home, config = _existing_warehouse(args)
     if args.period and not _is_month(args.period):
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
-    exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed)
+    exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed,
+                          built_by=figures_built_by(home.dagster))
     for e in exported:
-        print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path}")
+        print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path} och {e.workbook}")
     if not exported:
         print("Inget att exportera: inga godkända leveranser ännu.")
     return 0

@@ -48,7 +48,7 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     from orchestration.lib.home import DataHome
     from orchestration.privacy.keys import create_key
     from orchestration.projects.config import load_projects
-    from orchestration.reporting.export import export_all
+    from orchestration.reporting.export import export_all, figures_built_by
     from orchestration.runner import run_pipeline
 
     home = DataHome.resolve(tmp_path_factory.mktemp("home")).create()
@@ -58,6 +58,7 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     outcome = run_pipeline(home)
     assert outcome.success, outcome.failure
     exports = tmp_path_factory.mktemp("exports")
-    exported = export_all(home.warehouse, config, exports)
-    internal = export_all(home.warehouse, config, exports, unsuppressed=True)
+    built_by = figures_built_by(home.dagster)
+    exported = export_all(home.warehouse, config, exports, built_by=built_by)
+    internal = export_all(home.warehouse, config, exports, unsuppressed=True, built_by=built_by)
     return DemoRun(home, config, simulation, outcome, exported, internal)

@@ -117,13 +117,24 @@ def test_trend_and_phase_sheets_run_month_by_month(workbook):
     assert phases["2020-02"][1] == 7 and phases["2020-02"][4] == 12
 
 
-def test_data_quality_lists_deliveries_and_neutralises_formula_text(workbook):
+def test_data_quality_lists_deliveries_without_their_file_names(workbook):
     sheet = workbook["Datakvalitet"]
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[4]) for r in rows] == [("0136", "Godkänd"), ("0192", "Underkänd")]
     assert rows[1][5] == "KOLUMN_SAKNAS"
-    assert rows[1][2].startswith("'=")
-    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert [r[2] for r in rows] == ["a" * 12, "b" * 12]
+    names = [d["file_name"] for d in DELIVERIES]
+    assert not any(name in str(cell.value) for ws in workbook for row in ws.iter_rows() for cell in row
+                   for name in names if cell.value is not None)
+
+
+def test_the_coordinators_exact_workbook_shows_file_names_as_text_never_as_formulas(tmp_path):
+    path = write_workbook(ROWS, PROJECT, tmp_path / "kpi_internal.xlsx", DELIVERIES, exact=True)
+    book = openpyxl.load_workbook(path)
+    rows = list(book["Datakvalitet"].iter_rows(min_row=2, values_only=True))
+    assert rows[1][2] == "'" + DELIVERIES[1]["file_name"]
+    assert all(cell.data_type != "f" for ws in book for row in ws.iter_rows() for cell in row)
+    assert "EXAKTA TAL" in book["Mål"]["A2"].value
 
 
 def test_definitions_name_every_kpi_the_suppression_rule_and_the_data_version(workbook):
@@ -132,7 +143,8 @@ def test_definitions_name_every_kpi_the_suppression_rule_and_the_data_version(wo
     ids = {r[1] for r in values if r[1]}
     assert {"participants", "activity_share", "median_days_to_activity", "participants_pace_target"} <= ids
     text = "\n".join(" ".join(str(c) for c in r if c is not None) for r in values)
-    assert "Antal från 1 till 4 visas inte" in text
+    assert "antal från 1 till 4 inte" in text
+    assert "sekundärt röjandeskydd" in text
     assert "run-123" in text
     assert "a" * 64 in text and "b" * 64 in text
     assert "2020-03-05 08:00:00" in text

@@ -1,21 +1,28 @@
-"""The funder table `kpi.csv` (shared/spec/kpis.md), one folder per project.
+"""The funder tables per project (shared/spec/kpis.md): `kpi.csv` and the workbook `kpi.xlsx`.
 
 Funder exports pass disclosure control (reporting/suppression.py: small counts hidden, then
 further cells so that no hidden figure can be recovered by subtraction); `--unsuppressed` writes
 the exact figures as kpi_internal.csv for the region's own coordinators. Every text cell that a
 spreadsheet would read as a formula (=, +, -, @ first) is neutralised with a leading quote.
+
+kpi.csv holds the export month; kpi.xlsx (reporting/workbook.py) holds the same month in its
+summary sheets plus every month up to it in the trend, each month suppressed on its own exactly as
+its kpi.csv would be, and the data version: the deliveries the figures stand on and the run that
+built them.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
+from orchestration.reporting.workbook import write_workbook
 
 KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
                "denominator", "target", "target_met", "suppressed")
@@ -28,6 +35,14 @@ class ExportedFile:
     period: str
     path: Path
     rows: int
+    workbook: Path | None = None
+
+
+@dataclass(frozen=True)
+class BuiltBy:
+    """The run that built the figures, for the workbook's data version."""
+    run_id: str | None
+    built_at: dt.datetime | None
 
 
 def newest_period(warehouse: Path, project_id: str) -> str | None:
@@ -38,33 +53,89 @@ def newest_period(warehouse: Path, project_id: str) -> str | None:
     return row[0] if row else None
 
 
+_KPI_SELECT = (
+    "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
+    "denominator, target, target_met from marts.kpi_values where project_id = ? and {period_filter} "
+    "order by period, area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
+)
+
+
 def kpi_rows(warehouse: Path, project_id: str, period: str) -> list[dict]:
+    """The project's KPI rows for one month, exact."""
+    return _select(warehouse, _KPI_SELECT.format(period_filter="period = ?"), [project_id, period])
+
+
+def kpi_history(warehouse: Path, project_id: str, period: str) -> list[dict]:
+    """The project's KPI rows of every month up to and including `period`, exact."""
+    return _select(warehouse, _KPI_SELECT.format(period_filter="period <= ?"), [project_id, period])
+
+
+def data_version(warehouse: Path, project_id: str, period: str) -> list[dict]:
+    """Every delivery for the project's months up to `period`: what the figures stand on (the
+    current snapshots) and what was received but does not count (replaced, rejected)."""
+    return _select(
+        warehouse,
+        "select kommunkod, reporting_month, file_name, sha256, received_at, verdict, verdict_reason, rows_total, "
+        "rows_accepted, rows_rejected, rows_warned, is_current from marts.fct_deliveries "
+        "where project_id = ? and reporting_month <= ? order by kommunkod, reporting_month, received_at",
+        [project_id, period])
+
+
+def _select(warehouse: Path, sql: str, parameters: list) -> list[dict]:
     with connect(warehouse, read_only=True) as db:
-        cursor = db.execute(
-            "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
-            "denominator, target, target_met from marts.kpi_values where project_id = ? and period = ? "
-            "order by area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group",
-            [project_id, period])
+        cursor = db.execute(sql, parameters)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def suppress_by_month(rows: list[dict], min_count: int) -> list[dict]:
+    """Disclosure control month by month, so each month's rows are exactly its kpi.csv."""
+    months: dict[str, list[dict]] = {}
+    for row in rows:
+        months.setdefault(row["period"], []).append(row)
+    return [row for period in sorted(months) for row in suppress(months[period], min_count)]
+
+
 def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
-                   unsuppressed: bool = False) -> ExportedFile | None:
+                   unsuppressed: bool = False, built_by: BuiltBy | None = None) -> ExportedFile | None:
+    """kpi.csv and kpi.xlsx for one project (kpi_internal.* with --unsuppressed) in out_dir/<project>/."""
     period = period or newest_period(warehouse, project.id)
     if period is None:
         return None
-    rows = kpi_rows(warehouse, project.id, period)
+    history = kpi_history(warehouse, project.id, period)
     if unsuppressed:
-        rows = [dict(row, suppressed=False) for row in rows]
-        name = "kpi_internal.csv"
+        history = [dict(row, suppressed=False) for row in history]
+        stem = "kpi_internal"
     else:
-        rows = suppress(rows, project.min_count)
-        name = "kpi.csv"
-    target = out_dir / project.id / name
-    target.parent.mkdir(parents=True, exist_ok=True)
+        history = suppress_by_month(history, project.min_count)
+        stem = "kpi"
+    rows = [row for row in history if row["period"] == period]
+    folder = out_dir / project.id
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.csv"
     write_kpi_csv(rows, target)
-    return ExportedFile(project.id, period, target, len(rows))
+    built_by = built_by or BuiltBy(None, None)
+    workbook = write_workbook(
+        history, project, folder / f"{stem}.xlsx", data_version(warehouse, project.id, period),
+        run_id=built_by.run_id,
+        built_at=built_by.built_at.isoformat(sep=" ", timespec="minutes") if built_by.built_at else None,
+        exact=unsuppressed,
+    )
+    return ExportedFile(project.id, period, target, len(rows), workbook)
+
+
+def figures_built_by(dagster_home: Path) -> BuiltBy:
+    """The run that last built marts.kpi_values, from the Dagster instance in the data home (for an
+    export made after the run, from the command line). Unknown when there is no such instance."""
+    if not (dagster_home / "dagster.yaml").exists():
+        return BuiltBy(None, None)
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("kpi_values"))
+    if event is None:
+        return BuiltBy(None, None)
+    return BuiltBy(event.run_id, dt.datetime.fromtimestamp(event.timestamp))
 
 
 def write_kpi_csv(rows: list[dict], target: Path) -> None:
@@ -79,9 +150,10 @@ def write_kpi_csv(rows: list[dict], target: Path) -> None:
 
 
 def export_all(warehouse: Path, config: ProjectsConfig, out_dir: Path, project_id: str | None = None,
-               period: str | None = None, unsuppressed: bool = False) -> list[ExportedFile]:
+               period: str | None = None, unsuppressed: bool = False,
+               built_by: BuiltBy | None = None) -> list[ExportedFile]:
     projects = [config.project(project_id)] if project_id else list(config.projects)
-    exported = [export_project(warehouse, p, out_dir, period, unsuppressed) for p in projects]
+    exported = [export_project(warehouse, p, out_dir, period, unsuppressed, built_by) for p in projects]
     return [e for e in exported if e is not None]
 
 

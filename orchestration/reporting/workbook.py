@@ -96,7 +96,7 @@ PHASE_KPIS = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
 
 
 def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
-                   run_id: str | None = None, built_at: str | None = None) -> Path:
+                   run_id: str | None = None, built_at: str | None = None, exact: bool = False) -> Path:
     """Write kpi.xlsx for one project and return its path.
 
     rows: the project's kpi_values rows of every period to show (keys as in kpi.csv: area, period,
@@ -104,6 +104,10 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     newest period is the one the summary sheets show. data_version: one dict per delivery the
     figures stand on (kommunkod, reporting_month, file_name, sha256, received_at, verdict, and
     optionally verdict_reason, rows_total, rows_accepted, rows_rejected, rows_warned, is_current).
+    exact: the rows are unsuppressed (the coordinators' own copy, kpi_internal.xlsx): the first sheet
+    says so, and the file names the municipalities gave their deliveries are shown. A funder workbook
+    identifies deliveries by sha256 and arrival time only: a file name is free text chosen by a
+    municipality and has no place in a table that leaves the region.
     """
     rows = [_normalised(row) for row in rows]
     figures = {(r["area"], r["period"], r["kpi"], r["breakdown"], r["group"]): r for r in rows}
@@ -114,13 +118,13 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     areas = ["ALL", *project.municipalities]
 
     workbook = Workbook()
-    _targets_sheet(workbook.active, project, figures, newest)
+    _targets_sheet(workbook.active, project, figures, newest, exact)
     _areas_sheet(workbook.create_sheet("Kommuner"), figures, newest, areas, names)
     _breakdown_sheet(workbook.create_sheet("Fördelningar"), figures, newest, areas, names, rows)
     _trend_sheet(workbook.create_sheet("Trend"), project, figures, periods)
     _phase_sheet(workbook.create_sheet("Faser"), figures, periods)
-    _quality_sheet(workbook.create_sheet("Datakvalitet"), data_version)
-    _definitions_sheet(workbook.create_sheet("Definitioner"), project, data_version, run_id, built_at)
+    _quality_sheet(workbook.create_sheet("Datakvalitet"), data_version, exact)
+    _definitions_sheet(workbook.create_sheet("Definitioner"), project, data_version, run_id, built_at, exact)
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,11 +136,14 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
 
 # ---- sheets ----------------------------------------------------------------------------------
 
-def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: str | None) -> None:
+def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: str | None, exact: bool) -> None:
     sheet.title = "Mål"
     sheet.append([_text(project.name)])
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append([f"Hela projektet, period {period or '–'} (från projektstart till månadens slut)"])
+    scope = f"Hela projektet, period {period or '–'} (från projektstart till månadens slut)"
+    if exact:
+        scope += ". EXAKTA TAL utan röjandeskydd: endast för projektets samordnare, skicka inte vidare."
+    sheet.append([scope])
     _header(sheet, ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"], row=3)
     kpis = ("participants", "participants_pace_target", "participants_target_share", "reach", *SUMMARY_KPIS[1:],
             "not_known_share", "income_support_start_share", "income_support_end_share", "from_other_project_share")
@@ -197,14 +204,15 @@ def _phase_sheet(sheet: Worksheet, figures: dict, periods: list[str]) -> None:
     _finish(sheet)
 
 
-def _quality_sheet(sheet: Worksheet, deliveries: list[dict]) -> None:
-    _header(sheet, ["Kommunkod", "Månad", "Fil", "Inkom", "Bedömning", "Orsak", "Rader", "Godkända rader",
-                    "Avvisade rader", "Rader med varning", "Gäller"])
+def _quality_sheet(sheet: Worksheet, deliveries: list[dict], exact: bool) -> None:
+    _header(sheet, ["Kommunkod", "Månad", "Fil" if exact else "SHA-256 (början)", "Inkom", "Bedömning", "Orsak",
+                    "Rader", "Godkända rader", "Avvisade rader", "Rader med varning", "Gäller"])
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "",
                                                       str(d.get("received_at") or ""))):
         current = delivery.get("is_current")
         sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
-                      _text(delivery.get("file_name")), _text(_moment(delivery.get("received_at"))),
+                      _text(delivery.get("file_name") if exact else (delivery.get("sha256") or "")[:12]),
+                      _text(_moment(delivery.get("received_at"))),
                       _text(VERDICT_LABELS.get(delivery.get("verdict") or "", delivery.get("verdict") or "ej bedömd")),
                       _text(delivery.get("verdict_reason")), delivery.get("rows_total"), delivery.get("rows_accepted"),
                       delivery.get("rows_rejected"), delivery.get("rows_warned"),
@@ -213,7 +221,7 @@ def _quality_sheet(sheet: Worksheet, deliveries: list[dict]) -> None:
 
 
 def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict], run_id: str | None,
-                       built_at: str | None) -> None:
+                       built_at: str | None, exact: bool) -> None:
     _header(sheet, ["Nyckeltal", "Id", "Definition"])
     for kpi, label in KPI_LABELS.items():
         sheet.append([label, kpi, KPI_DEFINITIONS[kpi]])
@@ -225,10 +233,14 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
         ("Grupper", "Indelningarna (kön, ålder vid första start, födelseregion, funktionsnedsättning, "
                     "utbildningsnivå, försörjningsstöd vid start) tas från personens första inskrivning i "
                     "området. Åldersgrupperna är femårsgrupper avgränsade till projektets åldrar."),
-        ("Röjandeskydd", f"Antal från 1 till {project.min_count - 1} visas inte ({SUPPRESSED}), inte heller "
-                         f"andelar eller medianer vars täljare eller nämnare är ett sådant antal eller vars "
-                         f"nämnare är under 10. Nollor visas. {NO_VALUE} betyder att värdet inte kan "
-                         f"beräknas (ingen att beräkna det över)."),
+        ("Röjandeskydd", ("Inget: detta är de exakta talen för projektets samordnare. " if exact else "")
+                         + f"I tabeller till finansiärer visas antal från 1 till {project.min_count - 1} inte "
+                         f"({SUPPRESSED}), inte heller andelar eller medianer vars täljare eller nämnare är ett "
+                         f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
+                         f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
+                         f"varken mellan grupperna och totalen i en indelning eller mellan kommunerna och hela "
+                         f"projektet; de minsta möjliga cellerna väljs. Nollor visas. {NO_VALUE} betyder att "
+                         f"värdet inte kan beräknas (ingen att beräkna det över)."),
         ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
     ]
     for title, text in notes:
@@ -238,13 +250,14 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
     sheet.append(["Dataversion", None, f"Körning {run_id or '–'}, byggd {built_at or '–'}; "
                                        f"{len(deliveries)} leveranser enligt nedan."])
     sheet.cell(sheet.max_row, 1).font = Font(bold=True)
-    sheet.append(["Kommunkod", "Månad", "SHA-256", "Inkom", "Fil"])
-    for position in range(1, 6):
+    labels = ["Kommunkod", "Månad", "SHA-256", "Inkom", *(["Fil"] if exact else [])]
+    sheet.append(labels)
+    for position in range(1, len(labels) + 1):
         sheet.cell(sheet.max_row, position).font = Font(bold=True)
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "")):
         sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
                       _text(delivery.get("sha256")), _text(_moment(delivery.get("received_at"))),
-                      _text(delivery.get("file_name"))])
+                      *([_text(delivery.get("file_name"))] if exact else [])])
     _finish(sheet, widest=100)
 
 

@@ -1,0 +1,138 @@
+"""The funder workbook as `followup export` writes it from the demo warehouse: every figure it
+shows agrees with kpi.csv (the same suppression), and the data version names the run and the
+deliveries the figures stand on."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import openpyxl
+import pytest
+
+from orchestration.reporting.workbook import BREAKDOWN_KPIS, BREAKDOWN_LABELS, GROUP_LABELS, SUMMARY_KPIS, TREND_KPIS
+
+pytestmark = pytest.mark.slow
+
+
+def read_kpi_csv(path) -> dict:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {(r["area"], r["kpi"], r["breakdown"], r["group"]): r for r in csv.DictReader(handle)}
+
+
+def shown(row: dict) -> object:
+    """What the workbook must show for a kpi.csv row: x when suppressed, .. when no value."""
+    if row["suppressed"] == "true":
+        return "x"
+    if row["value"] == "":
+        return ".."
+    return float(row["value"])
+
+
+def same(cell: object, expected: object) -> bool:
+    if isinstance(expected, float):
+        return isinstance(cell, (int, float)) and math.isclose(cell, expected, rel_tol=1e-6, abs_tol=1e-6)
+    return cell == expected
+
+
+@pytest.fixture(scope="module")
+def books(demo_pipeline):
+    out = {}
+    for exported in demo_pipeline.exported:
+        assert exported.workbook.name == "kpi.xlsx" and exported.workbook.parent == exported.path.parent
+        out[exported.project_id] = (read_kpi_csv(exported.path), openpyxl.load_workbook(exported.workbook),
+                                    exported)
+    assert set(out) == {p.id for p in demo_pipeline.config.projects}
+    return out
+
+
+def test_every_project_gets_a_workbook_with_the_swedish_sheets(books):
+    for _, book, _ in books.values():
+        assert book.sheetnames == ["Mål", "Kommuner", "Fördelningar", "Trend", "Faser", "Datakvalitet", "Definitioner"]
+        for sheet in book:
+            assert sheet.freeze_panes is not None, sheet.title
+
+
+def test_municipality_sheet_equals_kpi_csv(books, demo_pipeline):
+    for project_id, (table, book, _) in books.items():
+        project = demo_pipeline.config.project(project_id)
+        rows = {r[0]: r for r in book["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        assert list(rows) == ["ALL", *project.municipalities]
+        checked = 0
+        for area, row in rows.items():
+            for position, kpi in enumerate(SUMMARY_KPIS, start=2):
+                expected = table.get((area, kpi, "total", "T"))
+                if expected is None:
+                    continue
+                assert same(row[position], shown(expected)), (project_id, area, kpi, row[position], expected)
+                checked += 1
+        assert checked >= len(rows) * 2
+
+
+def test_breakdown_sheet_equals_kpi_csv(books):
+    labels = {label: code for code, label in BREAKDOWN_LABELS.items()}
+    groups = {label: code for code, label in GROUP_LABELS.items()}
+    for project_id, (table, book, _) in books.items():
+        names = {r[1]: r[0] for r in book["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        compared = 0
+        for row in book["Fördelningar"].iter_rows(min_row=2, values_only=True):
+            area, breakdown, group = names[row[0]], labels[row[1]], groups.get(row[2], row[2])
+            for position, kpi in enumerate(BREAKDOWN_KPIS, start=3):
+                expected = table.get((area, kpi, breakdown, group))
+                if expected is not None:
+                    assert same(row[position], shown(expected)), (project_id, area, kpi, breakdown, group)
+                    compared += 1
+        in_csv = sum(1 for (a, k, b, g) in table if k in BREAKDOWN_KPIS and b in BREAKDOWN_LABELS)
+        assert compared == in_csv, project_id
+
+
+def test_targets_and_newest_trend_row_equal_kpi_csv(books, demo_pipeline):
+    for project_id, (table, book, exported) in books.items():
+        sheet = book["Mål"]
+        by_label = {r[0]: r for r in sheet.iter_rows(min_row=4, values_only=True) if r[0]}
+        participants = table[("ALL", "participants", "total", "T")]
+        assert same(by_label["Deltagare"][1], shown(participants))
+        share = table[("ALL", "activity_share", "total", "T")]
+        share_row = by_label["Andel till aktivitet av alla deltagare"]
+        assert same(share_row[1], shown(share))
+        if share["target"]:
+            assert same(share_row[2], float(share["target"]))
+        trend = list(book["Trend"].iter_rows(min_row=2, values_only=True))
+        assert trend[-1][0] == exported.period and [r[0] for r in trend] == sorted(r[0] for r in trend)
+        for position, kpi in enumerate(TREND_KPIS, start=1):
+            expected = table.get(("ALL", kpi, "total", "T"))   # no pace target without a participants target
+            assert same(trend[-1][position], None if expected is None else shown(expected)), (project_id, kpi)
+
+
+def test_shares_are_formatted_as_percentages(books):
+    for _, book, _ in books.values():
+        formats = {c.number_format for row in book["Kommuner"].iter_rows(min_row=2) for c in row
+                   if isinstance(c.value, float) and 0 < c.value < 1}
+        assert formats == {"0.0%"}
+
+
+def test_data_version_names_the_run_and_every_delivery(books, demo_pipeline):
+    import duckdb
+
+    with duckdb.connect(str(demo_pipeline.home.warehouse), read_only=True) as db:
+        for project_id, (_, book, exported) in books.items():
+            text = "\n".join(" ".join(str(c) for c in r if c is not None)
+                             for r in book["Definitioner"].iter_rows(values_only=True))
+            assert demo_pipeline.outcome.run_id in text
+            hashes = db.execute("select sha256 from marts.fct_deliveries where project_id = ? and reporting_month <= ?",
+                                [project_id, exported.period]).fetchall()
+            assert hashes and all(h in text for (h,) in hashes)
+            file_names = db.execute("select file_name from marts.fct_deliveries where project_id = ?",
+                                    [project_id]).fetchall()
+            whole = "\n".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value)
+            assert not any(name in whole for (name,) in file_names), "a funder workbook shows no file names"
+
+
+def test_the_internal_workbook_is_exact(demo_pipeline):
+    for exported in demo_pipeline.internal:
+        assert exported.workbook.name == "kpi_internal.xlsx"
+        table = read_kpi_csv(exported.path)
+        assert all(r["suppressed"] == "false" for r in table.values())
+        rows = {r[0]: r for r in openpyxl.load_workbook(exported.workbook)["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        assert same(rows["ALL"][2], shown(table[("ALL", SUMMARY_KPIS[0], "total", "T")]))
+        assert "x" not in {c for r in rows.values() for c in r}
