@@ -54,8 +54,10 @@ between 1 and the remainder − 1); relations among other quantities than those 
 (moved_to_activity against exited, a share's denominator against participants, which it is a part
 of); ratios between shown counts (a share hidden only for its denominator below 10 can still be
 computed from the two counts if both are shown: that rule is about reliability, not disclosure);
-and subtracting months (each month is suppressed on its own, and a cumulative count of two
-consecutive months differ by roughly that month's new participants).
+and subtracting months: each month is suppressed on its own, yet participants of two consecutive
+months differ by exactly the later month's new_participants when both come from the same
+snapshots (as in the trend of one kpi.xlsx), so a hidden new_participants can be recovered from
+two shown participants figures; protecting that needs the months suppressed together.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ def protect(table: Table, hidden_rows: set[int]) -> set[int]:
         rows, cells = consequences(table, partner(table, relation, hidden_rows, hidden), hidden_rows, hidden)
         hidden_rows.update(rows)
         hidden |= cells
-        for cell in cells:
+        for cell in sorted(cells):  # sorted: the same table always gets the same suppression
             for other in table.cell_relations.get(cell, ()):
                 if other not in queued:
                     queue.append(other)
@@ -290,20 +292,14 @@ def release_unneeded(table: Table, hidden_rows: set[int], primary_rows: set[int]
     released = True
     while released:
         released = False
-
-        def freed(row: int) -> list[Cell]:
-            return [cell for cell in table.row_cells[row] if cell in hidden]
-
-        candidates = sorted(hidden_rows - primary_rows, key=lambda row: (-sum(table.values[c] for c in freed(row)), row))
-        for row in candidates:
-            cells = freed(row)
-            trial = hidden.difference(cells)
-            around = {index for cell in cells for index in table.cell_relations.get(cell, ())}
-            if any(gives_away(table.relations[index], table.values, trial) for index in around):
-                continue
-            hidden_rows.discard(row)
-            hidden = trial
-            released = True
+        for row in sorted(hidden_rows - primary_rows,
+                          key=lambda row: (-sum(table.values[c] for c in table.row_cells[row] if c in hidden), row)):
+            trial = hidden.difference(table.row_cells[row])
+            around = {index for cell in table.row_cells[row] for index in table.cell_relations.get(cell, ())}
+            if not any(gives_away(table.relations[index], table.values, trial) for index in around):
+                hidden_rows.discard(row)
+                hidden = trial
+                released = True
     return hidden_rows
 
 
