@@ -43,10 +43,12 @@ LABELS = {
 UNSCRUBBABLE = "[anteckningen kunde inte rensas och sparades inte]"
 POLICY = Policy(entity_types=frozenset(LABELS), minimum_confidence=0.5)
 
-_PNR = re.compile(r"(?<![\w+\-])(\d{2})?(\d{6})[ \u00a0]?([-+]?)[ \u00a0]?(\d{4})(?!\w)")
+# Letters may touch the number ("pnr050312-1234"); digits, '+' and '-' may not (longer numbers).
+_PNR = re.compile(r"(?<![\d+\-])(\d{2})?(\d{6})[ \u00a0]?([-+]?)[ \u00a0]?(\d{4})(?!\d)")
 _DATE_LIKE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}")
 _TIME_RANGE = re.compile(r"\d{1,2}[.:]\d{2}\s*-\s*\d{1,2}[.:]\d{2}")
-_MOBILE = re.compile(r"(?<![\w+])(?:\+46|0046|0)7[02369]\d{7}(?!\w)")
+# A Swedish mobile number however it is spaced ("0701234567", "070/123 45 67", "+4670-1234567").
+_MOBILE = re.compile(r"(?<![\d+])(?:\+46[ \-]?|0046[ \-]?|0)7[02369](?:[ \-/]?\d){7}(?!\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +100,12 @@ class SwedishPhoneDetector:
     inner: PhoneDetector = field(default_factory=PhoneDetector)
 
     def detect(self, text: str) -> list[Detection]:
-        found = [d for d in self.inner.detect(text) if _swedish_phone(text[d.start:d.end])]
-        taken = [(d.start, d.end) for d in found]
-        for match in _MOBILE.finditer(text):   # 0701234567: no separators, so the package skips it
+        # A valid personnummer is one, even when it could be dialled ("010101-0007"): one label.
+        taken = [(d.start, d.end) for d in PersonnummerDetector().detect(text)]
+        found = [d for d in self.inner.detect(text) if _swedish_phone(text[d.start:d.end])
+                 and not any(start < d.end and d.start < end for start, end in taken)]
+        taken += [(d.start, d.end) for d in found]
+        for match in _MOBILE.finditer(text):   # what the package skips: 0701234567, 070/1234567
             if not any(start < match.end() and match.start() < end for start, end in taken):
                 found.append(Detection(EntityType.PHONE, match.start(), match.end(), 0.86, self.name))
         return found
