@@ -57,7 +57,7 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
 
     from dagster import DagsterInstance
 
-    from orchestration.automation.definitions import MONTHLY_JOB
+    from orchestration.automation.definitions import ALL_PROJECTS, MONTHLY_JOB, PROJECTS_TAG
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(MONTHLY_JOB)
@@ -72,7 +72,8 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     # narration goes to a log file (it holds no personal data: counts, names of models).
     with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                        tags={PROJECTS_TAG: project_id or ALL_PROJECTS, "followup/started_by": "followup run"})
         failure = None
         if not result.success:
             failed = [event for event in result.all_events if event.is_step_failure]

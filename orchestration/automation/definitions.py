@@ -1,56 +1,146 @@
-"""The monthly schedule and the inbox sensor.
+"""The monthly schedule, the inbox sensor and the job they start.
 
 Deliveries are due by the 10th of the following month (extract contract); the schedule runs on
-the 11th so a month's processing and exports complete once they are in. The sensor starts a run
-as soon as new or changed files appear, so a coordinator does not wait for the schedule.
+the 11th at 06:00 Stockholm time so a month's processing and exports complete once they are in.
+`FOLLOWUP_SCHEDULE_CRON` and `FOLLOWUP_SCHEDULE_TIMEZONE` move it (read when the code location
+loads). The sensor starts a run as soon as files appear or change, for the projects whose inbox
+folders changed only, so a coordinator does not wait for the schedule.
+
+At most one writer at the warehouse, whatever starts the run: every stage and check that opens
+the warehouse is in the pool `warehouse`, whose limit is 1 in the data home's dagster.yaml
+(`concurrency.pools.default_limit`), and the instance runs one run at a time
+(`max_concurrent_runs`). Both are held by the instance, so they apply equally to `followup run`
+(in-process), to *Materialize* in the UI and to runs the daemon starts for this schedule and
+sensor in `dagster dev`.
+
+Transient failures (a warehouse file briefly locked by another program, a full disk freed a
+minute later) are retried per step: `STEP_RETRY_POLICY`, two retries after 15 s and 30 s, in
+process, without the daemon. A deterministic failure (a dbt test that fails) fails after the
+retries; `FOLLOWUP_STEP_RETRIES=0` turns them off.
 """
 
+from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 
 import dagster as dg
+from dagster._utils.schedules import is_valid_cron_string
 
 from orchestration.lib.home import DataHome
 
 MONTHLY_JOB = "followup_monthly"
 DEFAULT_CRON = "0 6 11 * *"
+DEFAULT_TIMEZONE = "Europe/Stockholm"
+PROJECTS_TAG = "followup/projects"
+MONTH_TAG = "followup/reporting_month"
+ALL_PROJECTS = "alla"
+
+
+def schedule_cron() -> str:
+    cron = os.environ.get("FOLLOWUP_SCHEDULE_CRON", "").strip() or DEFAULT_CRON
+    if not is_valid_cron_string(cron):
+        raise ValueError(f"FOLLOWUP_SCHEDULE_CRON={cron!r} är inget giltigt cron-uttryck (t.ex. {DEFAULT_CRON!r}: den 11:e kl. 06).")
+    return cron
+
+
+def schedule_timezone() -> str:
+    return os.environ.get("FOLLOWUP_SCHEDULE_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
+
+
+def step_retry_policy() -> dg.RetryPolicy | None:
+    retries = int(os.environ.get("FOLLOWUP_STEP_RETRIES", "2"))
+    if retries <= 0:
+        return None
+    return dg.RetryPolicy(max_retries=retries, delay=15, backoff=dg.Backoff.EXPONENTIAL)
+
+
+STEP_RETRY_POLICY = step_retry_policy()
 
 followup_job = dg.define_asset_job(
     MONTHLY_JOB,
     selection=dg.AssetSelection.all(),
     description="Intake → pseudonymise → validate → dbt → exports, for every new delivery.",
+    op_retry_policy=STEP_RETRY_POLICY,
 )
 
-monthly_schedule = dg.ScheduleDefinition(
+
+def projects_run_config(project_ids: list[str]) -> dict:
+    """Run config that limits intake to these projects' inbox folders (empty: every project)."""
+    return {"resources": {"followup": {"config": {"project_ids": sorted(project_ids)}}}}
+
+
+def completed_month(when: dt.datetime) -> str:
+    """The reporting month whose deadline has just passed: the month before `when`."""
+    last_of_previous = when.date().replace(day=1) - dt.timedelta(days=1)
+    return f"{last_of_previous:%Y-%m}"
+
+
+@dg.schedule(
     name="monthly_after_delivery_deadline",
     job=followup_job,
-    cron_schedule=DEFAULT_CRON,
-    execution_timezone="Europe/Stockholm",
+    cron_schedule=schedule_cron(),
+    execution_timezone=schedule_timezone(),
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Den 11:e varje månad kl. 06: leveranstiden (den 10:e) har gått ut.",
+    description="Den 11:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den 10:e) har gått ut; "
+                "månaden blir klar och exporterna skrivs för alla projekt.",
 )
+def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Every project, every new file: completes last month and writes the funder exports."""
+    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
+    month = completed_month(when)
+    return dg.RunRequest(run_key=f"month-{month}", run_config=projects_run_config([]),
+                         tags={MONTH_TAG: month, PROJECTS_TAG: ALL_PROJECTS})
 
 
-def inbox_fingerprint(home: DataHome) -> dict[str, list[float]]:
-    """Relative path → [size, mtime] for every file in the inbox: cheap, no file is read."""
-    found: dict[str, list[float]] = {}
+def inbox_fingerprint(home: DataHome) -> dict[str, dict[str, list[float]]]:
+    """Per top folder of the inbox (a project), relative path → [size, mtime]: cheap, no file is read."""
+    found: dict[str, dict[str, list[float]]] = {}
     if home.inbox.exists():
         for path in sorted(home.inbox.rglob("*")):
             if path.is_file() and not path.is_symlink():
                 stat = path.stat()
-                found[path.relative_to(home.inbox).as_posix()] = [stat.st_size, stat.st_mtime]
+                relative = path.relative_to(home.inbox)
+                folder = relative.parts[0] if len(relative.parts) > 1 else ""
+                found.setdefault(folder, {})[relative.as_posix()] = [stat.st_size, stat.st_mtime]
     return found
 
 
-@dg.sensor(job=followup_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def folder_digests(fingerprint: Mapping[str, Mapping[str, list[float]]]) -> dict[str, str]:
+    """One digest per project folder: the cursor stays a few hundred bytes for 10 000 files."""
+    return {folder: hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+            for folder, files in fingerprint.items()}
+
+
+def configured_projects() -> set[str] | None:
+    from orchestration.projects.config import ConfigError, load_projects
+
+    try:
+        return {p.id for p in load_projects(os.environ.get("FOLLOWUP_CONFIG") or None).projects}
+    except ConfigError:
+        return None
+
+
+@dg.sensor(job=followup_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Startar en körning när filer i inkorgen är nya eller ändrade, bara för de projekten.")
 def inbox_sensor(context: dg.SensorEvaluationContext):
-    """Start a run when files in the inbox are new or changed since the last evaluation."""
-    fingerprint = inbox_fingerprint(DataHome.resolve())
+    """Start a run for the projects whose inbox folders have new or changed files.
+
+    The run's config limits intake to those projects (`project_ids`), so a file for UVAS does
+    not make the run read every other project's inbox; dbt and the exports then bring every
+    table up to date as usual. A changed file outside a configured project's folder runs every
+    project, so intake reports it as not ingested."""
+    digests = folder_digests(inbox_fingerprint(DataHome.resolve()))
     previous = json.loads(context.cursor) if context.cursor else {}
-    changed = sorted(p for p, stat in fingerprint.items() if previous.get(p) != stat)
-    context.update_cursor(json.dumps(fingerprint))
+    changed = sorted(folder for folder, digest in digests.items() if previous.get(folder) != digest)
+    context.update_cursor(json.dumps(digests, sort_keys=True))
     if not changed:
         return dg.SkipReason("Inga nya eller ändrade filer i inkorgen.")
-    run_key = hashlib.sha256(json.dumps({p: fingerprint[p] for p in changed}).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=run_key, tags={"followup/changed_files": str(len(changed))})
+    known = configured_projects()
+    project_ids = [] if known is None or any(folder not in known for folder in changed) else changed
+    run_key = hashlib.sha256(json.dumps({f: digests[f] for f in changed}).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=run_key, run_config=projects_run_config(project_ids),
+                         tags={PROJECTS_TAG: ",".join(project_ids) or ALL_PROJECTS})

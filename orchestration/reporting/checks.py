@@ -1,12 +1,17 @@
-"""Asset checks a coordinator acts on: every municipality delivered, projects on pace."""
+"""Asset checks a coordinator acts on: every municipality delivered, projects on pace.
+
+They read the warehouse, so they take a slot of the `warehouse` pool like every stage: DuckDB
+refuses to open a file another process is writing.
+"""
 
 import dagster as dg
 
+from orchestration.ingest.assets import WAREHOUSE_POOL
 from orchestration.reporting.monitoring import missing_deliveries, pacing
 from orchestration.resources import FollowupResource
 
 
-@dg.asset_check(asset="inbox_deliveries", name="every_municipality_delivered",
+@dg.asset_check(asset="inbox_deliveries", name="every_municipality_delivered", pool=WAREHOUSE_POOL,
                 description="Every municipality has an accepted delivery for its project's newest month.")
 def every_municipality_delivered(followup: FollowupResource) -> dg.AssetCheckResult:
     home, config = followup.data_home(), followup.projects()
@@ -21,7 +26,7 @@ def every_municipality_delivered(followup: FollowupResource) -> dg.AssetCheckRes
     )
 
 
-@dg.asset_check(asset="kpi_values", name="participants_on_pace",
+@dg.asset_check(asset="kpi_values", name="participants_on_pace", pool=WAREHOUSE_POOL,
                 description="Participants so far are at least the target spread evenly over the project period.")
 def participants_on_pace(followup: FollowupResource) -> dg.AssetCheckResult:
     home, config = followup.data_home(), followup.projects()

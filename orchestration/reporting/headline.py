@@ -57,3 +57,16 @@ def format_headlines(rows: list[Headline]) -> str:
             f"{pct(h.activity_share):>11} {pct(h.activity_share_target):>5} "
             f"{pct(h.exit_activity_share):>12} {pct(h.exit_activity_share_target):>5}")
     return "\n".join(lines)
+
+
+def headlines_markdown(rows: list[Headline]) -> str:
+    """The same table as markdown, for the Dagster UI (asset metadata)."""
+    pct = lambda x: "–" if x is None else f"{x:.0%}"  # noqa: E731
+    num = lambda x: "–" if x is None else f"{x:.0f}"  # noqa: E731
+    lines = ["| projekt | månad | deltagare | mål | i aktivitet | mål | av avslutade | mål |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for h in rows:
+        lines.append(f"| {h.name} | {h.period or '–'} | {num(h.participants)} | {num(h.participants_target)} | "
+                     f"{pct(h.activity_share)} | {pct(h.activity_share_target)} | {pct(h.exit_activity_share)} | "
+                     f"{pct(h.exit_activity_share_target)} |")
+    return "\n".join(lines)
