@@ -233,7 +233,10 @@ def _detect_separator(lines: list[str]) -> str:
     def score(separator: str) -> tuple[int, int]:
         best = (0, 0)
         for line in lines:
-            cells = next(csv.reader([line], delimiter=separator))
+            try:
+                cells = next(csv.reader([line], delimiter=separator))
+            except csv.Error:  # a line too long to be a header; parsing the file says where it is
+                continue
             best = max(best, (sum(canonical_column(cell) is not None for cell in cells), len(cells)))
         return best
 

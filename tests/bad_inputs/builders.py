@@ -1,8 +1,9 @@
 """Building blocks for delivery files: synthetic persons and CSV / XLSX bytes.
 
 Every personnummer here is synthetic: a date, a serial and a check digit computed with the
-pipeline's own Luhn function. No real person's number is in the repository; the files are built
-at test time.
+generator's Luhn function (orchestration/generator/personnummer.py, written independently of the
+pipeline's parser). No real person's number is in the repository; the files are built at test
+time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import openpyxl
 
-from orchestration.privacy.personnummer import luhn_check_digit
+from orchestration.generator.personnummer import luhn_check_digit
 
 HEADER = ["personnummer", "startdatum", "fas", "slutdatum", "avslutsorsak"]
 
@@ -142,3 +143,21 @@ def with_formula_values(data: bytes, cells: dict[str, tuple[str, str]]) -> bytes
         return content
 
     return rewrite_zip(data, change)
+
+
+def wrong_check_digit(written: str) -> str:
+    """The same number with a check digit that does not hold: a typical typing error."""
+    return written[:-1] + str((int(written[-1]) + 1) % 10)
+
+
+def month_start(month: str) -> str:
+    return f"{month}-01"
+
+
+def xlsx_workbook_bytes(fill) -> bytes:
+    """An XLSX built by fill(worksheet), for what xlsx_bytes cannot express (formulas, blanks)."""
+    workbook = openpyxl.Workbook()
+    fill(workbook.active)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
