@@ -189,3 +189,12 @@ def test_codes_written_in_the_windows_1252_file_are_canonical():
     good = build_good(PersonFactory()).file("windows1252_semicolon_crlf_aliases")
     assert normalise_code("Möta") == normalise_code("möta") == "MOTA"
     assert "Möta".encode("cp1252") in good.content      # really Windows-1252, really with ö
+
+
+@pytest.mark.parametrize("name", ["2016-03.csv", "2016-03.txt", "2016-03.xlsx"])
+def test_an_xlsx_is_read_as_xlsx_whatever_its_name(tmp_path, name):
+    content = xlsx_workbook_bytes(lambda sheet: [sheet.append(["personnummer", "startdatum", "fas"]),
+                                                 sheet.append([person().ten, dt.datetime(2016, 1, 4), "Möta"])])
+    extract = read(tmp_path, name, content)
+    assert extract.encoding == "xlsx"
+    assert extract.rows.values.tolist() == [[2, person().ten, "2016-01-04", "Möta"]]

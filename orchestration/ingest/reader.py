@@ -249,7 +249,9 @@ def _read_xlsx(path: Path) -> list[Record]:
     import openpyxl  # lazily: only XLSX deliveries need it
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # From the bytes, not the path: openpyxl refuses a path whose name does not end in .xlsx,
+        # and an XLSX named .csv is read like any other.
+        workbook = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, IndexError, EOFError) as error:
         raise ExtractReadError(
             "FIL_OLASBAR",
@@ -280,8 +282,8 @@ def _read_xlsx(path: Path) -> list[Record]:
     finally:
         workbook.close()
     if not any(any(cell.strip() for cell in cells) for _, cells in records):
-        raise ExtractReadError("FIL_TOM", "Första kalkylbladet är tomt. Rubrikraden ska stå på rad 1, "
-                                          "deltagarna på raderna under.")
+        raise ExtractReadError("FIL_TOM", "Första kalkylbladet är tomt. Lägg deltagarlistan i första kalkylbladet, "
+                                          "rubrikraden på rad 1 och deltagarna på raderna under, och skicka filen igen.")
     _check_formulas(path, sheet_xml, records)
     return records
 
@@ -383,7 +385,8 @@ def _to_extract(records: list[Record], encoding: str, separator: str) -> Extract
         raise _missing_columns_error(missing, header, header_line, separator)
     data_records = [(n, cells) for n, cells in records[header_index + 1:] if any(str(c).strip() for c in cells)]
     if not data_records:
-        raise ExtractReadError("FIL_TOM", "Filen har en rubrikrad men inga deltagarrader.")
+        raise ExtractReadError("FIL_TOM", "Filen har en rubrikrad men inga deltagarrader. Exportera listan igen "
+                                          "med deltagarna under rubrikraden och skicka filen igen.")
     if separator:
         _check_row_separator(data_records, len(header), separator)
     data: dict[str, list[object]] = {"row_number": [n for n, _ in data_records]}

@@ -80,7 +80,8 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     for delivery_id in pending:
         if delivery_id not in seen:
             report.verdicts.append(DeliveryVerdict(delivery_id, "REJECTED", "FIL_TOM",
-                                                   "Filen har inga deltagarrader.", 0, 0, 0, 0))
+                                                   "Filen har inga deltagarrader. Exportera listan igen med deltagarna under "
+                                                   "rubrikraden och skicka filen igen.", 0, 0, 0, 0))
     accepted = pd.concat(accepted_parts, ignore_index=True) if accepted_parts else pd.DataFrame()
     quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame()
     warnings = pd.concat(warning_parts, ignore_index=True) if warning_parts else pd.DataFrame()
