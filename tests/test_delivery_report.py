@@ -1,0 +1,141 @@
+"""A delivery report per received file: HTML for people, CSV of rejected rows (and warnings) with
+reasons, under reports/, rows identified by their row number in the file — never by a
+personnummer or a name."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from orchestration.projects.config import load_projects
+from orchestration.reporting.delivery_report import CSV_COLUMNS, report_paths, write_delivery_reports
+from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, rows_for, wrong_check_digit
+from tests.bad_inputs.good import build_good
+from tests.bad_inputs.scenario import query, shared_scenario, write_file
+from tests.bad_inputs.stages import new_home, process
+
+
+@pytest.fixture
+def home(tmp_path, pseudonym_key):
+    return new_home(tmp_path / "home")
+
+
+def report_of(home, relative: str):
+    project, kommunkod, name = relative.split("/")
+    month, sha256 = query(home, "select reporting_month, sha256 from landing.deliveries where project_id = ? and "
+                                "kommunkod = ? and file_name = ?", [project, kommunkod, name])[0]
+    page, rows = report_paths(home.reports, project, kommunkod, month, sha256)
+    return page.read_text(encoding="utf-8"), rows.read_bytes().decode("utf-8")
+
+
+def csv_rows(text: str) -> list[dict]:
+    assert text.startswith("\ufeff")            # Swedish Excel opens it as UTF-8
+    return list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
+
+
+def assert_no_personnummer(text: str, persons, *written: str) -> None:
+    for person in persons:
+        for form in person.written_forms():
+            assert form not in text
+    for value in written:
+        assert value not in text
+    assert not re.search(r"(?<!\d)\d{6}[-+]?\d{4}(?!\d)", text)
+
+
+def test_accepted_file_with_a_rejected_row_and_warnings(home):
+    good = build_good(PersonFactory())
+    first = good.file("utf8_semicolon_lf")
+    write_file(home.inbox / first.relative, first.content, first.received)
+    process(home)
+    page, rows_csv = report_of(home, first.relative)
+    rows = csv_rows(rows_csv)
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    found = {(int(r["rad"]), r["utfall"], r["orsakskod"]) for r in rows}
+    expected = {(n, "AVVISAD", code) for n, code in first.rejected.items()}
+    expected |= {(n, "VARNING", code) for n, codes in first.warnings.items() for code in codes
+                 if code != "AKTIV_I_ANNAN_KOMMUN"}   # only one municipality delivered here
+    assert found == expected
+    for row in rows:
+        assert row["meddelande"].startswith(f"Rad {row['rad']}, kolumn {row['kolumn']}: ")
+    assert "Godkänd med anmärkningar" in page
+    assert "<tr><th>Rader i filen</th><td>9</td></tr>" in page and "<tr><th>Avvisade</th><td>1</td></tr>" in page
+    assert "<td>10</td><td>personnummer</td><td>PNR_OGILTIG</td>" in page
+    assert "Den här leveransen gäller för 2016-03." in page
+    assert "De avvisade raderna räknas inte" in page
+    assert_no_personnummer(page + rows_csv, first.persons, good.invalid_written)
+
+
+def test_rejected_file_lists_every_rejected_row_and_what_to_do(home):
+    persons = PersonFactory().take(1995, 10)
+    rows = rows_for(persons, "2016-01-04")
+    invalid = [wrong_check_digit(row[0]) for row in rows[:4]]
+    for row, value in zip(rows, invalid):
+        row[0] = value
+    rows[5][2] = "VILA"
+    write_file(home.inbox / "uvas/2303/2016-03.csv", csv_bytes(HEADER + ["Handläggare"], [[*r, "x"] for r in rows]))
+    process(home)
+    page, rows_csv = report_of(home, "uvas/2303/2016-03.csv")
+    listed = [(int(r["rad"]), r["kolumn"], r["orsakskod"]) for r in csv_rows(rows_csv)]
+    assert listed == [(2, "personnummer", "PNR_OGILTIG"), (3, "personnummer", "PNR_OGILTIG"),
+                      (4, "personnummer", "PNR_OGILTIG"), (5, "personnummer", "PNR_OGILTIG"), (7, "fas", "FAS_OKAND")]
+    assert "Avvisad – hela filen räknas inte" in page and "FOR_MANGA_FEL" in page
+    assert "5 av 10 rader (50%) avvisades" in page
+    assert "Det finns ingen godkänd leverans för 2016-03" in page
+    assert "lägg den rättade filen i samma mapp, med samma månad (2016-03) i filnamnet" in page
+    assert "<tr><th>Okända kolumner (lästes inte)</th><td>Handläggare</td></tr>" in page
+    assert_no_personnummer(page + rows_csv, persons, *invalid)
+
+
+def test_index_lists_every_delivery_and_every_file_not_ingested(home):
+    persons = PersonFactory().take(1995, 6)
+    write_file(home.inbox / "uvas/2303/2016-03.csv", csv_bytes(HEADER, rows_for(persons[:3], "2016-01-04")))
+    write_file(home.inbox / "uvas/2305/2016-03.csv", b"")
+    write_file(home.inbox / "uvas/2305/mars.csv", csv_bytes(HEADER, rows_for(persons[3:], "2016-01-04")))
+    process(home)
+    index = (home.reports / "index.html").read_text(encoding="utf-8")
+    assert index.count('href="uvas/') == 2
+    assert "uvas/2305/mars.csv" in index and "MANAD_SAKNAS" in index
+    assert index.count("gäller") >= 1 and "Avvisad – hela filen räknas inte" in index
+
+
+def test_reports_are_not_rewritten_when_nothing_changed(home):
+    persons = PersonFactory().take(1995, 3)
+    write_file(home.inbox / "uvas/2303/2016-03.csv", csv_bytes(HEADER, rows_for(persons, "2016-01-04")))
+    process(home)
+    written = sorted(p for p in home.reports.rglob("*") if p.is_file())
+    assert sorted(p.name for p in written)[-1] == "index.html" and len(written) == 3
+    again = write_delivery_reports(home.warehouse, home.reports, load_projects())
+    assert again.written == [] and again.reports == 1
+
+
+def test_a_replaced_delivery_says_which_file_now_counts(home):
+    persons = PersonFactory().take(1995, 4)
+    write_file(home.inbox / "uvas/2303/2016-03.csv", csv_bytes(HEADER, rows_for(persons[:3], "2016-01-04")))
+    process(home)
+    write_file(home.inbox / "uvas/2303/2016-03 rättad.csv", csv_bytes(HEADER, rows_for(persons, "2016-01-04")))
+    process(home)
+    page, _ = report_of(home, "uvas/2303/2016-03.csv")
+    assert "Ersatt: en senare leverans för 2016-03 gäller, 2016-03 rättad.csv" in page
+
+
+@pytest.mark.slow
+def test_every_delivery_of_the_corpus_run_has_its_report_and_none_shows_a_personnummer(tmp_path_factory):
+    scenario = shared_scenario(tmp_path_factory)
+    home = scenario.at("first").home
+    deliveries = query(home, "select project_id, kommunkod, reporting_month, sha256, rows_rejected from landing.deliveries")
+    assert len(deliveries) >= 30
+    persons = [p for c in scenario.cases for p in c.persons] + [p for f in scenario.good.files for p in f.persons]
+    for project, kommunkod, month, sha256, rejected in deliveries:
+        page, rows = report_paths(home.reports, project, kommunkod, month, sha256)
+        assert page.exists() and rows.exists()
+        if rejected and rejected < 1000:
+            text = rows.read_text(encoding="utf-8-sig")
+            assert len(text.splitlines()) >= rejected + 1
+            assert_no_personnummer(page.read_text(encoding="utf-8") + text, persons, scenario.good.invalid_written)
+    index = (home.reports / "index.html").read_text(encoding="utf-8")
+    for case in scenario.cases:
+        if case.outcome == "unrouted":
+            assert case.relative in index
