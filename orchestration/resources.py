@@ -30,3 +30,15 @@ def resource_from_environment() -> FollowupResource:
         home=str(DataHome.resolve().root),
         config_path=os.environ.get("FOLLOWUP_CONFIG", ""),
     )
+
+
+def run_config_from_environment(project_ids: list[str] | None = None) -> dict:
+    """Run config for a run the daemon starts (schedule, sensor): this deployment's home and
+    projects file, and the projects to ingest (empty: every project).
+
+    Run config replaces a resource's configured values rather than adding to them, so a run
+    that names projects must name the home and projects file as well."""
+    resource = resource_from_environment()
+    return {"resources": {"followup": {"config": {
+        "home": resource.home, "config_path": resource.config_path, "project_ids": sorted(project_ids or []),
+    }}}}

@@ -31,6 +31,7 @@ import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 
 from orchestration.lib.home import DataHome
+from orchestration.resources import run_config_from_environment
 
 MONTHLY_JOB = "followup_monthly"
 DEFAULT_CRON = "0 6 11 * *"
@@ -68,11 +69,6 @@ followup_job = dg.define_asset_job(
 )
 
 
-def projects_run_config(project_ids: list[str]) -> dict:
-    """Run config that limits intake to these projects' inbox folders (empty: every project)."""
-    return {"resources": {"followup": {"config": {"project_ids": sorted(project_ids)}}}}
-
-
 def completed_month(when: dt.datetime) -> str:
     """The reporting month whose deadline has just passed: the month before `when`."""
     last_of_previous = when.date().replace(day=1) - dt.timedelta(days=1)
@@ -92,7 +88,7 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Every project, every new file: completes last month and writes the funder exports."""
     when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
     month = completed_month(when)
-    return dg.RunRequest(run_key=f"month-{month}", run_config=projects_run_config([]),
+    return dg.RunRequest(run_key=f"month-{month}", run_config=run_config_from_environment([]),
                          tags={MONTH_TAG: month, PROJECTS_TAG: ALL_PROJECTS})
 
 
@@ -142,5 +138,5 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     known = configured_projects()
     project_ids = [] if known is None or any(folder not in known for folder in changed) else changed
     run_key = hashlib.sha256(json.dumps({f: digests[f] for f in changed}).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=run_key, run_config=projects_run_config(project_ids),
+    return dg.RunRequest(run_key=run_key, run_config=run_config_from_environment(project_ids),
                          tags={PROJECTS_TAG: ",".join(project_ids) or ALL_PROJECTS})
