@@ -1,8 +1,8 @@
-"""The Dagster code location loads whole: assets, checks, schedule and sensor."""
+"""The Dagster code location loads whole: assets, checks, schedule and sensor (their behaviour:
+test_automation.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -44,36 +44,30 @@ def test_every_stage_and_the_kpi_marts_are_assets_with_lineage():
     assert any(name.startswith(("unique_", "not_null_")) for name in checks)  # dbt tests as checks
 
 
-def test_schedule_runs_monthly_after_the_delivery_deadline():
+def test_the_dashboard_assets_show_deliveries_per_municipality_and_month_for_every_project():
+    from orchestration.definitions import defs
+    from orchestration.projects.config import load_projects
+
+    graph = defs.resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(dg.AssetKey("delivery_status")).parent_keys}
+    assert {"landing/deliveries", "landing/quarantine_rows", "landing/row_warnings"} <= parents
+    for project in load_projects().projects:
+        node = graph.get(dg.AssetKey(["municipality_months", project.id]))
+        assert not node.is_executable and node.group_name == "deliveries"
+        dimensions = {d.name: d.partitions_def for d in node.partitions_def.partitions_defs}
+        assert [k.split(" ")[0] for k in dimensions["kommun"].get_partition_keys()] == list(project.municipalities)
+        assert dimensions["month"].get_partition_keys() == project.months()
+
+
+def test_the_monthly_job_has_the_schedule_and_the_sensor_and_covers_every_executable_asset():
     from orchestration.definitions import defs
 
-    schedule = defs.resolve_schedule_def("monthly_after_delivery_deadline")
-    assert schedule.cron_schedule == "0 6 11 * *"
-    assert schedule.execution_timezone == "Europe/Stockholm"
-    with dg.build_schedule_context() as context:
-        requests = list(schedule.evaluate_tick(context).run_requests)
-    assert len(requests) == 1
-
-
-def test_inbox_sensor_requests_a_run_only_for_new_or_changed_files(tmp_path, monkeypatch):
-    from orchestration.automation.definitions import inbox_sensor
-
-    monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
-    (tmp_path / "inbox" / "uvas" / "2380").mkdir(parents=True)
-    with dg.build_sensor_context() as context:
-        assert isinstance(inbox_sensor(context), dg.SkipReason)
-    delivery = tmp_path / "inbox" / "uvas" / "2380" / "2016-03.csv"
-    delivery.write_text("personnummer;startdatum;fas\n", encoding="utf-8")
-    with dg.build_sensor_context(cursor=json.dumps({})) as context:
-        request = inbox_sensor(context)
-        assert isinstance(request, dg.RunRequest)
-        cursor = context.cursor
-    with dg.build_sensor_context(cursor=cursor) as context:
-        assert isinstance(inbox_sensor(context), dg.SkipReason)
-    delivery.write_text("personnummer;startdatum;fas\n990101-1230;2016-01-10;MOTA\n", encoding="utf-8")
-    with dg.build_sensor_context(cursor=cursor) as context:
-        again = inbox_sensor(context)
-    assert isinstance(again, dg.RunRequest) and again.run_key != request.run_key
+    job = defs.resolve_job_def("followup_monthly")
+    graph = defs.resolve_asset_graph()
+    executable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_executable}
+    assert executable == set(job.asset_layer.executable_asset_keys)
+    assert defs.resolve_schedule_def("monthly_after_delivery_deadline").job_name == "followup_monthly"
+    assert defs.resolve_sensor_def("inbox_sensor").job_name == "followup_monthly"
 
 
 @pytest.mark.parametrize("module", ["orchestration.ingest.reader", "orchestration.privacy.personnummer",
