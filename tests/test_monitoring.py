@@ -45,3 +45,113 @@ def test_a_project_below_its_linear_pace_is_behind(tmp_path):
     assert round(pace.expected_by_now, 1) == round(350 * 10 / 37, 1) and pace.behind
     warehouse_with(tmp_path / "v.duckdb", [], [("uvas", "2016-03", 95.0)])
     assert not pacing(tmp_path / "v.duckdb", config)[0].behind
+
+
+# --- Per municipality and month, and the partitions they are recorded on ----------------------
+
+def warehouse_with_deliveries(path, deliveries, quarantine=()):
+    """deliveries: (project, kommun, month, file, arrival_seq, verdict, rows_accepted, rows_rejected)."""
+    ensure_schema(path)
+    db = duckdb.connect(str(path))
+    db.execute("delete from landing.deliveries")
+    for project, kommun, month, file_name, seq, verdict, accepted, rejected in deliveries:
+        db.execute(
+            "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, archive_path, "
+            "sha256, size_bytes, received_at, status, verdict, verdict_reason, rows_total, rows_accepted, rows_rejected, "
+            "rows_warned, arrival_seq) values (?, ?, ?, ?, ?, 'a', 's', 1, ?, 'VALIDATED', ?, ?, ?, ?, ?, 0, ?)",
+            [f"d{seq}", project, kommun, month, file_name, dt.datetime(2019, 3, 5), verdict,
+             "KOLUMN_SAKNAS" if verdict == "REJECTED" else None, accepted + rejected, accepted, rejected, seq])
+    for seq, row, reason in quarantine:
+        db.execute("insert into landing.quarantine_rows values (?, 'fokus_16_25', '2029', '2019-01', ?, ?, 'personnummer', 'fel')",
+                   [f"d{seq}", row, reason])
+    db.close()
+
+
+FOKUS = [("fokus_16_25", "2029", "2019-01", "2019-01.csv", 1, "ACCEPTED_WITH_WARNINGS", 10, 2),
+         ("fokus_16_25", "2031", "2019-01", "2019-01.csv", 2, "ACCEPTED", 8, 0),
+         ("fokus_16_25", "2026", "2019-01", "2019-01.csv", 3, "REJECTED", 0, 0)]
+
+
+def test_each_delivered_municipality_month_carries_its_verdict_rows_and_reasons(tmp_path):
+    from orchestration.reporting.monitoring import municipality_months
+
+    warehouse_with_deliveries(tmp_path / "w.duckdb", FOKUS, quarantine=[(1, 4, "PNR_OGILTIG"), (1, 9, "PNR_OGILTIG")])
+    cells = {c.kommunkod: c for c in municipality_months(tmp_path / "w.duckdb", load_projects())}
+    assert set(cells) == {"2029", "2031", "2026"}
+    leksand = cells["2029"]
+    assert (leksand.kommun, leksand.month, leksand.verdict, leksand.in_force) == ("Leksand", "2019-01", "ACCEPTED_WITH_WARNINGS", True)
+    assert (leksand.quality.rows_accepted, leksand.quality.rows_rejected) == (10, 2)
+    assert leksand.quality.reasons() == "PNR_OGILTIG 2"
+    assert not cells["2026"].in_force and cells["2026"].verdict == "REJECTED"
+    assert cells["2026"].quality.verdict_reason == "KOLUMN_SAKNAS"
+
+
+def test_a_resubmission_changes_the_months_version_and_the_file_in_force(tmp_path):
+    from orchestration.reporting.monitoring import municipality_months
+
+    warehouse_with_deliveries(tmp_path / "w.duckdb", FOKUS)
+    before = {c.kommunkod: c for c in municipality_months(tmp_path / "w.duckdb", load_projects())}
+    corrected = ("fokus_16_25", "2026", "2019-01", "2019-01 (rättad).csv", 4, "ACCEPTED", 7, 0)
+    warehouse_with_deliveries(tmp_path / "w.duckdb", FOKUS + [corrected])
+    after = {c.kommunkod: c for c in municipality_months(tmp_path / "w.duckdb", load_projects())}
+    assert after["2026"].version != before["2026"].version
+    assert after["2026"].in_force and after["2026"].quality.file_name == "2019-01 (rättad).csv"
+    assert after["2026"].deliveries == 2
+    assert after["2029"].version == before["2029"].version
+
+
+def test_row_counts_cover_every_landing_and_mart_table(tmp_path):
+    from orchestration.reporting.monitoring import warehouse_row_counts
+
+    warehouse_with(tmp_path / "w.duckdb", [("uvas", "2380", "2016-03", "ACCEPTED")], [("uvas", "2016-03", 90.0)])
+    counts = warehouse_row_counts(tmp_path / "w.duckdb")
+    assert counts["landing.deliveries"] == 1 and counts["marts.kpi_values"] == 1
+    assert counts["landing.quarantine_rows"] == 0
+
+
+def test_the_headline_as_markdown_has_a_row_per_project():
+    from orchestration.reporting.headline import Headline, headlines_markdown
+
+    table = headlines_markdown([Headline("uvas", "UVAS", "2018-06", 395, 350, 0.61, 0.5, 0.71, None)])
+    assert table.splitlines()[2] == "| UVAS | 2018-06 | 395 | 350 | 61% | 50% | 71% | – |"
+
+
+def status_metadata(result):
+    import dagster as dg
+
+    status, = [m for m in result.asset_materializations_for_node("delivery_status")
+               if m.asset_key == dg.AssetKey("delivery_status")]
+    return status.metadata
+
+
+def test_delivery_status_records_changed_municipality_months_once_as_partitions(tmp_path):
+    import dagster as dg
+
+    from orchestration.reporting.assets import delivery_status
+    from orchestration.resources import FollowupResource
+
+    warehouse_with_deliveries(tmp_path / "warehouse.duckdb", FOKUS)
+    resources = {"followup": FollowupResource(home=str(tmp_path))}
+    key = dg.AssetKey(["municipality_months", "fokus_16_25"])
+    with dg.instance_for_test() as instance:
+        first = dg.materialize([delivery_status], resources=resources, instance=instance)
+        assert instance.get_materialized_partitions(key) == {"2029 Leksand|2019-01", "2031 Rättvik|2019-01"}
+        observed = [e for e in first.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+        assert [e.partition for e in observed] == ["2026 Gagnef|2019-01"]      # rejected: nothing counts
+
+        again = dg.materialize([delivery_status], resources=resources, instance=instance)
+        metadata = status_metadata(again)
+        assert metadata["municipality_months_recorded"].value == 0
+
+        corrected = ("fokus_16_25", "2026", "2019-01", "2019-01 (rättad).csv", 4, "ACCEPTED", 7, 0)
+        warehouse_with_deliveries(tmp_path / "warehouse.duckdb", FOKUS + [corrected])
+        third = dg.materialize([delivery_status], resources=resources, instance=instance)
+        assert "2026 Gagnef|2019-01" in instance.get_materialized_partitions(key)
+        metadata = status_metadata(third)
+        assert metadata["municipality_months_recorded"].value == 1
+        assert "2019-01 (rättad).csv" in metadata["processed"].value
+        assert "2026 Gagnef" in metadata["matrix fokus_16_25"].value
+        event = instance.get_latest_materialization_event(key)
+        assert event.asset_materialization.partition == "2026 Gagnef|2019-01"
+        assert event.asset_materialization.metadata["file"].value == "2019-01 (rättad).csv"
+        assert event.asset_materialization.metadata["deliveries"].value == 2
