@@ -136,3 +136,23 @@ def test_the_internal_workbook_is_exact(demo_pipeline):
         rows = {r[0]: r for r in openpyxl.load_workbook(exported.workbook)["Kommuner"].iter_rows(min_row=2, values_only=True)}
         assert same(rows["ALL"][2], shown(table[("ALL", SUMMARY_KPIS[0], "total", "T")]))
         assert "x" not in {c for r in rows.values() for c in r}
+
+
+def test_the_one_page_report_shows_exactly_what_kpi_csv_shows(books, demo_pipeline):
+    import re
+
+    for project_id, (table, _, _) in books.items():
+        page = (demo_pipeline.home.exports / project_id / "rapport.html").read_text(encoding="utf-8")
+        cells = re.findall(r"<tr><th>([^<]+)</th><td>([^<]+)</td>", page)
+        shown_there = dict(cells)
+        participants = table[("ALL", "participants", "total", "T")]
+        expected = "visas inte" if participants["suppressed"] == "true" else f"{float(participants['value']):.0f}"
+        assert shown_there["Deltagare (unika personer)"] == expected, project_id
+        share = table[("ALL", "activity_share", "total", "T")]
+        if share["suppressed"] == "true":
+            expected = "visas inte"
+        elif share["value"] == "":
+            expected = "–"
+        else:
+            expected = f"{float(share['value']):.0%}".replace("%", " %")
+        assert shown_there["Andel ut i arbete, studier eller praktik"] == expected, project_id

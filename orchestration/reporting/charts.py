@@ -17,7 +17,7 @@ from orchestration.projects.config import Project
 @dataclass(frozen=True)
 class Trend:
     periods: list[str]
-    participants: list[float]
+    participants: list[float | None]      # None: not shown (suppressed in a funder chart)
     activity_share: list[float | None]
 
 
@@ -46,7 +46,7 @@ def trend_png(project: Project, trend: Trend) -> bytes:
 
     figure, left = plt.subplots(figsize=(8, 3.6), dpi=100)
     x = range(len(trend.periods))
-    left.bar(x, trend.participants, color="#9ecae1", label="Deltagare (kumulativt)")
+    left.bar(x, [0 if p is None else p for p in trend.participants], color="#9ecae1", label="Deltagare (kumulativt)")
     target = project.targets.get("participants")
     if target:
         left.plot(x, linear_pace(project, trend.periods, target), color="#3182bd", linestyle="--",
