@@ -3,11 +3,17 @@
 Token-based, so a scan over a whole warehouse takes seconds: digit runs (personnummer and phone
 numbers with or without separators) are compared digit-only; words (names, e-mail addresses,
 street names) are compared case-insensitively.
+
+`data_home_text` gathers everything a run leaves outside the raw files: every warehouse table,
+reports/, exports/, logs/, and Dagster's storage (DAGSTER_HOME = <home>/dagster) both as bytes
+and table by table through SQLite, so an event record that SQLite split over overflow pages is
+still read whole. Compute logs (dagster/storage/<run>/compute_logs/) are files in that folder.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -81,3 +87,47 @@ def warehouse_text(path: Path) -> dict[str, str]:
 def files_text(root: Path) -> dict[str, str]:
     """Every file below root as text (binary files decoded leniently, so strings inside show)."""
     return {str(p): p.read_bytes().decode("utf-8", errors="replace") for p in root.rglob("*") if p.is_file()}
+
+
+def sqlite_text(path: Path) -> dict[str, str]:
+    """Every table of a SQLite database (Dagster's run, event log and schedule storage) as text."""
+    tables: dict[str, str] = {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [n for (n,) in connection.execute("select name from sqlite_master where type = 'table'")]
+        for table in names:
+            rows = connection.execute(f'select * from "{table}"').fetchall()
+            tables[f"{path}:{table}"] = "\n".join("|".join(_sqlite_cell(v) for v in row) for row in rows)
+    finally:
+        connection.close()
+    return tables
+
+
+def _sqlite_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def dagster_text(dagster_home: Path) -> dict[str, str]:
+    """DAGSTER_HOME: every file (compute logs, dagster.yaml) and every SQLite table (event log)."""
+    texts = files_text(dagster_home)
+    for database in sorted(dagster_home.rglob("*.db")):
+        texts.update(sqlite_text(database))
+    return texts
+
+
+def compute_log_files(dagster_home: Path) -> list[Path]:
+    return sorted(p for p in dagster_home.glob("storage/*/compute_logs/*") if p.is_file())
+
+
+def data_home_text(home) -> dict[str, str]:
+    """What a run leaves in a data home apart from the raw files (inbox/, archive/) and the key."""
+    texts = warehouse_text(home.warehouse)
+    for folder in (home.reports, home.exports, home.root / "logs"):
+        if folder.exists():
+            texts.update(files_text(folder))
+    texts.update(dagster_text(home.dagster))
+    return texts

@@ -79,6 +79,9 @@ class _ProjectSimulator:
         self.used_pnr: set[str] = set()
         self.used_emails: set[str] = set()
         self.anonym_counter = {code: rng.randint(1, 12) for code in project.municipalities}
+        # Each municipality numbers its own anonymous participants from A-0001, as they do: the
+        # same anonym_id then turns up in several municipalities and projects (never one person).
+        self.anonym_first = dict(self.anonym_counter)
         self.persons: list[SimulatedPerson] = []
         self.enrolments: list[SimulatedEnrolment] = []
         self.storyline_count = {"reenrol": 0, "mover": 0}
@@ -324,7 +327,7 @@ class _ProjectSimulator:
         return _weighted(self.rng, weights)
 
     def _anonym_id(self, kommunkod: str) -> str:
-        number = self.anonym_counter[kommunkod]
+        number = self.anonym_counter[kommunkod] - self.anonym_first[kommunkod] + 1
         self.anonym_counter[kommunkod] += self.rng.randint(1, 3)
         return f"A-{number:04d}"
 
