@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The groups every KPI of an area is reported for, zeros included when nobody is in them: `total`/`T`;
 -- every known code of each breakdown (kon K, M, X; fodelseregion SVERIGE, EU_EES, TREDJELAND;
 -- funktionsnedsattning and forsorjningsstod_start JA, NEJ; utbildningsniva ISCED_0_2, ISCED_3_4,

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The counting enrolments of every current snapshot, once for their municipality and once for
 -- ALL: the enrolments each area's KPIs are computed over. A person enrolled in two
 -- municipalities thereby counts once in each and, being one person_id, once in ALL.

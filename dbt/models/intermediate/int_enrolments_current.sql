@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The enrolments of every current snapshot (one per project, municipality and month), flagged
 -- with whether they count (FELREGISTRERING never does), whether their end reason is one of the
 -- project's activity outcomes (and whether the six-month follow-up status is), and whether they

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The count KPIs of every project, area, period and breakdown group, wide: one column per count,
 -- plus the numerators and denominators of the share KPIs and the median days to activity.
 -- Every group of int_area_breakdown_groups gets a row in every period, zeros included, so the

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The breakdown groups each person falls in, per area: one row per person, area and breakdown.
 -- `total` puts everyone in `T`; every other breakdown takes the person's group from their first
 -- counting enrolment in the area (int_person_areas), OKAND when it is not known. A new

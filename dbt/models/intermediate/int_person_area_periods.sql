@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- Where each participant stands at the end of each period, per area, from the newest snapshot of
 -- each municipality (corrections restate history). One row per person, area and period from the
 -- period their first counting enrolment in the area started; a re-enrolled person is one row.

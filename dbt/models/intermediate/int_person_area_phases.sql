@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- The phase (fas) of each person with an ongoing enrolment at the end of a period, per area, as
 -- that month's own current snapshot reports it. A municipality without a counting snapshot for
 -- the month contributes nothing; a person with ongoing enrolments in two phases (in two

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and recomputing it for each is what
+-- made dbt build slow at national scale (BENCHMARKS.md).
+{{ config(materialized='table') }}
+
 -- One row per person and area of a project: who the person is in that area, taken from their
 -- first counting enrolment there (earliest startdatum, then municipality and row). The newest
 -- snapshots are the truth, so their enrolments are preferred; a person who only appears in older
