@@ -171,10 +171,14 @@ def test_the_partition_view_shows_which_municipality_delivered_which_month(page,
 
     counting = [c for c in municipality_months(demo_pipeline.home.warehouse, demo_pipeline.config)
                 if c.project_id == "uvas" and c.in_force]
+    resubmitted = max((c for c in counting), key=lambda c: (c.deliveries, c.month))
     page.goto(f"{dashboard}/assets/municipality_months/uvas?view=partitions")
     visible(page, f"Materialized ({len(counting)})")
     visible(page, "2380 Östersund")
-    visible(page, "2018-06")
+    visible(page, resubmitted.kommun_label).click()
+    visible(page, resubmitted.month).click()
+    visible(page, "verdict")                                  # the partition's metadata: verdict, file, rows
+    visible(page, resubmitted.quality.file_name)
     save_screenshot(page, tmp_path, "dagster-municipality_months-uvas.png")
 
 
