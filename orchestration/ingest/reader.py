@@ -37,6 +37,7 @@ DATE_COLUMNS = ("startdatum", "slutdatum")
 _LOOKS_LIKE_PERSONNUMMER = re.compile(r"^\s*(\d{6}|\d{8})[-+]?\d{4}\s*$")
 _LONG_DIGITS = re.compile(r"\d{6,}")
 _EMAIL = re.compile(r"\S+@\S+")
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")   # below 32 but tab, CR, LF; U+FFFD
 
 
 class ExtractReadError(ValueError):
@@ -179,7 +180,7 @@ def _read_csv(raw: bytes) -> tuple[list[Record], str, str]:
 def _refuse_binary(text: str) -> None:
     """Bytes that decode (Windows-1252 decodes almost anything) but are no text."""
     sample = text[:4096]
-    control = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\ufffd")
+    control = len(_CONTROL_CHARACTERS.findall(sample))
     if control > max(3, len(sample) // 50):
         raise ExtractReadError(
             "FIL_OLASBAR",
@@ -395,7 +396,10 @@ def _to_extract(records: list[Record], encoding: str, separator: str) -> Extract
         if encoding == "xlsx" and column in DATE_COLUMNS:
             values = [_excel_serial_date(v) for v in values]
         data[column] = values
-    frame = pd.DataFrame(data).astype({c: object for c in columns})
+    # dtype=object up front: pandas 3 would otherwise infer its string dtype, checking every cell,
+    # only for astype to undo it (half the reading time of a national backfill, BENCHMARKS.md)
+    frame = pd.DataFrame(data, dtype=object)
+    frame["row_number"] = frame["row_number"].astype("int64")
     return Extract(rows=frame, unknown_columns=unknown, encoding=encoding, separator=separator)
 
 

@@ -5,6 +5,7 @@ Kept in one place so the reader, the validator, the generator and the dbt tests 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -86,6 +87,7 @@ def normalise_name(value: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_column(header: str) -> str | None:
     """The contract column a header names, or None for an unknown column."""
     return _ALIAS_TO_COLUMN.get(normalise_name(header))

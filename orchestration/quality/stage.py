@@ -91,8 +91,11 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
 
 
 CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
-_CONCURRENT_SQL = """
-with pending_deliveries as (
+# Persons first, municipalities second: the rows of a pending delivery are joined on person_id to
+# other municipalities' rows, and only for the (delivery, municipality) pairs that share a person
+# is the snapshot in force looked up. (Finding the snapshot in force for every pair first grew with
+# municipalities² × months: 50 s at 290 municipalities × 12 months, BENCHMARKS.md.)
+_CONCURRENT_SQL = """with pending_deliveries as (
     select distinct r.delivery_id, r.project_id, r.kommunkod, r.reporting_month, d.arrival_seq
     from counting_rows r join landing.deliveries d using (delivery_id)
 ),
@@ -102,30 +105,40 @@ candidates as (
     union all
     select * from pending_deliveries
 ),
-in_force as (   -- each other municipality's snapshot in force at the pending delivery's month
-    select p.delivery_id as pending_id, c.delivery_id as other_id
-    from pending_deliveries p join candidates c
-      on c.project_id = p.project_id and c.kommunkod <> p.kommunkod and c.reporting_month <= p.reporting_month
-    qualify row_number() over (partition by p.delivery_id, c.kommunkod
-                               order by c.reporting_month desc, c.arrival_seq desc nulls last, c.delivery_id desc) = 1
+pending_rows as (
+    select * from counting_rows
+    where not is_anonymous and person_id is not null and coalesce(avslutsorsak, '') <> 'FELREGISTRERING'
 ),
-other_rows as (
-    select delivery_id, person_id, startdatum::timestamp as startdatum, slutdatum::timestamp as slutdatum, avslutsorsak,
+other_rows as (   -- every row that could be another municipality's snapshot in force
+    select delivery_id, project_id, kommunkod, reporting_month, person_id, startdatum::timestamp as startdatum,
+           slutdatum::timestamp as slutdatum, avslutsorsak,
            last_day(strptime(reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end
     from landing.enrolment_rows
-    where not is_anonymous and delivery_id in (select other_id from in_force)
+    where not is_anonymous and person_id in (select person_id from pending_rows)
     union all
-    select delivery_id, person_id, startdatum, slutdatum, avslutsorsak, month_end
+    select delivery_id, project_id, kommunkod, reporting_month, person_id, startdatum, slutdatum, avslutsorsak, month_end
     from counting_rows where not is_anonymous
+),
+person_pairs as (   -- the same person in another municipality of the project, in a month up to this one
+    select p.delivery_id, p.row_number, p.project_id, p.reporting_month, o.kommunkod as other_kommunkod,
+           o.delivery_id as other_id
+    from pending_rows p join other_rows o
+      on o.person_id = p.person_id and o.project_id = p.project_id and o.kommunkod <> p.kommunkod
+     and o.reporting_month <= p.reporting_month
+    where coalesce(o.avslutsorsak, '') <> 'FELREGISTRERING'
+      and p.startdatum < coalesce(o.slutdatum, o.month_end)
+      and o.startdatum < coalesce(p.slutdatum, p.month_end)
+),
+needed as (select distinct delivery_id, project_id, reporting_month, other_kommunkod from person_pairs),
+in_force as (   -- each such municipality's snapshot in force at the pending delivery's month
+    select n.delivery_id as pending_id, c.delivery_id as other_id
+    from needed n join candidates c
+      on c.project_id = n.project_id and c.kommunkod = n.other_kommunkod and c.reporting_month <= n.reporting_month
+    qualify row_number() over (partition by n.delivery_id, c.kommunkod
+                               order by c.reporting_month desc, c.arrival_seq desc nulls last, c.delivery_id desc) = 1
 )
 select distinct p.delivery_id, p.row_number
-from counting_rows p
-join in_force f on f.pending_id = p.delivery_id
-join other_rows o on o.delivery_id = f.other_id and o.person_id = p.person_id
-where not p.is_anonymous and p.person_id is not null
-  and coalesce(p.avslutsorsak, '') <> 'FELREGISTRERING' and coalesce(o.avslutsorsak, '') <> 'FELREGISTRERING'
-  and p.startdatum < coalesce(o.slutdatum, o.month_end)
-  and o.startdatum < coalesce(p.slutdatum, p.month_end)
+from person_pairs p join in_force f on f.pending_id = p.delivery_id and f.other_id = p.other_id
 order by 1, 2
 """
 
