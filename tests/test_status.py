@@ -133,3 +133,32 @@ def test_followup_status_command_prints_the_matrix(home, capsys):
 def test_followup_status_refuses_bad_arguments_with_exit_code_2(home, capsys, argv):
     assert main(["status", "--home", str(home.root), *argv]) == 2
     assert "followup:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_followup_status_after_the_whole_pipeline_shows_resubmissions_rejections_and_lateness(tmp_path_factory, capsys):
+    from tests.bad_inputs.scenario import shared_scenario
+
+    scenario = shared_scenario(tmp_path_factory)
+    home = scenario.at("resubmit").home
+    assert main(["status", "--home", str(home.root), "--project", "uvas"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    row = {code: next(line for line in lines if line.strip().startswith(code)) for code in ("2303", "2305", "2309", "2380")}
+    months = load_projects().project("uvas").months()
+    march = months.index("2016-03")
+    for code in ("2303", "2305", "2309"):
+        marks = row[code].split()[2]
+        assert len(marks) == len(months) and marks[march] == ("!" if code != "2309" else "✓"), code
+        assert set(marks[:march] + marks[march + 1:]) == {"·"}
+    # deliveries, late, missing, rejected rows: 2303 delivered twice, 2305 came after the 10th,
+    # 2309's rejected resubmission leaves its first file in force.
+    assert row["2303"].split()[-4:] == ["2", "0", str(len(months) - 1), "0"]
+    assert row["2305"].split()[-4:] == ["1", "1", str(len(months) - 1), "0"]
+    assert row["2309"].split()[-4:] == ["2", "0", str(len(months) - 1), "0"]
+    assert "sen: 2305 Bräcke 2016-03 kom 2016-04-15 (frist 2016-04-10)" in out
+    assert "2 leveranser (omleverans): 2303 Ragunda 2016-03, gäller: 2016-03 rättad.csv" in out
+    assert "avvisad: 2309 Krokom 2016-03 2016-03 ny.csv: KOLUMN_SAKNAS; förra godkända leveransen gäller" in out
+    assert "Inte inläst (MANAD_SAKNAS): uvas/2380/leverans mars.csv" in out
+    assert "Inte inläst (SYMBOLISK_LANK): uvas/2380/2018-03.csv" in out
+    assert "✗" in row["2380"].split()[2]
