@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import duckdb
@@ -85,8 +86,17 @@ def warehouse_text(path: Path) -> dict[str, str]:
 
 
 def files_text(root: Path) -> dict[str, str]:
-    """Every file below root as text (binary files decoded leniently, so strings inside show)."""
-    return {str(p): p.read_bytes().decode("utf-8", errors="replace") for p in root.rglob("*") if p.is_file()}
+    """Every file below root as text (binary files decoded leniently, so strings inside show; a
+    zip container such as kpi.xlsx member by member, since its text is compressed)."""
+    texts: dict[str, str] = {}
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    texts[f"{path}!{member}"] = archive.read(member).decode("utf-8", errors="replace")
+        else:
+            texts[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+    return texts
 
 
 def sqlite_text(path: Path) -> dict[str, str]:

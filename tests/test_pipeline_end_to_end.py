@@ -16,10 +16,8 @@ import duckdb
 import pytest
 
 from orchestration.lib.home import DataHome
-from orchestration.privacy.keys import key_path
 from orchestration.projects.config import load_projects
 from orchestration.reporting.export import KPI_COLUMNS
-from tests.identifier_scan import files_text, find_identifiers, identifier_tokens, warehouse_text
 from tests.truth import expected_kon_breakdown, expected_kpis
 
 pytestmark = pytest.mark.slow
@@ -157,31 +155,6 @@ def test_invalid_personnummer_is_quarantined_while_the_rest_of_its_file_counts(p
             assert counted == total - 1
     finally:
         connection.close()
-
-
-def test_no_identifier_reaches_the_warehouse_exports_or_dagster_storage(pipeline):
-    home, _, simulation, _, exported, internal = pipeline
-    digits, words = identifier_tokens(simulation.identifiers())
-    assert len(digits) > 1000 and len(words) > 300
-    texts = warehouse_text(home.warehouse)
-    assert any(name.endswith("kpi_values") for name in texts)
-    for file in [*exported, *internal]:
-        texts[str(file.path)] = file.path.read_text(encoding="utf-8")
-    texts.update(files_text(home.dagster))
-    texts.update(files_text(home.exports))
-    texts.update(files_text(home.root / "logs"))
-    leaks = {name: found for name, text in texts.items() if (found := find_identifiers(text, digits, words))}
-    assert leaks == {}
-    # The scan itself finds what it looks for: the archive holds the files as received.
-    archive = files_text(home.archive)
-    assert any(find_identifiers(text, digits, words) for text in archive.values())
-
-
-def test_the_pseudonym_key_is_in_no_table_or_log(pipeline):
-    home = pipeline[0]
-    key = key_path(home.root).read_text(encoding="utf-8").strip()
-    texts = {**warehouse_text(home.warehouse), **files_text(home.dagster), **files_text(home.exports)}
-    assert [name for name, text in texts.items() if key in text] == []
 
 
 def test_funder_table_has_exactly_the_spec_columns_and_the_newest_period(pipeline):

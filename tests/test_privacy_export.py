@@ -52,3 +52,12 @@ def test_a_quote_in_the_middle_or_an_ordinary_dash_later_is_left_alone():
     assert neutralise_formula("16-19") == "16-19"
     assert neutralise_formula("-") == "'-"
     assert neutralise_formula("") == ""
+
+
+@pytest.mark.parametrize("broken", ["Ragunda\rkommun", "Ragunda\nkommun", "Ragunda\r\nkommun"])
+def test_a_line_break_inside_a_text_cell_never_splits_the_row(tmp_path, broken):
+    target = tmp_path / "kpi.csv"
+    write_kpi_csv([kpi_row(area=broken), kpi_row(area="0136")], target)
+    rows = read(target)
+    assert [r["area"] for r in rows] == ["Ragunda kommun", "0136"]
+    assert target.read_bytes().count(b"\n") == 3 and b"\r" not in target.read_bytes()

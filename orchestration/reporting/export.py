@@ -172,7 +172,7 @@ def _cell(value: object) -> str:
         if isinstance(value, float):
             return str(int(value)) if value.is_integer() else repr(round(value, 6))
         return str(value)
-    return neutralise_formula(str(value))
+    return neutralise_formula(" ".join(str(value).splitlines()))   # a line break would split the CSV row
 
 
 def neutralise_formula(text: str) -> str:
