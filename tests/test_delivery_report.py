@@ -139,3 +139,30 @@ def test_every_delivery_of_the_corpus_run_has_its_report_and_none_shows_a_person
     for case in scenario.cases:
         if case.outcome == "unrouted":
             assert case.relative in index
+
+
+def test_rows_are_numbered_as_the_municipality_sees_them_in_excel_and_in_a_text_editor(home):
+    from tests.bad_inputs.builders import xlsx_workbook_bytes
+
+    persons = PersonFactory().take(1995, 12)
+    bad_xlsx, bad_csv = wrong_check_digit(persons[0].ten), wrong_check_digit(persons[6].ten)
+
+    def fill(sheet):
+        sheet.append(["personnummer", "startdatum", "fas"])
+        sheet.append([persons[1].ten, "2016-01-04", "MOTA"])
+        sheet.append([None, None, None])                        # a blank worksheet row 3
+        sheet.append([bad_xlsx, "2016-01-04", "MOTA"])           # worksheet row 4
+        for p in persons[2:6]:
+            sheet.append([p.ten, "2016-01-04", "MOTA"])
+
+    write_file(home.inbox / "uvas/2303/2016-03.xlsx", xlsx_workbook_bytes(fill))
+    lines = ["personnummer;startdatum;fas;anteckning", f'{persons[7].ten};2016-01-04;MOTA;"två\nrader"',
+             "", f"{bad_csv};2016-01-04;MOTA;"] + [f"{p.ten};2016-01-04;MOTA;" for p in persons[8:]]
+    write_file(home.inbox / "uvas/2305/2016-03.csv", ("\n".join(lines) + "\n").encode("utf-8"))
+    process(home)
+    _, xlsx_rows = report_of(home, "uvas/2303/2016-03.xlsx")
+    _, text_rows = report_of(home, "uvas/2305/2016-03.csv")
+    assert [(r["rad"], r["orsakskod"]) for r in csv_rows(xlsx_rows)] == [("4", "PNR_OGILTIG")]
+    # The note spans lines 2-3, line 4 is blank: the bad record is on line 5.
+    assert [(r["rad"], r["orsakskod"]) for r in csv_rows(text_rows)] == [("5", "PNR_OGILTIG")]
+    assert_no_personnummer(xlsx_rows + text_rows, persons, bad_xlsx, bad_csv)
