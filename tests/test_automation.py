@@ -246,6 +246,8 @@ def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tm
 
     dagster_home = tmp_path / "dagster"
     write_dagster_yaml(dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)):
+        pass                           # the data home's instance exists before anything runs against it
     script, log = tmp_path / "writer.py", tmp_path / "writes.log"
     script.write_text(WRITER, encoding="utf-8")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
@@ -254,4 +256,4 @@ def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tm
     outputs = [p.communicate(timeout=240)[0] for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
     events = sorted((float(t), kind) for kind, t in (line.split() for line in log.read_text().splitlines()))
-    assert [kind for _, kind in events] == ["ready", "ready", "start", "end", "start", "end"], events
+    assert [kind for _, kind in events] == ["ready", "ready", "start", "end", "start", "end"], (events, outputs)
