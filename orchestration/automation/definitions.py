@@ -8,10 +8,11 @@ folders changed only, so a coordinator does not wait for the schedule.
 
 At most one writer at the warehouse, whatever starts the run: every stage and check that opens
 the warehouse is in the pool `warehouse`, whose limit is 1 in the data home's dagster.yaml
-(`concurrency.pools.default_limit`), and the instance runs one run at a time
-(`max_concurrent_runs`). Both are held by the instance, so they apply equally to `followup run`
-(in-process), to *Materialize* in the UI and to runs the daemon starts for this schedule and
-sensor in `dagster dev`.
+(`concurrency.pools.default_limit`). The slots are kept by the instance, so the limit holds
+between `followup run` (in process), *Materialize* in the UI and the runs the daemon starts for
+this schedule and sensor in `dagster dev` (tried: a sensor run and a concurrent `followup run`
+took turns, each logging "Step blocked by limit for pool warehouse"). Runs queued through the
+instance (UI, daemon) also start one at a time (`concurrency.runs.max_concurrent_runs: 1`).
 
 Transient failures (a warehouse file briefly locked by another program, a full disk freed a
 minute later) are retried per step: `STEP_RETRY_POLICY`, two retries after 15 s and 30 s, in
