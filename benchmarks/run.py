@@ -233,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     log = args.workdir / f"bench-{stamp}.log"
     results: dict = {"started": stamp, "machine": machine(), "load_at_start": load_average(), "args": vars(args) | {"workdir": str(args.workdir)}}
+    # Set-up, untimed, as `make` does at install: the dbt manifest the code location is built from.
+    # (Without it the first `followup run` of a fresh checkout parses the dbt project: a minute
+    # under load, once.)
+    import subprocess
+    subprocess.run([sys.executable, "-c", "from orchestration.transform.assets import ensure_manifest; ensure_manifest()"],
+                   check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     if cases & {"a", "b"}:
         case_a_and_b(args.workdir, log, cases, results)
     if "c" in cases:
