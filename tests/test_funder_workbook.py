@@ -119,6 +119,9 @@ def test_data_version_names_the_run_and_every_delivery(books, demo_pipeline):
             text = "\n".join(" ".join(str(c) for c in r if c is not None)
                              for r in book["Definitioner"].iter_rows(values_only=True))
             assert demo_pipeline.outcome.run_id in text
+            written_by_the_run = openpyxl.load_workbook(demo_pipeline.home.exports / project_id / "kpi.xlsx")
+            assert any(demo_pipeline.outcome.run_id in str(c) for r in
+                       written_by_the_run["Definitioner"].iter_rows(values_only=True) for c in r if c)
             hashes = db.execute("select sha256 from marts.fct_deliveries where project_id = ? and reporting_month <= ?",
                                 [project_id, exported.period]).fetchall()
             assert hashes and all(h in text for (h,) in hashes)

@@ -18,7 +18,7 @@ from dagster._core.events import DagsterEventType
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
-from orchestration.reporting.export import export_all
+from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
 from orchestration.reporting.headline import headlines, headlines_markdown
 from orchestration.reporting.monitoring import MunicipalityMonth, municipality_months, warehouse_row_counts
@@ -30,13 +30,14 @@ LISTED_AT_MOST = 200          # rows of a markdown table in metadata; the rest i
 
 
 @dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values")], kinds={"csv", "html"})
-def kpi_exports(followup: FollowupResource) -> dg.MaterializeResult:
-    """kpi.csv and a one-page report (rapport.html, trend.png) per project for its newest month,
+def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
+    """kpi.csv, kpi.xlsx and a one-page report (rapport.html, trend.png) per project for its newest month,
     small counts suppressed, in exports/. The metadata carries the headline table and each
     project's trend chart (participants and activity share against the targets)."""
     home = followup.data_home()
     config = followup.projects()
-    exported = export_all(home.warehouse, config, home.exports)
+    built_by = BuiltBy(context.run_id, dt.datetime.now())   # the run that just built the marts
+    exported = export_all(home.warehouse, config, home.exports, built_by=built_by)
     lines = headlines(home.warehouse, config)
     charts: dict[str, dg.MetadataValue] = {}
     for headline in lines:
