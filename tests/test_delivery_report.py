@@ -42,7 +42,8 @@ def assert_no_personnummer(text: str, persons, *written: str) -> None:
             assert form not in text
     for value in written:
         assert value not in text
-    assert not re.search(r"(?<!\d)\d{6}[-+]?\d{4}(?!\d)", text)
+    text = re.sub(r"\b[0-9a-f]{64}\b", "", text)      # a file's sha256 may hold ten digits in a row
+    assert not re.search(r"(?<![0-9a-f])\d{6}[-+]?\d{4}(?![0-9a-f])", text)
 
 
 def test_accepted_file_with_a_rejected_row_and_warnings(home):

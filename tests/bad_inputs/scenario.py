@@ -56,12 +56,19 @@ class Scenario:
     good: GoodSet
     resubmissions: Resubmissions
     stages: dict[str, StageResult] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def at(self, stage: str) -> StageResult:
         for name in STAGES[: STAGES.index(stage) + 1]:
+            if name in self.failed:        # a stage that failed fails every test that needs it, once
+                raise AssertionError(f"stage '{name}' failed: {self.failed[name]}")
             if name not in self.stages:
                 started = time.monotonic()
-                result = getattr(self, f"_{name}")()
+                try:
+                    result = getattr(self, f"_{name}")()
+                except Exception as error:
+                    self.failed[name] = f"{type(error).__name__}: {error}"
+                    raise
                 result.seconds = time.monotonic() - started
                 self.stages[name] = result
         return self.stages[stage]
