@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,38 @@ def prepare_environment(home: DataHome, config_path: str | None) -> None:
     write_dagster_yaml(home.dagster)
 
 
+PID_TAG = "followup/pid"
+HOST_TAG = "followup/host"
+
+
+def release_abandoned_runs(instance) -> list[str]:
+    """Mark failed the runs of a `followup run` that was killed (its process is gone) and free
+    the pool slots they held. Without this the next run waits forever for the warehouse pool
+    (limit 1), which the killed run claimed and never gave back."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    released = []
+    unfinished = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
+    for run in unfinished:
+        pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
+        if not pid or host != socket.gethostname() or _process_alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"Körningen avbröts (process {pid} finns inte längre); platserna frigjordes.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str | None = None) -> RunOutcome:
     prepare_environment(home, config_path)
     ensure_schema(home.warehouse)
@@ -72,8 +105,10 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     # narration goes to a log file (it holds no personal data: counts, names of models).
     with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        release_abandoned_runs(instance)
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                        tags={PROJECTS_TAG: project_id or ALL_PROJECTS, "followup/started_by": "followup run"})
+                                        tags={PROJECTS_TAG: project_id or ALL_PROJECTS, "followup/started_by": "followup run",
+                                              PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
         failure = None
         if not result.success:
             failed = [event for event in result.all_events if event.is_step_failure]
