@@ -227,10 +227,15 @@ def simulate(kommuner: list[str], months: list[str], new_per_month: float, seed:
             if ends[i] != never:
                 local_ended.append((int(persons[i]), int(ends[i])))
         ended_people += local_ended
-        # one person may still get two overlapping spells here (a return drawn twice): keep the first
-        order = np.lexsort((starts, persons))
-        for a, b in zip(order[:-1], order[1:]):
-            if persons[a] == persons[b] and starts[b] <= ends[a]:
+        # one person may still get overlapping spells here (a return drawn twice): the later spell
+        # goes to a new person, until no person has two overlapping spells in this municipality
+        # (the pipeline would rightly reject both rows; the floor has no such rule)
+        while True:
+            order = np.lexsort((starts, persons))
+            clash = [b for a, b in zip(order[:-1], order[1:]) if persons[a] == persons[b] and starts[b] <= ends[a]]
+            if not clash:
+                break
+            for b in clash:
                 persons[b] = population.draw(starts[b:b + 1])[0]
         result[kommun] = Enrolments(
             person=persons, start=starts, end=ends,
