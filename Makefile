@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-fast dashboard lock clean
+.PHONY: demo test test-fast dashboard benchmark lock clean
 
 # The virtual environment, installed exactly from the lock file, then the project itself.
 $(STAMP): pyproject.toml requirements.lock
@@ -32,6 +32,10 @@ test-fast: $(STAMP)
 # The coordinators' dashboards on the demo's data home.
 dashboard: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH DAGSTER_HOME=$(DEMO_HOME)/dagster FOLLOWUP_HOME=$(DEMO_HOME) $(BIN)/dagster dev -w workspace.yaml
+
+# Timings of the three benchmark cases against the DuckDB floor (BENCHMARKS.md); data in /tmp.
+benchmark: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCHMARK_ARGS)
 
 # Re-pin every dependency after changing pyproject.toml (needs the registry).
 lock:
