@@ -22,11 +22,10 @@ from pathlib import Path
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
-from orchestration.reporting.workbook import write_workbook
+from orchestration.reporting.workbook import neutralise_formula, write_workbook
 
 KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
                "denominator", "target", "target_met", "suppressed")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -55,19 +54,14 @@ def newest_period(warehouse: Path, project_id: str) -> str | None:
 
 _KPI_SELECT = (
     "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
-    "denominator, target, target_met from marts.kpi_values where project_id = ? and {period_filter} "
+    "denominator, target, target_met from marts.kpi_values where project_id = ? and period <= ? "
     "order by period, area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
 )
 
 
-def kpi_rows(warehouse: Path, project_id: str, period: str) -> list[dict]:
-    """The project's KPI rows for one month, exact."""
-    return _select(warehouse, _KPI_SELECT.format(period_filter="period = ?"), [project_id, period])
-
-
 def kpi_history(warehouse: Path, project_id: str, period: str) -> list[dict]:
     """The project's KPI rows of every month up to and including `period`, exact."""
-    return _select(warehouse, _KPI_SELECT.format(period_filter="period <= ?"), [project_id, period])
+    return _select(warehouse, _KPI_SELECT, [project_id, period])
 
 
 def data_version(warehouse: Path, project_id: str, period: str) -> list[dict]:
@@ -173,8 +167,3 @@ def _cell(value: object) -> str:
             return str(int(value)) if value.is_integer() else repr(round(value, 6))
         return str(value)
     return neutralise_formula(" ".join(str(value).splitlines()))   # a line break would split the CSV row
-
-
-def neutralise_formula(text: str) -> str:
-    """'=HYPERLINK(…)' → "'=HYPERLINK(…)": Excel and LibreOffice show it as text, never run it."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text

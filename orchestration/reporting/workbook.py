@@ -306,12 +306,14 @@ def _format_row(sheet: Worksheet, row: int, kpi: str, columns: Iterable[int]) ->
         _format_cell(sheet.cell(row, column), kpi)
 
 
-def _text(value: Any) -> Any:
-    """Text that a spreadsheet could read as a formula gets a leading apostrophe (CSV/XLSX injection)."""
-    if value is None:
-        return None
-    text = str(value)
+def neutralise_formula(text: str) -> str:
+    """'=HYPERLINK(…)' → "'=HYPERLINK(…)": Excel and LibreOffice show it as text, never run it
+    (CSV/XLSX injection). Used for kpi.csv too."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _text(value: Any) -> Any:
+    return None if value is None else neutralise_formula(str(value))
 
 
 def _moment(value: Any) -> str | None:
