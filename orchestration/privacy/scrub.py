@@ -100,7 +100,7 @@ class SwedishPhoneDetector:
     inner: PhoneDetector = field(default_factory=PhoneDetector)
 
     def detect(self, text: str) -> list[Detection]:
-        # A valid personnummer is one, even when it could be dialled ("010101-0007"): one label.
+        # A valid personnummer is one, even when it could be dialled ("121212-1212", Skatteverket's test number): one label.
         taken = [(d.start, d.end) for d in PersonnummerDetector().detect(text)]
         found = [d for d in self.inner.detect(text) if _swedish_phone(text[d.start:d.end])
                  and not any(start < d.end and d.start < end for start, end in taken)]
