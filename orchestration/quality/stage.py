@@ -36,21 +36,70 @@ class ValidationReport:
     quarantined_rows: int = 0
 
 
+BATCH_ROWS = 250_000
+
+
 def validate_pending(home: DataHome, config: ProjectsConfig,
-                     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE) -> ValidationReport:
+                     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+                     batch_rows: int = BATCH_ROWS) -> ValidationReport:
+    """Validate every delivery waiting in landing.pseudonymised_rows, in batches of whole
+    reporting months, oldest first, each written before the next is read.
+
+    Memory is bounded by a batch (a national backfill is millions of rows), and the verdicts are
+    those of one pass over everything: the row rules and the file rule are per delivery, and the
+    one rule that looks across deliveries (a person enrolled in another municipality at the same
+    time) only looks at snapshots of the delivery's own month or earlier, which an earlier batch
+    has validated by then or which are in the same batch. A stopped run resumes at its batch."""
+    with connect(home.warehouse, read_only=True) as db:
+        months = db.execute(
+            "select d.reporting_month, count(p.row_number) from landing.deliveries d "
+            "left join landing.pseudonymised_rows p using (delivery_id) "
+            "where d.status = 'PSEUDONYMISED' group by 1 order by 1").fetchall()
+    report = ValidationReport()
+    if not months:
+        return report
+    suite = load_suite()
+    batch: list[str] = []
+    size = 0
+    for month, rows in months:
+        if batch and size + rows > batch_rows:
+            _validate_batch(home, config, batch, suite, max_rejected_share, report)
+            batch, size = [], 0
+        batch.append(month)
+        size += rows
+    _validate_batch(home, config, batch, suite, max_rejected_share, report)
+    report.expectations = _summed(report.expectations)
+    return report
+
+
+def _summed(summaries: list[ExpectationSummary]) -> list[ExpectationSummary]:
+    """One line per rule over all batches and projects: failing rows added, passed only if it
+    passed everywhere."""
+    merged: dict[tuple[str, str, str], ExpectationSummary] = {}
+    for s in summaries:
+        key = (s.reason_code, s.expectation_type, s.verdict)
+        if key in merged:
+            m = merged[key]
+            merged[key] = ExpectationSummary(*key, m.success and s.success, m.unexpected_count + s.unexpected_count)
+        else:
+            merged[key] = ExpectationSummary(*key, s.success, s.unexpected_count)
+    return list(merged.values())
+
+
+def _validate_batch(home: DataHome, config: ProjectsConfig, months: list[str], suite,
+                    max_rejected_share: float, report: ValidationReport) -> None:
     with connect(home.warehouse, read_only=True) as db:
         rows = db.execute(
             "select p.*, d.project_id, d.kommunkod, d.reporting_month, "
             "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
             "from landing.pseudonymised_rows p join landing.deliveries d using (delivery_id) "
-            "where d.status = 'PSEUDONYMISED' order by p.delivery_id, p.row_number"
+            "where d.status = 'PSEUDONYMISED' and d.reporting_month in (select unnest(?)) "
+            "order by p.delivery_id, p.row_number", [months]
         ).df()
         pending = [r[0] for r in db.execute(
-            "select delivery_id from landing.deliveries where status = 'PSEUDONYMISED'").fetchall()]
-    report = ValidationReport()
-    if not pending:
-        return report
-    suite = load_suite()
+            "select delivery_id from landing.deliveries where status = 'PSEUDONYMISED' "
+            "and reporting_month in (select unnest(?))", [months]).fetchall()]
+    verdicts_before = len(report.verdicts)
     per_project = []
     for project_id, frame in rows.groupby("project_id", sort=True):
         project = config.project(str(project_id))
@@ -62,6 +111,7 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     counting = pd.concat([part[3] for part in per_project], ignore_index=True) if per_project else pd.DataFrame()
     with connect(home.warehouse, read_only=True) as db:
         concurrent = concurrent_enrolments(db, counting)
+    del counting
     accepted_parts, quarantine_parts, warning_parts = [], [], []
     for frame, findings, summaries, _ in per_project:
         ids = set(frame["delivery_id"])
@@ -74,9 +124,10 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
         warning_parts.append(warnings)
         report.verdicts += verdicts
         report.expectations += summaries
+    del per_project, rows
     # A delivery whose rows all vanished (cannot happen: the reader refuses a file without rows)
     # would otherwise stay PSEUDONYMISED forever; give it a verdict.
-    seen = {v.delivery_id for v in report.verdicts}
+    seen = {v.delivery_id for v in report.verdicts[verdicts_before:]}
     for delivery_id in pending:
         if delivery_id not in seen:
             report.verdicts.append(DeliveryVerdict(delivery_id, "REJECTED", "FIL_TOM",
@@ -85,9 +136,8 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     accepted = pd.concat(accepted_parts, ignore_index=True) if accepted_parts else pd.DataFrame()
     quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame()
     warnings = pd.concat(warning_parts, ignore_index=True) if warning_parts else pd.DataFrame()
-    report.quarantined_rows = len(quarantine)
-    _write(home, pending, accepted, quarantine, warnings, report.verdicts)
-    return report
+    report.quarantined_rows += len(quarantine)
+    _write(home, pending, accepted, quarantine, warnings, report.verdicts[verdicts_before:])
 
 
 CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"

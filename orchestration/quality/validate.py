@@ -179,10 +179,12 @@ def overlapping_enrolments(frame: pd.DataFrame) -> list[RowFinding]:
 
 
 def normalisation_findings(frame: pd.DataFrame) -> list[RowFinding]:
-    """Warnings found while reading: an optional code outside its list was stored as OKAND."""
+    """Warnings found while reading: an optional code outside its list was stored as OKAND.
+    Only rows with a note are looked at (a handful in millions)."""
     findings = []
-    for delivery_id, row_number, notes in zip(frame["delivery_id"], frame["row_number"], frame["notes"]):
-        for note in (notes or "").split(","):
+    noted = frame[frame["notes"].fillna("").str.contains("KOD_OKAND:", regex=False)]
+    for delivery_id, row_number, notes in zip(noted["delivery_id"], noted["row_number"], noted["notes"]):
+        for note in notes.split(","):
             if note.startswith("KOD_OKAND:"):
                 column = note.split(":", 1)[1]
                 stored = ("könet togs från personnumret" if column == "kon"
@@ -203,18 +205,25 @@ def _codes_for(column: str) -> str:
 
 
 def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
-    """Split rows into accepted and quarantined, and give each delivery its file verdict."""
+    """Split rows into accepted and quarantined, and give each delivery its file verdict.
+
+    Set-based: findings are few, rows may be millions, so rows are matched to findings by a
+    join on (delivery_id, row_number) and counted per delivery with one groupby."""
     rejected = {(f.delivery_id, f.row_number) for f in findings if f.verdict == "rejected"}
-    warning_codes: dict[tuple[str, int], list[str]] = {}
+    warning_codes: dict[tuple[str, int], set[str]] = {}
     for f in findings:
         if f.verdict == "warning":
-            warning_codes.setdefault((f.delivery_id, f.row_number), []).append(f.code)
-    keys = list(zip(frame["delivery_id"], frame["row_number"].astype(int)))
-    is_rejected = pd.Series([k in rejected for k in keys], index=frame.index)
+            warning_codes.setdefault((f.delivery_id, f.row_number), set()).add(f.code)
+    keys = pd.MultiIndex.from_arrays([frame["delivery_id"].to_numpy(), frame["row_number"].astype(int).to_numpy()])
+    is_rejected = pd.Series(keys.isin(list(rejected)) if rejected else False, index=frame.index, dtype=bool)
+    is_warned = pd.Series(keys.isin(list(warning_codes)) if warning_codes else False, index=frame.index, dtype=bool)
     accepted = frame[~is_rejected].copy()
-    accepted["warnings"] = [
-        ",".join(sorted(set(warning_codes.get(k, [])))) for k, r in zip(keys, is_rejected) if not r
-    ]
+    accepted["warnings"] = ""
+    warned = is_warned & ~is_rejected
+    if warned.any():
+        accepted.loc[warned[~is_rejected], "warnings"] = [
+            ",".join(sorted(warning_codes[(d, int(r))]))
+            for d, r in zip(frame.loc[warned, "delivery_id"], frame.loc[warned, "row_number"])]
     quarantine = pd.DataFrame(
         [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "rejected"],
         columns=["delivery_id", "row_number", "reason_code", "column_name", "message"],
@@ -223,11 +232,13 @@ def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: 
         [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "warning"],
         columns=["delivery_id", "row_number", "warning_code", "column_name", "message"],
     )
+    counts = pd.DataFrame({"delivery_id": frame["delivery_id"], "rejected": is_rejected, "warned": warned}) \
+        .groupby("delivery_id", sort=True).agg(total=("rejected", "size"), rejected=("rejected", "sum"),
+                                                 warned=("warned", "sum"))
     verdicts = []
-    for delivery_id, group in frame.groupby("delivery_id", sort=True):
-        total = len(group)
-        n_rejected = sum((delivery_id, int(r)) in rejected for r in group["row_number"])
-        n_warned = sum((delivery_id, int(r)) in warning_codes and (delivery_id, int(r)) not in rejected for r in group["row_number"])
+    for delivery_id, total, n_rejected, n_warned in zip(counts.index, counts["total"], counts["rejected"],
+                                                        counts["warned"]):
+        total, n_rejected, n_warned = int(total), int(n_rejected), int(n_warned)
         if total and n_rejected / total > max_rejected_share:
             verdict, code = "REJECTED", "FOR_MANGA_FEL"
             message = (f"{n_rejected} av {total} rader ({n_rejected / total:.0%}) avvisades, mer än "

@@ -174,10 +174,12 @@ def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas:
                      rows: list[dict]) -> None:
     _header(sheet, ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)])
     order = list(BREAKDOWN_LABELS)
+    groups: dict[str, set[tuple[str, str]]] = {}    # one pass over the rows, not one per area
+    for r in rows:
+        if r["period"] == period and r["breakdown"] in BREAKDOWN_LABELS:
+            groups.setdefault(r["area"], set()).add((r["breakdown"], r["group"]))
     for area in areas:
-        cells = sorted({(r["breakdown"], r["group"]) for r in rows
-                        if r["area"] == area and r["period"] == period and r["breakdown"] in BREAKDOWN_LABELS},
-                       key=lambda c: (order.index(c[0]), c[1] in ("OKAND", "UTANFOR"), c[1]))
+        cells = sorted(groups.get(area, ()), key=lambda c: (order.index(c[0]), c[1] in ("OKAND", "UTANFOR"), c[1]))
         for breakdown, group in cells:
             sheet.append([_text(names[area]), BREAKDOWN_LABELS[breakdown], _text(GROUP_LABELS.get(group, group)),
                           *(_figure(figures.get((area, period, k, breakdown, group)))[0] for k in BREAKDOWN_KPIS)])
