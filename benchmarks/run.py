@@ -66,7 +66,7 @@ def pipeline(label: str, home: Path, config: Path, log: Path) -> dict:
         "peak_rss_mib": max(run.peak_rss_mib, export.peak_rss_mib),
         "ok": run.returncode == 0 and export.returncode == 0,
         "steps": step_durations(home),
-        "dbt_models": dbt_model_timings(),
+        "dbt_models": dbt_model_timings(home),
     }
 
 
@@ -102,9 +102,9 @@ def step_durations(home: Path) -> dict[str, float]:
         return durations
 
 
-def dbt_model_timings(top: int = 12) -> dict[str, float]:
+def dbt_model_timings(home: Path, top: int = 12) -> dict[str, float]:
     """Seconds per dbt node (models and tests) from the newest run_results.json."""
-    target = Path(__file__).resolve().parents[1] / "dbt" / "target"
+    target = home / "dbt-target"
     results = sorted(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
     if not results:
         return {}

@@ -76,3 +76,27 @@ def test_pure_modules_do_not_import_dagster(module):
     """Logic lives in plain functions; only the asset modules touch Dagster."""
     code = f"import sys, {module}; sys.exit(1 if 'dagster' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_the_dbt_resource_still_overrides_what_dagster_dbt_has():
+    """FollowupDbtCliResource skips `dbt --version` and the in-process adapter by overriding two
+    private members of dagster-dbt's resource; after an upgrade that renames them the overrides
+    would silently do nothing."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.transform.assets import dbt_resource
+
+    assert hasattr(DbtCliResource, "_cli_version") and hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
+    resource = dbt_resource()
+    assert resource._initialize_dbt_core_adapter([]) is None
+    assert resource._cli_version.major == 1
+
+
+def test_only_the_marts_carry_dbt_tests_as_asset_checks():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    dbt_checks = {key for key in graph.asset_check_keys if key.name.startswith(("unique_", "not_null_", "accepted_"))}
+    on = {key.asset_key.to_user_string() for key in dbt_checks}
+    assert {"kpi_values", "fct_enrolments", "fct_deliveries"} <= on
+    assert not any(name.startswith(("stg_", "int_")) for name in on)

@@ -439,3 +439,34 @@ def test_the_counts_shares_are_made_of_are_the_count_rows_of_the_warehouse(demo_
                 assert value == counts[("active_participants", area, breakdown, group)] + \
                     counts[("exited", area, breakdown, group)]
     assert checked > 1000
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(populations(), min_size=2, max_size=4), st.integers(0, 3))
+def test_the_suppression_cache_never_changes_what_is_published(tmp_path_factory, months, changed):
+    """Month by month with the cache gives what `suppress` gives each month afresh: on a first
+    export, on a repeat, and after one month's figures changed (a correction restates history)."""
+    from orchestration.reporting.export import suppress_by_month
+
+    cache = tmp_path_factory.mktemp("cache") / "suppression" / "p.json"
+    min_count = months[0][2]
+    history = []
+    for index, (persons, municipalities, _) in enumerate(months):
+        history += [dict(row, period=f"2020-{index + 1:02d}") for row in funder_rows(persons, municipalities)]
+
+    assert suppress_by_month(history, min_count, cache) == afresh(history, min_count)
+    assert cache.exists()
+    assert suppress_by_month(history, min_count, cache) == afresh(history, min_count)
+    # One month's figures change (a participant more everywhere): that month is suppressed anew.
+    period = f"2020-{changed % len(months) + 1:02d}"
+    corrected = [dict(row, value=row["value"] + 1, numerator=row["value"] + 1)
+                 if row["period"] == period and row["kpi"] == "participants" else row for row in history]
+    assert suppress_by_month(corrected, min_count, cache) == afresh(corrected, min_count)
+    assert suppress_by_month(history, min_count + 1, cache) == afresh(history, min_count + 1)
+
+
+def afresh(rows, min_count):
+    by_month = {}
+    for row in rows:
+        by_month.setdefault(row["period"], []).append(row)
+    return [row for period in sorted(by_month) for row in suppress(by_month[period], min_count)]

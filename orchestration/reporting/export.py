@@ -14,14 +14,18 @@ built them.
 from __future__ import annotations
 
 import csv
-import math
 import datetime as dt
+import hashlib
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig
+from orchestration.reporting import suppression as suppression_module
 from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
+from orchestration.reporting.suppression import apply_suppression, rows_to_hide
 from orchestration.reporting.workbook import neutralise_formula, write_workbook
 
 KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
@@ -82,12 +86,69 @@ def _select(warehouse: Path, sql: str, parameters: list) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def suppress_by_month(rows: list[dict], min_count: int) -> list[dict]:
-    """Disclosure control month by month, so each month's rows are exactly its kpi.csv."""
+def suppress_by_month(rows: list[dict], min_count: int, cache: Path | None = None) -> list[dict]:
+    """Disclosure control month by month, so each month's rows are exactly its kpi.csv.
+
+    `cache`: a file remembering which rows each month hid, keyed by a fingerprint of the month's
+    exact rows, the minimum count and this code. A month whose figures have not changed since
+    the last export (most of the history, month after month) is not suppressed again; the
+    result is the same either way, as the fingerprint covers everything `suppress` reads."""
     months: dict[str, list[dict]] = {}
     for row in rows:
         months.setdefault(row["period"], []).append(row)
-    return [row for period in sorted(months) for row in suppress(months[period], min_count)]
+    remembered = _read_cache(cache)
+    out = []
+    for period in sorted(months):
+        key = _fingerprint(months[period], min_count)
+        entry = remembered.get(period)
+        if entry and entry.get("key") == key:
+            hidden = set(entry["hidden"])
+        else:
+            hidden = rows_to_hide(months[period], min_count)
+            remembered[period] = {"key": key, "hidden": sorted(hidden)}
+        out += apply_suppression(months[period], hidden)
+    _write_cache(cache, remembered)
+    return out
+
+
+_SUPPRESSION_CODE = hashlib.sha256(Path(suppression_module.__file__).read_bytes()).hexdigest()
+
+
+def _fingerprint(rows: list[dict], min_count: int) -> str:
+    digest = hashlib.sha256(f"{_SUPPRESSION_CODE}|{min_count}".encode())
+    for row in rows:
+        digest.update(repr(tuple(row.get(k) for k in _FINGERPRINTED)).encode())
+    return digest.hexdigest()
+
+
+_FINGERPRINTED = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator", "denominator",
+                  "target", "target_met")
+
+
+def suppression_cache(warehouse: Path, project_id: str) -> Path:
+    """Beside the warehouse (it holds the positions of hidden rows, no figures)."""
+    return warehouse.parent / "cache" / "suppression" / f"{project_id}.json"
+
+
+def _read_cache(cache: Path | None) -> dict:
+    if cache is None or not cache.exists():
+        return {}
+    try:
+        return json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}                                   # a damaged cache is only a slower export
+
+
+def _write_cache(cache: Path | None, remembered: dict) -> None:
+    if cache is None:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_name(cache.name + ".part")
+        temporary.write_text(json.dumps(remembered, sort_keys=True), encoding="utf-8")
+        temporary.replace(cache)
+    except OSError:
+        pass                                        # read-only data home: export without the cache
 
 
 def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
@@ -101,7 +162,7 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
         history = [dict(row, suppressed=False) for row in history]
         stem = "kpi_internal"
     else:
-        history = suppress_by_month(history, project.min_count)
+        history = suppress_by_month(history, project.min_count, suppression_cache(warehouse, project.id))
         stem = "kpi"
     rows = [row for row in history if row["period"] == period]
     folder = out_dir / project.id

@@ -44,9 +44,10 @@ def _target_pct(value: float | None) -> str:
 def published_figures(warehouse: Path, project: Project, period: str) -> tuple[dict[str, Figure], Trend]:
     """The ALL-area totals of every month up to `period` as the funder tables publish them: the
     newest month's headline figures, and the trend with hidden months left out of the chart."""
-    from orchestration.reporting.export import kpi_history, suppress_by_month
+    from orchestration.reporting.export import kpi_history, suppress_by_month, suppression_cache
 
-    rows = [r for r in suppress_by_month(kpi_history(warehouse, project.id, period), project.min_count)
+    rows = [r for r in suppress_by_month(kpi_history(warehouse, project.id, period), project.min_count,
+                                         suppression_cache(warehouse, project.id))
             if r["area"] == "ALL" and r["breakdown"] == "total"]
     by_month: dict[str, dict[str, Figure]] = {}
     for row in rows:

@@ -306,13 +306,21 @@ def release_unneeded(table: Table, hidden_rows: set[int], primary_rows: set[int]
 def suppress(rows: Sequence[Mapping], min_count: int) -> list[dict]:
     """Primary and secondary suppression of funder rows; a hidden row keeps its keys and target
     and gets `suppressed` true and blank value, numerator, denominator and target_met."""
+    return apply_suppression(rows, rows_to_hide(rows, min_count))
+
+
+def rows_to_hide(rows: Sequence[Mapping], min_count: int) -> set[int]:
+    """The positions of the rows to hide: primary, then secondary suppression."""
     table = build_table(rows)
     primary_rows = {index for index, row in enumerate(rows) if primarily_suppressed(row, min_count)}
-    hidden_rows = release_unneeded(table, protect(table, primary_rows), primary_rows)
+    return release_unneeded(table, protect(table, primary_rows), primary_rows)
+
+
+def apply_suppression(rows: Sequence[Mapping], hidden: set[int]) -> list[dict]:
     out = []
     for index, row in enumerate(rows):
         row = dict(row)
-        row["suppressed"] = index in hidden_rows
+        row["suppressed"] = index in hidden
         if row["suppressed"]:
             row["value"] = row["numerator"] = row["denominator"] = row["target_met"] = None
         out.append(row)

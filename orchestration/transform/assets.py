@@ -5,7 +5,9 @@ asset that writes it, so lineage runs unbroken from the inbox to the KPI marts.
 """
 
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster import get_dagster_logger
+from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
@@ -38,14 +42,38 @@ class FollowupDbtTranslator(DagsterDbtTranslator):
         path = dbt_resource_props.get("path") or ""
         return path.split("/")[0] if "/" in path else "transform"
 
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: DbtProject | None) -> dg.AssetCheckSpec | None:
+        """The data tests of the marts (the tables the KPIs and exports are read from) are asset
+        checks in the UI. The tests of staging and intermediate models run in the same
+        `dbt build` and fail the step, skipping every model downstream, but are not asset checks:
+        each check is two Dagster events, and ~190 more of them cost a monthly run ~10 s
+        (BENCHMARKS.md) for checks a coordinator cannot act on; a failing one is in the step's log."""
+        if asset_spec.group_name != CHECKED_GROUP:
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+
+
+CHECKED_GROUP = "marts"
+
+
+class _UncheckedTestNotices(logging.Filter):
+    """dagster-dbt announces each test that is not an asset check as a warning; they are meant."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "instead of an `AssetCheckResult`" not in record.getMessage()
+
+
+DBT_SOURCE_FOLDERS = ("models", "macros", "tests")
+
 
 def ensure_manifest() -> Path:
     """dbt parse when the manifest is missing (fresh clone, CI) or older than the dbt project's
     files (an edited model): the asset graph is read from it, so a stale one would silently
     drop or misorder models."""
     manifest = dbt_project.manifest_path
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml")
-               and "target" not in p.parts and "logs" not in p.parts]
+    sources = [p for folder in DBT_SOURCE_FOLDERS for p in (DBT_PROJECT_DIR / folder).rglob("*")
+               if p.suffix in (".sql", ".yml", ".yaml")] + list(DBT_PROJECT_DIR.glob("*.yml"))
     if not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in sources):
         completed = subprocess.run(
             [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
@@ -65,8 +93,38 @@ def ensure_manifest() -> Path:
 )
 def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, followup: FollowupResource):
     """Staging, intermediate and KPI marts, built and tested with `dbt build`."""
-    os.environ["FOLLOWUP_WAREHOUSE"] = str(followup.data_home().warehouse)
-    yield from dbt.cli(build_args(), context=context).stream()
+    home = followup.data_home()
+    os.environ["FOLLOWUP_WAREHOUSE"] = str(home.warehouse)
+    target = run_target_path(home.root, context.run_id)
+    quiet = _UncheckedTestNotices()
+    dbt_logger = logging.getLogger(get_dagster_logger().name)
+    dbt_logger.addFilter(quiet)
+    try:
+        for event in dbt.cli(build_args(), context=context, target_path=target).stream():
+            # A test that is not an asset check comes back as an observation of its model; the
+            # test still ran, and a failing one fails the step (dbt exits non-zero).
+            if not isinstance(event, dg.AssetObservation):
+                yield event
+    finally:
+        dbt_logger.removeFilter(quiet)
+        forget_old_targets(target)
+
+
+KEPT_TARGETS = 3
+
+
+def run_target_path(home_root: Path, run_id: str) -> Path:
+    """dbt's artifacts of this run (compiled SQL, run_results.json, dbt.log) in the data home, not
+    in the source tree: dagster-dbt would otherwise leave ~300 files per run in dbt/target."""
+    return home_root / "dbt-target" / run_id
+
+
+def forget_old_targets(current: Path) -> None:
+    """Keep the artifacts of the newest runs only."""
+    runs = sorted((p for p in current.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEPT_TARGETS]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def build_args() -> list[str]:
@@ -86,6 +144,25 @@ def build_args() -> list[str]:
 DBT_THREADS = 4
 
 
+class FollowupDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs a monthly run does not need (~4 s of
+    the UVAS-size run, BENCHMARKS.md): `dbt --version` in a subprocess on every run (this
+    environment's dbt-core is the one that runs), and a dbt adapter opened in the Dagster
+    process, which dagster-dbt uses only to fetch column metadata and row counts (not asked for
+    here). Both override private members; after a dagster-dbt upgrade that renames them, the
+    resource still works, only slower (tests/test_definitions.py notices)."""
+
+    @property
+    def _cli_version(self) -> version.Version:
+        from dbt.version import __version__
+
+        return version.parse(__version__)
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
     """dbt from this environment (the venv's), whatever PATH says."""
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
+    return FollowupDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                                  dbt_executable=DBT_EXECUTABLE)
