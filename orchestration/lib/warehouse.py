@@ -10,6 +10,7 @@ Python writes the `landing` schema; dbt reads it as sources and builds staging â
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,11 +165,21 @@ def warehouse_path(home: Path) -> Path:
     return home / "warehouse.duckdb"
 
 
+def memory_limit() -> str:
+    """DuckDB's memory ceiling in this process and in dbt's (profiles.yml reads the same variable).
+    Left alone DuckDB takes up to 80 % of RAM; bounded, it spills to disk beside the warehouse.
+    A national backfill (5 M rows) stays under 2 GiB in all (BENCHMARKS.md)."""
+    return os.environ.get("FOLLOWUP_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
+
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
 @contextlib.contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection; closed on exit so dbt or the next writer can open the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
+    connection = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
     try:
         yield connection
     finally:
