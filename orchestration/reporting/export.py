@@ -58,14 +58,38 @@ def newest_period(warehouse: Path, project_id: str) -> str | None:
 
 _KPI_SELECT = (
     "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
-    "denominator, target, target_met from marts.kpi_values where project_id = ? and period <= ? "
-    "order by period, area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
+    "denominator, target, target_met from marts.kpi_values where project_id = ? and period = ? "
+    "order by area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
 )
 
 
-def kpi_history(warehouse: Path, project_id: str, period: str) -> list[dict]:
-    """The project's KPI rows of every month up to and including `period`, exact."""
+def kpi_month(warehouse: Path, project_id: str, period: str) -> list[dict]:
+    """The project's KPI rows of one month, exact."""
     return _select(warehouse, _KPI_SELECT, [project_id, period])
+
+
+def published_months(warehouse: Path, project: Project, period: str, unsuppressed: bool = False):
+    """(month, rows) for every month up to and including `period`, oldest first, each month's
+    rows exactly as its kpi.csv (suppressed on its own; exact with `unsuppressed`).
+
+    One month at a time: a national project has ~100 000 rows a month, and the whole history
+    at once would not fit the memory a run may use (BENCHMARKS.md)."""
+    with connect(warehouse, read_only=True) as db:
+        periods = [r[0] for r in db.execute(
+            "select distinct period from marts.kpi_values where project_id = ? and period <= ? order by period",
+            [project.id, period]).fetchall()]
+    cache = suppression_cache(warehouse, project.id)
+    for month in periods:
+        rows = kpi_month(warehouse, project.id, month)
+        if unsuppressed:
+            yield month, [dict(row, suppressed=False) for row in rows]
+        else:
+            yield month, suppress_by_month(rows, project.min_count, cache)
+
+
+def is_headline(row: dict) -> bool:
+    """A whole-project total: what the trend shows of every month."""
+    return row["area"] == "ALL" and row["breakdown"] == "total"
 
 
 def data_version(warehouse: Path, project_id: str, period: str) -> list[dict]:
@@ -157,14 +181,16 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
     period = period or newest_period(warehouse, project.id)
     if period is None:
         return None
-    history = kpi_history(warehouse, project.id, period)
-    if unsuppressed:
-        history = [dict(row, suppressed=False) for row in history]
-        stem = "kpi_internal"
-    else:
-        history = suppress_by_month(history, project.min_count, suppression_cache(warehouse, project.id))
-        stem = "kpi"
-    rows = [row for row in history if row["period"] == period]
+    stem = "kpi_internal" if unsuppressed else "kpi"
+    # The workbook's summary sheets show the export month in full, its trend only the project's
+    # totals of the earlier months.
+    history, rows = [], []
+    for month, month_rows in published_months(warehouse, project, period, unsuppressed):
+        if month == period:
+            rows = month_rows
+            history += month_rows
+        else:
+            history += [row for row in month_rows if is_headline(row)]
     folder = out_dir / project.id
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stem}.csv"

@@ -44,11 +44,9 @@ def _target_pct(value: float | None) -> str:
 def published_figures(warehouse: Path, project: Project, period: str) -> tuple[dict[str, Figure], Trend]:
     """The ALL-area totals of every month up to `period` as the funder tables publish them: the
     newest month's headline figures, and the trend with hidden months left out of the chart."""
-    from orchestration.reporting.export import kpi_history, suppress_by_month, suppression_cache
+    from orchestration.reporting.export import is_headline, published_months
 
-    rows = [r for r in suppress_by_month(kpi_history(warehouse, project.id, period), project.min_count,
-                                         suppression_cache(warehouse, project.id))
-            if r["area"] == "ALL" and r["breakdown"] == "total"]
+    rows = [r for _, month_rows in published_months(warehouse, project, period) for r in month_rows if is_headline(r)]
     by_month: dict[str, dict[str, Figure]] = {}
     for row in rows:
         by_month.setdefault(row["period"], {})[row["kpi"]] = Figure(
