@@ -179,7 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
     status = _run_and_report(home, None, compact=True)
     if status != 0:
         return status
-    exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster))
+    exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster, home.warehouse))
     print()
     print(format_headlines(headlines(home.warehouse, config)))
     print()
@@ -197,7 +197,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.period and not _is_month(args.period):
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
     exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed,
-                          built_by=figures_built_by(home.dagster))
+                          built_by=figures_built_by(home.dagster, home.warehouse))
     for e in exported:
         print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path} och {e.workbook}")
     if not exported:

@@ -58,7 +58,7 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     outcome = run_pipeline(home)
     assert outcome.success, outcome.failure
     exports = tmp_path_factory.mktemp("exports")
-    built_by = figures_built_by(home.dagster)
+    built_by = figures_built_by(home.dagster, home.warehouse)   # recorded in the warehouse by the dbt step
     exported = export_all(home.warehouse, config, exports, built_by=built_by)
     internal = export_all(home.warehouse, config, exports, unsuppressed=True, built_by=built_by)
     return DemoRun(home, config, simulation, outcome, exported, internal)

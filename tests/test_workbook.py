@@ -154,3 +154,19 @@ def test_column_widths_fit_their_content(workbook):
     sheet = workbook["Definitioner"]
     assert sheet.column_dimensions["C"].width >= 60
     assert 8 <= workbook["Kommuner"].column_dimensions["A"].width <= 20
+
+
+def test_without_a_recorded_build_the_run_comes_from_the_dagster_instance_or_is_unknown(tmp_path):
+    """An export from the command line names the run that built the figures: from the warehouse's
+    record of the dbt step, else the Dagster instance, else nobody (an empty data home)."""
+    from orchestration.lib.warehouse import connect, record_marts_build
+    from orchestration.reporting.export import BuiltBy, figures_built_by
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with connect(warehouse) as db:
+        db.execute("create table t (x int)")
+    assert figures_built_by(tmp_path / "dagster", warehouse) == BuiltBy(None, None)
+    record_marts_build(warehouse, "run-1")
+    record_marts_build(warehouse, "run-2")
+    built = figures_built_by(tmp_path / "dagster", warehouse)
+    assert built.run_id == "run-2" and built.built_at is not None

@@ -235,3 +235,27 @@ def ensure_schema(path: Path) -> None:
         connection.execute(LANDING_DDL)
         connection.execute(LANDING_DDL_ADDITIONS)
         connection.execute(LANDING_MIGRATIONS)
+
+
+MARTS_BUILDS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.marts_builds (run_id varchar not null, built_at timestamp not null);
+"""
+
+
+def record_marts_build(path: Path, run_id: str) -> None:
+    """The run that just built the KPI marts, for the data version of exports made later from
+    the command line (read without starting Dagster: reporting/export.figures_built_by)."""
+    with connect(path) as connection:
+        connection.execute(MARTS_BUILDS_DDL)
+        connection.execute("insert into ops.marts_builds values (?, now()::timestamp)", [run_id])
+
+
+def last_marts_build(path: Path) -> tuple[str, object] | None:
+    with connect(path, read_only=True) as connection:
+        exists = connection.execute("select count(*) from information_schema.tables "
+                                    "where table_schema = 'ops' and table_name = 'marts_builds'").fetchone()[0]
+        if not exists:
+            return None
+        return connection.execute("select run_id, built_at from ops.marts_builds "
+                                  "order by built_at desc, rowid desc limit 1").fetchone()

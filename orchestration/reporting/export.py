@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.warehouse import connect
+from orchestration.lib.warehouse import connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting import suppression as suppression_module
 from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
@@ -205,9 +205,14 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
     return ExportedFile(project.id, period, target, len(rows), workbook)
 
 
-def figures_built_by(dagster_home: Path) -> BuiltBy:
-    """The run that last built marts.kpi_values, from the Dagster instance in the data home (for an
-    export made after the run, from the command line). Unknown when there is no such instance."""
+def figures_built_by(dagster_home: Path, warehouse: Path | None = None) -> BuiltBy:
+    """The run that last built marts.kpi_values, for an export made after the run, from the
+    command line: recorded in the warehouse by the dbt step (no Dagster start-up), else the
+    newest materialisation in the Dagster instance of the data home. Unknown when neither has one."""
+    if warehouse is not None and warehouse.exists():
+        recorded = last_marts_build(warehouse)
+        if recorded is not None:
+            return BuiltBy(recorded[0], recorded[1])
     if not (dagster_home / "dagster.yaml").exists():
         return BuiltBy(None, None)
     import dagster as dg

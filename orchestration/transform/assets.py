@@ -20,6 +20,7 @@ from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
@@ -105,12 +106,15 @@ def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
             # test still ran, and a failing one fails the step (dbt exits non-zero).
             if not isinstance(event, dg.AssetObservation):
                 yield event
+        if KPI_MART in context.selected_asset_keys:
+            record_marts_build(home.warehouse, context.run_id)
     finally:
         dbt_logger.removeFilter(quiet)
         forget_old_targets(target)
 
 
 KEPT_TARGETS = 3
+KPI_MART = dg.AssetKey("kpi_values")
 
 
 def run_target_path(home_root: Path, run_id: str) -> Path:
