@@ -74,7 +74,6 @@ participant_counts as (
         count(*) filter (where person_area_periods.is_exited) as exited,
         count(*) filter (where person_area_periods.is_moved_to_activity) as moved_to_activity,
         count(*) filter (where person_area_periods.is_exited_to_activity) as exited_to_activity,
-        median(person_area_periods.days_to_activity) as median_days_to_activity,
         count(*) filter (where person_areas.has_known_start_status) as known_start_status,
         count(*) filter (where person_areas.is_not_known) as not_known,
         count(*) filter (where person_area_periods.is_income_support_known) as known_income_support,
@@ -93,6 +92,29 @@ participant_counts as (
         on person_area_periods.project_id = person_areas.project_id
         and person_area_periods.area = person_areas.area
         and person_area_periods.person_id = person_areas.person_id
+    group by 1, 2, 3, 4, 5
+
+),
+
+-- The median on its own, over the persons who moved to an activity only: a median keeps every
+-- value of its group in memory, and inside the counts above it held every row's state at once
+-- (out of memory at national scale under the warehouse's memory ceiling).
+median_days as (
+
+    select
+        person_area_periods.project_id,
+        person_area_periods.area,
+        person_area_periods.period,
+        person_area_breakdowns.breakdown,
+        person_area_breakdowns.breakdown_group,
+        median(person_area_periods.days_to_activity) as median_days_to_activity
+
+    from person_area_periods
+    inner join person_area_breakdowns
+        on person_area_periods.project_id = person_area_breakdowns.project_id
+        and person_area_periods.area = person_area_breakdowns.area
+        and person_area_periods.person_id = person_area_breakdowns.person_id
+    where person_area_periods.days_to_activity is not null
     group by 1, 2, 3, 4, 5
 
 ),
@@ -138,7 +160,7 @@ final as (
         coalesce(participant_counts.exited, 0) as exited,
         coalesce(participant_counts.moved_to_activity, 0) as moved_to_activity,
         coalesce(participant_counts.exited_to_activity, 0) as exited_to_activity,
-        participant_counts.median_days_to_activity,
+        median_days.median_days_to_activity,
         coalesce(participant_counts.known_start_status, 0) as known_start_status,
         coalesce(participant_counts.not_known, 0) as not_known,
         coalesce(participant_counts.known_income_support, 0) as known_income_support,
@@ -159,6 +181,12 @@ final as (
         and reported_cells.period = participant_counts.period
         and reported_cells.breakdown = participant_counts.breakdown
         and reported_cells.breakdown_group = participant_counts.breakdown_group
+    left join median_days
+        on reported_cells.project_id = median_days.project_id
+        and reported_cells.area = median_days.area
+        and reported_cells.period = median_days.period
+        and reported_cells.breakdown = median_days.breakdown
+        and reported_cells.breakdown_group = median_days.breakdown_group
     left join phase_counts
         on reported_cells.project_id = phase_counts.project_id
         and reported_cells.area = phase_counts.area
