@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         from orchestration.transform.assets import build_args
         completed = subprocess.run([str(Path(sys.executable).parent / "dbt"), *build_args(), "--quiet",
                                     "--project-dir", str(REPO / "dbt"), "--profiles-dir", str(REPO / "dbt"),
-                                    "--target-path", str(home.root / "dbt-target")], env=env, capture_output=True, text=True)
+                                    "--target-path", str(home.root / "dbt-target" / "profile")], env=env, capture_output=True, text=True)
         return completed.returncode if completed.returncode == 0 else completed.stdout[-3000:]
 
     def export():
