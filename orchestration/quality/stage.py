@@ -111,20 +111,17 @@ def _validate_batch(home: DataHome, config: ProjectsConfig, months: list[str], s
     counting = pd.concat([part[3] for part in per_project], ignore_index=True) if per_project else pd.DataFrame()
     with connect(home.warehouse, read_only=True) as db:
         concurrent = concurrent_enrolments(db, counting)
-    del counting
-    accepted_parts, quarantine_parts, warning_parts = [], [], []
+    quarantine_parts, warning_parts = [], []
     for frame, findings, summaries, _ in per_project:
         ids = set(frame["delivery_id"])
-        accepted, quarantine, warnings, verdicts = decide(
+        _, quarantine, warnings, verdicts = decide(
             frame, findings + [f for f in concurrent if f.delivery_id in ids], max_rejected_share)
-        rejected_files = {v.delivery_id for v in verdicts if v.verdict == "REJECTED"}
-        accepted_parts.append(accepted[~accepted["delivery_id"].isin(rejected_files)])
         quarantine_parts.append(quarantine.merge(
             frame[["delivery_id", "project_id", "kommunkod", "reporting_month"]].drop_duplicates(), on="delivery_id"))
         warning_parts.append(warnings)
         report.verdicts += verdicts
         report.expectations += summaries
-    del per_project, rows
+    del per_project, rows, counting
     # A delivery whose rows all vanished (cannot happen: the reader refuses a file without rows)
     # would otherwise stay PSEUDONYMISED forever; give it a verdict.
     seen = {v.delivery_id for v in report.verdicts[verdicts_before:]}
@@ -133,11 +130,10 @@ def _validate_batch(home: DataHome, config: ProjectsConfig, months: list[str], s
             report.verdicts.append(DeliveryVerdict(delivery_id, "REJECTED", "FIL_TOM",
                                                    "Filen har inga deltagarrader. Exportera listan igen med deltagarna under "
                                                    "rubrikraden och skicka filen igen.", 0, 0, 0, 0))
-    accepted = pd.concat(accepted_parts, ignore_index=True) if accepted_parts else pd.DataFrame()
     quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame()
     warnings = pd.concat(warning_parts, ignore_index=True) if warning_parts else pd.DataFrame()
     report.quarantined_rows += len(quarantine)
-    _write(home, pending, accepted, quarantine, warnings, report.verdicts[verdicts_before:])
+    _write(home, pending, quarantine, warnings, report.verdicts[verdicts_before:])
 
 
 CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
@@ -219,16 +215,37 @@ def concurrent_enrolments(db, counting: pd.DataFrame) -> list[RowFinding]:
     ]
 
 
-def _write(home: DataHome, pending: list[str], accepted: pd.DataFrame, quarantine: pd.DataFrame,
-           warnings: pd.DataFrame, verdicts: list[DeliveryVerdict]) -> None:
+_ACCEPTED_SQL = f"""insert into landing.enrolment_rows by name
+select {", ".join("coalesce(w.warnings, '') as warnings" if c == "warnings" else c for c in _ENROLMENT_COLUMNS)}
+from landing.pseudonymised_rows p
+join landing.deliveries d using (delivery_id)
+left join warned_rows w using (delivery_id, row_number)
+anti join rejected_rows r using (delivery_id, row_number)
+where p.delivery_id in (select unnest(?))
+"""
+
+
+def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warnings: pd.DataFrame,
+           verdicts: list[DeliveryVerdict]) -> None:
+    """The batch's verdicts in one transaction. Accepted rows go from landing.pseudonymised_rows to
+    landing.enrolment_rows inside DuckDB (every row of an accepted delivery but its rejected ones,
+    with its warning codes): only the few rejected and warned rows pass through Python."""
+    accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != "REJECTED"]
+    rejected = quarantine[["delivery_id", "row_number"]].drop_duplicates() if len(quarantine) else \
+        pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64")})
+    warned = (warnings.groupby(["delivery_id", "row_number"])["warning_code"]
+              .agg(lambda codes: ",".join(sorted(set(codes)))).rename("warnings").reset_index()) if len(warnings) else \
+        pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64"),
+                      "warnings": pd.Series(dtype=object)})
     with connect(home.warehouse) as db:
         db.execute("begin transaction")
         for table in ("enrolment_rows", "quarantine_rows", "row_warnings"):
             db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [pending])
-        if len(accepted):
-            db.register("accepted_frame", accepted[list(_ENROLMENT_COLUMNS)])
-            db.execute("insert into landing.enrolment_rows by name select * from accepted_frame")
-            db.unregister("accepted_frame")
+        db.register("rejected_rows", rejected)
+        db.register("warned_rows", warned)
+        db.execute(_ACCEPTED_SQL, [accepted_deliveries])
+        db.unregister("rejected_rows")
+        db.unregister("warned_rows")
         if len(quarantine):
             db.register("quarantine_frame", quarantine)
             db.execute("insert into landing.quarantine_rows by name select * from quarantine_frame")
