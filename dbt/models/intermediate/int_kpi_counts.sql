@@ -60,38 +60,51 @@ reported_cells as (
 
 ),
 
-participant_counts as (
+-- Each person's area-period once per breakdown group the person is in. Not materialised: both
+-- aggregates below stream over the join.
+person_period_groups as not materialized (
 
     select
-        person_area_periods.project_id,
-        person_area_periods.area,
-        person_area_periods.period,
+        person_area_periods.*,
         person_area_breakdowns.breakdown,
-        person_area_breakdowns.breakdown_group,
-        count(*) as participants,
-        count(*) filter (where person_area_periods.is_new_in_month) as new_participants,
-        count(*) filter (where person_area_periods.is_active) as active_participants,
-        count(*) filter (where person_area_periods.is_exited) as exited,
-        count(*) filter (where person_area_periods.is_moved_to_activity) as moved_to_activity,
-        count(*) filter (where person_area_periods.is_exited_to_activity) as exited_to_activity,
-        count(*) filter (where person_areas.has_known_start_status) as known_start_status,
-        count(*) filter (where person_areas.is_not_known) as not_known,
-        count(*) filter (where person_area_periods.is_income_support_known) as known_income_support,
-        count(*) filter (where person_area_periods.is_income_support_at_start) as income_support_at_start,
-        count(*) filter (where person_area_periods.is_income_support_at_end) as income_support_at_end,
-        count(*) filter (where person_area_periods.is_outcome_6m_known) as known_outcome_6m,
-        count(*) filter (where person_area_periods.is_outcome_6m_activity) as outcome_6m_activity,
-        count(*) filter (where person_areas.is_from_other_project) as from_other_project
+        person_area_breakdowns.breakdown_group
 
     from person_area_periods
     inner join person_area_breakdowns
         on person_area_periods.project_id = person_area_breakdowns.project_id
         and person_area_periods.area = person_area_breakdowns.area
         and person_area_periods.person_id = person_area_breakdowns.person_id
+
+),
+
+participant_counts as (
+
+    select
+        person_period_groups.project_id,
+        person_period_groups.area,
+        person_period_groups.period,
+        person_period_groups.breakdown,
+        person_period_groups.breakdown_group,
+        count(*) as participants,
+        count(*) filter (where person_period_groups.is_new_in_month) as new_participants,
+        count(*) filter (where person_period_groups.is_active) as active_participants,
+        count(*) filter (where person_period_groups.is_exited) as exited,
+        count(*) filter (where person_period_groups.is_moved_to_activity) as moved_to_activity,
+        count(*) filter (where person_period_groups.is_exited_to_activity) as exited_to_activity,
+        count(*) filter (where person_areas.has_known_start_status) as known_start_status,
+        count(*) filter (where person_areas.is_not_known) as not_known,
+        count(*) filter (where person_period_groups.is_income_support_known) as known_income_support,
+        count(*) filter (where person_period_groups.is_income_support_at_start) as income_support_at_start,
+        count(*) filter (where person_period_groups.is_income_support_at_end) as income_support_at_end,
+        count(*) filter (where person_period_groups.is_outcome_6m_known) as known_outcome_6m,
+        count(*) filter (where person_period_groups.is_outcome_6m_activity) as outcome_6m_activity,
+        count(*) filter (where person_areas.is_from_other_project) as from_other_project
+
+    from person_period_groups
     inner join person_areas
-        on person_area_periods.project_id = person_areas.project_id
-        and person_area_periods.area = person_areas.area
-        and person_area_periods.person_id = person_areas.person_id
+        on person_period_groups.project_id = person_areas.project_id
+        and person_period_groups.area = person_areas.area
+        and person_period_groups.person_id = person_areas.person_id
     group by 1, 2, 3, 4, 5
 
 ),
@@ -102,19 +115,15 @@ participant_counts as (
 median_days as (
 
     select
-        person_area_periods.project_id,
-        person_area_periods.area,
-        person_area_periods.period,
-        person_area_breakdowns.breakdown,
-        person_area_breakdowns.breakdown_group,
-        median(person_area_periods.days_to_activity) as median_days_to_activity
+        project_id,
+        area,
+        period,
+        breakdown,
+        breakdown_group,
+        median(days_to_activity) as median_days_to_activity
 
-    from person_area_periods
-    inner join person_area_breakdowns
-        on person_area_periods.project_id = person_area_breakdowns.project_id
-        and person_area_periods.area = person_area_breakdowns.area
-        and person_area_periods.person_id = person_area_breakdowns.person_id
-    where person_area_periods.days_to_activity is not null
+    from person_period_groups
+    where days_to_activity is not null
     group by 1, 2, 3, 4, 5
 
 ),
