@@ -166,9 +166,9 @@ def warehouse_path(home: Path) -> Path:
 
 
 def memory_limit() -> str:
-    """DuckDB's memory ceiling in this process (dbt's own is FOLLOWUP_DBT_MEMORY, profiles.yml).
-    Left alone DuckDB takes up to 80 % of RAM; bounded, it spills to disk beside the warehouse
-    (BENCHMARKS.md)."""
+    """DuckDB's memory ceiling in this process and in dbt's (profiles.yml reads the same variable).
+    Left alone DuckDB takes up to 80 % of RAM; bounded, it spills to disk beside the warehouse.
+    A national backfill (5 M rows) fits under it (BENCHMARKS.md)."""
     return os.environ.get("FOLLOWUP_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
 
 

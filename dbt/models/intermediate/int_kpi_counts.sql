@@ -109,9 +109,42 @@ participant_counts as (
 
 ),
 
--- The median on its own, over the persons who moved to an activity only: a median keeps every
--- value of its group in memory, and inside the counts above it held every row's state at once
--- (out of memory at national scale under the warehouse's memory ceiling).
+-- The median days to activity, exact, from how many persons took each number of days: a
+-- median() aggregate keeps every value of its group in memory, which ran out of memory at
+-- national scale (67 M person × group rows) under the warehouse's memory ceiling; a count per
+-- (group, days) is small, and the middle value is read off its running total. For an even
+-- count, the mean of the two middle values (as DuckDB's median).
+day_counts as (
+
+    select
+        project_id,
+        area,
+        period,
+        breakdown,
+        breakdown_group,
+        days_to_activity as days,
+        count(*) as persons
+
+    from person_period_groups
+    where days_to_activity is not null
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+day_positions as (
+
+    select
+        *,
+        sum(persons) over (
+            partition by project_id, area, period, breakdown, breakdown_group
+            order by days rows between unbounded preceding and current row
+        ) as persons_up_to,
+        sum(persons) over (partition by project_id, area, period, breakdown, breakdown_group) as persons_in_group
+
+    from day_counts
+
+),
+
 median_days as (
 
     select
@@ -120,10 +153,12 @@ median_days as (
         period,
         breakdown,
         breakdown_group,
-        median(days_to_activity) as median_days_to_activity
+        (
+            min(days) filter (where persons_up_to >= (persons_in_group + 1) // 2)
+            + min(days) filter (where persons_up_to >= persons_in_group // 2 + 1)
+        ) / 2.0 as median_days_to_activity
 
-    from person_period_groups
-    where days_to_activity is not null
+    from day_positions
     group by 1, 2, 3, 4, 5
 
 ),
