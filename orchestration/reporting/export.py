@@ -79,12 +79,15 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
             "select distinct period from marts.kpi_values where project_id = ? and period <= ? order by period",
             [project.id, period]).fetchall()]
     cache = suppression_cache(warehouse, project.id)
+    remembered = {} if unsuppressed else _read_cache(cache)
     for month in periods:
         rows = kpi_month(warehouse, project.id, month)
         if unsuppressed:
             yield month, [dict(row, suppressed=False) for row in rows]
         else:
-            yield month, suppress_by_month(rows, project.min_count, cache)
+            yield month, _suppress_month(rows, project.min_count, remembered)
+    if not unsuppressed:
+        _write_cache(cache, remembered)
 
 
 def is_headline(row: dict) -> bool:
@@ -121,18 +124,24 @@ def suppress_by_month(rows: list[dict], min_count: int, cache: Path | None = Non
     for row in rows:
         months.setdefault(row["period"], []).append(row)
     remembered = _read_cache(cache)
-    out = []
-    for period in sorted(months):
-        key = _fingerprint(months[period], min_count)
-        entry = remembered.get(period)
-        if entry and entry.get("key") == key:
-            hidden = set(entry["hidden"])
-        else:
-            hidden = rows_to_hide(months[period], min_count)
-            remembered[period] = {"key": key, "hidden": sorted(hidden)}
-        out += apply_suppression(months[period], hidden)
+    out = [row for period in sorted(months) for row in _suppress_month(months[period], min_count, remembered)]
     _write_cache(cache, remembered)
     return out
+
+
+def _suppress_month(rows: list[dict], min_count: int, remembered: dict) -> list[dict]:
+    """One month's rows suppressed, from `remembered` when its fingerprint matches (updated if not)."""
+    if not rows:
+        return []
+    period = rows[0]["period"]
+    key = _fingerprint(rows, min_count)
+    entry = remembered.get(period)
+    if isinstance(entry, dict) and entry.get("key") == key:
+        hidden = set(entry["hidden"])
+    else:
+        hidden = rows_to_hide(rows, min_count)
+        remembered[period] = {"key": key, "hidden": sorted(hidden)}
+    return apply_suppression(rows, hidden)
 
 
 _SUPPRESSION_CODE = hashlib.sha256(Path(suppression_module.__file__).read_bytes()).hexdigest()

@@ -16,8 +16,8 @@ from typing import Any
 
 import dagster as dg
 from dagster import get_dagster_logger
-from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.lib.warehouse import record_marts_build
@@ -140,6 +140,8 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 
 def forget_old_targets(current: Path) -> None:
     """Keep the artifacts of the newest runs only."""
+    if not current.parent.is_dir():
+        return                                      # dbt never started
     runs = sorted((p for p in current.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for old in runs[:-KEPT_TARGETS]:
         if old != current:
