@@ -58,14 +58,29 @@ def newest_period(warehouse: Path, project_id: str) -> str | None:
 
 _KPI_SELECT = (
     "select project_id, area, period, kpi, breakdown, breakdown_group as \"group\", value, numerator, "
-    "denominator, target, target_met from marts.kpi_values where project_id = ? and period = ? "
-    "order by area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
+    "denominator, target, target_met from marts.kpi_values where project_id = ? and period <= ? "
+    "order by period, area = 'ALL' desc, area, kpi, breakdown = 'total' desc, breakdown, breakdown_group"
 )
+_FETCHED_AT_ONCE = 50_000
 
 
-def kpi_month(warehouse: Path, project_id: str, period: str) -> list[dict]:
-    """The project's KPI rows of one month, exact."""
-    return _select(warehouse, _KPI_SELECT, [project_id, period])
+def kpi_months(warehouse: Path, project_id: str, period: str):
+    """(month, exact rows) for every month of the project up to and including `period`, oldest
+    first, one month at a time from one query."""
+    with connect(warehouse, read_only=True) as db:
+        cursor = db.execute(_KPI_SELECT, [project_id, period])
+        names = [d[0] for d in cursor.description]
+        month, rows = None, []
+        while batch := cursor.fetchmany(_FETCHED_AT_ONCE):
+            for values in batch:
+                row = dict(zip(names, values))
+                if row["period"] != month and rows:
+                    yield month, rows
+                    rows = []
+                month = row["period"]
+                rows.append(row)
+        if rows:
+            yield month, rows
 
 
 def published_months(warehouse: Path, project: Project, period: str, unsuppressed: bool = False):
@@ -73,15 +88,10 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
     rows exactly as its kpi.csv (suppressed on its own; exact with `unsuppressed`).
 
     One month at a time: a national project has ~100 000 rows a month, and the whole history
-    at once would not fit the memory a run may use (BENCHMARKS.md)."""
-    with connect(warehouse, read_only=True) as db:
-        periods = [r[0] for r in db.execute(
-            "select distinct period from marts.kpi_values where project_id = ? and period <= ? order by period",
-            [project.id, period]).fetchall()]
+    as Python rows would not fit the memory a run may use (BENCHMARKS.md)."""
     cache = suppression_cache(warehouse, project.id)
     remembered = {} if unsuppressed else _read_cache(cache)
-    for month in periods:
-        rows = kpi_month(warehouse, project.id, month)
+    for month, rows in kpi_months(warehouse, project.id, period):
         if unsuppressed:
             yield month, [dict(row, suppressed=False) for row in rows]
         else:
