@@ -444,29 +444,49 @@ def test_the_counts_shares_are_made_of_are_the_count_rows_of_the_warehouse(demo_
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(populations(), min_size=2, max_size=4), st.integers(0, 3))
 def test_the_suppression_cache_never_changes_what_is_published(tmp_path_factory, months, changed):
-    """Month by month with the cache gives what `suppress` gives each month afresh: on a first
-    export, on a repeat, and after one month's figures changed (a correction restates history)."""
-    from orchestration.reporting.export import suppress_by_month
+    """What the exports publish month by month (reporting/export.published_months, with its
+    suppression cache beside the warehouse) is what `suppress` gives each month afresh: on a first
+    export, on a repeat, after one month's figures changed (a correction restates history) and
+    after a change of the minimum count."""
+    import dataclasses
 
-    cache = tmp_path_factory.mktemp("cache") / "suppression" / "p.json"
-    min_count = months[0][2]
+    from orchestration.projects.config import load_projects
+    from orchestration.reporting.export import kpi_months, published_months, suppression_cache
+
+    warehouse = tmp_path_factory.mktemp("home") / "warehouse.duckdb"
+    project = dataclasses.replace(load_projects().project("uvas"), id="p", min_count=months[0][2])
     history = []
     for index, (persons, municipalities, _) in enumerate(months):
         history += [dict(row, period=f"2020-{index + 1:02d}") for row in funder_rows(persons, municipalities)]
 
-    assert suppress_by_month(history, min_count, cache) == afresh(history, min_count)
-    assert cache.exists()
-    assert suppress_by_month(history, min_count, cache) == afresh(history, min_count)
+    def published_equals_afresh(min_count) -> bool:
+        published = list(published_months(warehouse, dataclasses.replace(project, min_count=min_count), "2020-12"))
+        afresh = [(month, suppress(exact, min_count)) for month, exact in kpi_months(warehouse, "p", "2020-12")]
+        return published == afresh
+
+    write_kpi_values(warehouse, history)
+    assert published_equals_afresh(project.min_count)
+    assert suppression_cache(warehouse, "p").exists()
+    assert published_equals_afresh(project.min_count)
+    assert published_equals_afresh(project.min_count + 1)
     # One month's figures change (a participant more everywhere): that month is suppressed anew.
     period = f"2020-{changed % len(months) + 1:02d}"
-    corrected = [dict(row, value=row["value"] + 1, numerator=row["value"] + 1)
-                 if row["period"] == period and row["kpi"] == "participants" else row for row in history]
-    assert suppress_by_month(corrected, min_count, cache) == afresh(corrected, min_count)
-    assert suppress_by_month(history, min_count + 1, cache) == afresh(history, min_count + 1)
+    write_kpi_values(warehouse, [dict(row, value=row["value"] + 1, numerator=row["value"] + 1)
+                                 if row["period"] == period and row["kpi"] == "participants" else row
+                                 for row in history])
+    assert published_equals_afresh(project.min_count)
 
 
-def afresh(rows, min_count):
-    by_month = {}
-    for row in rows:
-        by_month.setdefault(row["period"], []).append(row)
-    return [row for period in sorted(by_month) for row in suppress(by_month[period], min_count)]
+def write_kpi_values(warehouse, rows) -> None:
+    """The rows as marts.kpi_values, replacing what was there."""
+    import duckdb
+    import pandas as pd
+
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("create schema if not exists marts")
+        db.execute("create or replace table marts.kpi_values (project_id varchar, area varchar, period varchar, "
+                   "kpi varchar, breakdown varchar, breakdown_group varchar, value double, numerator double, "
+                   "denominator double, target double, target_met boolean)")
+        frame = pd.DataFrame(rows).rename(columns={"group": "breakdown_group"})
+        db.register("rows_frame", frame)
+        db.execute("insert into marts.kpi_values by name select * from rows_frame")

@@ -123,24 +123,14 @@ def _select(warehouse: Path, sql: str, parameters: list) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def suppress_by_month(rows: list[dict], min_count: int, cache: Path | None = None) -> list[dict]:
-    """Disclosure control month by month, so each month's rows are exactly its kpi.csv.
-
-    `cache`: a file remembering which rows each month hid, keyed by a fingerprint of the month's
-    exact rows, the minimum count and this code. A month whose figures have not changed since
-    the last export (most of the history, month after month) is not suppressed again; the
-    result is the same either way, as the fingerprint covers everything `suppress` reads."""
-    months: dict[str, list[dict]] = {}
-    for row in rows:
-        months.setdefault(row["period"], []).append(row)
-    remembered = _read_cache(cache)
-    out = [row for period in sorted(months) for row in _suppress_month(months[period], min_count, remembered)]
-    _write_cache(cache, remembered)
-    return out
-
-
 def _suppress_month(rows: list[dict], min_count: int, remembered: dict) -> list[dict]:
-    """One month's rows suppressed, from `remembered` when its fingerprint matches (updated if not)."""
+    """Disclosure control of one month's rows, so they are exactly its kpi.csv.
+
+    `remembered` (the cache file's contents) says which rows each month hid, keyed by a
+    fingerprint of the month's exact rows, the minimum count and the suppression code. A month
+    whose figures have not changed since the last export (most of the history, month after
+    month) is not worked out again; the result is the same either way, as the fingerprint covers
+    everything `suppress` reads. Updated for a month that had changed."""
     if not rows:
         return []
     period = rows[0]["period"]

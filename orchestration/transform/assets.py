@@ -99,7 +99,7 @@ def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
     target = run_target_path(home.root, context.run_id)
     reuse_partial_parse(target)
     quiet = _UncheckedTestNotices()
-    dbt_logger = logging.getLogger(get_dagster_logger().name)
+    dbt_logger = get_dagster_logger()              # the logger dagster-dbt announces them on
     dbt_logger.addFilter(quiet)
     try:
         for event in dbt.cli(build_args(), context=context, target_path=target).stream():
