@@ -23,11 +23,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/followup demo --home $(DEMO_HOME)
 
+# Two workers (pytest-xdist): in one process the suite keeps one core busy and leaves the other
+# mostly idle; each test file runs on one worker, the files of the demo run together (conftest.py).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 # The coordinators' dashboards on the demo's data home.
 dashboard: $(STAMP)

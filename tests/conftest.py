@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,3 +63,28 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     exported = export_all(home.warehouse, config, exports, built_by=built_by)
     internal = export_all(home.warehouse, config, exports, unsuppressed=True, built_by=built_by)
     return DemoRun(home, config, simulation, outcome, exported, internal)
+
+
+
+# `make test` runs the suite on two pytest-xdist workers with `--dist loadfile`: each test file
+# stays on one worker, so a module's fixture (often a whole pipeline run) runs once. The files
+# that read the shared demo run (they name the `demo_pipeline` fixture) are one unit, so the demo
+# pipeline runs once per suite, not once per worker. (`--dist loadgroup` with xdist_group marks
+# would say the same, but pytest 9.2 ignores the node ids xdist rewrites for it:
+# pytest-dev/pytest-xdist#1386.)
+DEMO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).parent.glob("test_*.py")
+                       if "demo_pipeline" in path.read_text(encoding="utf-8"))
+
+
+@pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist; without it the suite runs in one process
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class DemoRunAsOneFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "demo_pipeline" if path in DEMO_FILES else path
+
+    return DemoRunAsOneFile(config, log)
