@@ -288,6 +288,55 @@ def test_every_secondary_suppression_is_needed(population):
         assert not any(r["suppressed"] for r in published)
 
 
+def reader_works_out_a_figure(values: dict, total, parts, hidden: set) -> bool:
+    """The attack on one relation, from kpis.md's wording: one hidden figure among shown ones is
+    their difference (a count of at least 1); hidden parts under a shown total that leave exactly
+    one person each are each 1."""
+    hidden_parts = [c for c in parts if c in hidden]
+    shown_parts = sum(values[c] for c in parts if c not in hidden)
+    if total in hidden:
+        return not hidden_parts and shown_parts >= 1
+    if not hidden_parts:
+        return False
+    remainder = values[total] - shown_parts
+    return remainder >= 1 if len(hidden_parts) == 1 else remainder == len(hidden_parts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(populations(), st.data())
+def test_the_ledger_answers_as_a_recount_after_any_hiding_and_showing(population, data):
+    """The disclosure control keeps each relation's hidden parts and shown sum up to date instead
+    of summing them again (a national table has 290 municipalities under ALL). After any sequence
+    of hiding and showing, and for any trial on top, its answer is the recount's."""
+    from orchestration.reporting.suppression import Ledger, build_table
+
+    persons, municipalities, _ = population
+    table = build_table(funder_rows(persons, municipalities))
+    cells = sorted(table.values)
+    hidden = set(data.draw(st.sets(st.sampled_from(cells), max_size=10)))
+    ledger = Ledger(table, hidden)
+
+    def some_of(pool):
+        return data.draw(st.sets(st.sampled_from(sorted(pool)), max_size=3)) if pool else set()
+
+    for _ in range(data.draw(st.integers(0, 12))):
+        if data.draw(st.booleans()):
+            some = some_of(cells)
+            ledger.hide(some)
+            hidden |= some
+        else:
+            some = some_of(hidden) | some_of(cells)      # mostly hidden ones, and a shown one or two
+            ledger.show(some)
+            hidden -= some
+    hiding, showing = some_of(set(cells) - hidden), some_of(hidden)
+    trial = (hidden | hiding) - showing
+    for index, relation in enumerate(table.relations):
+        assert ledger.gives_away(index) == reader_works_out_a_figure(table.values, relation.total, relation.parts, hidden)
+        assert ledger.gives_away(index, hiding=hiding, showing=showing) == \
+            reader_works_out_a_figure(table.values, relation.total, relation.parts, trial), relation
+    assert ledger.hidden == hidden
+
+
 # --- Small tables by hand -------------------------------------------------------------------
 
 def rows_for(table: dict[tuple, float]) -> list[dict]:
