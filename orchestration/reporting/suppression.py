@@ -62,6 +62,8 @@ two shown participants figures; protecting that needs the months suppressed toge
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -358,10 +360,26 @@ def suppress(rows: Sequence[Mapping], min_count: int) -> list[dict]:
 
 def rows_to_hide(rows: Sequence[Mapping], min_count: int) -> set[int]:
     """The positions of the rows to hide: primary, then secondary suppression."""
-    table = build_table(rows)
-    primary_rows = {index for index, row in enumerate(rows) if primarily_suppressed(row, min_count)}
-    ledger = Ledger(table, hidden_cells(table, primary_rows))
-    return release_unneeded(table, protect(table, primary_rows, ledger), primary_rows, ledger)
+    with _no_cyclic_gc():
+        table = build_table(rows)
+        primary_rows = {index for index, row in enumerate(rows) if primarily_suppressed(row, min_count)}
+        ledger = Ledger(table, hidden_cells(table, primary_rows))
+        return release_unneeded(table, protect(table, primary_rows, ledger), primary_rows, ledger)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Python's cycle collector off while a table is worked out. The table is millions of small
+    tuples, sets and lists without a cycle among them (reference counting frees them all), and
+    each full collection walks every one of them: with it on, a national month (106 000 rows)
+    took 4.4 s instead of 2.5 s, and the collector's share grew faster than the table."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def apply_suppression(rows: Sequence[Mapping], hidden: set[int]) -> list[dict]:
