@@ -149,8 +149,7 @@ _SUPPRESSION_CODE = hashlib.sha256(Path(suppression_module.__file__).read_bytes(
 
 def _fingerprint(rows: list[dict], min_count: int) -> str:
     digest = hashlib.sha256(f"{_SUPPRESSION_CODE}|{min_count}".encode())
-    for row in rows:
-        digest.update(repr(tuple(row.get(k) for k in _FINGERPRINTED)).encode())
+    digest.update(repr([tuple(map(row.get, _FINGERPRINTED)) for row in rows]).encode())
     return digest.hexdigest()
 
 
