@@ -303,8 +303,8 @@ def _format_cell(cell: Any, kpi: str) -> None:
 def _append_formatted(sheet: Worksheet, values: list, first: int, kpis: Iterable[str]) -> None:
     """Append a row whose figures, from column `first` on, are formatted for their KPIs. The
     cells are made and formatted before they are appended: finding the new row again through
-    `sheet.max_row` looks at every cell of the sheet, and once per row that made the national
-    breakdown sheet (~40 000 rows) take 70 s."""
+    `sheet.max_row` looks at every cell of the sheet, and once per figure that made the national
+    breakdown sheet (~6 200 rows, ~40 000 look-ups) take 70 s."""
     cells = [Cell(sheet, value=value) for value in values]
     for cell, kpi in zip(cells[first - 1:], kpis):
         _format_cell(cell, kpi)
