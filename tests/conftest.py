@@ -65,7 +65,6 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     return DemoRun(home, config, simulation, outcome, exported, internal)
 
 
-
 # `make test` runs the suite on two pytest-xdist workers with `--dist loadfile`: each test file
 # stays on one worker, so a module's fixture (often a whole pipeline run) runs once. The files
 # that read the shared demo run (they name the `demo_pipeline` fixture) are one unit, so the demo

@@ -153,10 +153,10 @@ def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: st
         if row is None:
             continue
         met = row.get("target_met")
-        sheet.append([KPI_LABELS[kpi], *_figure(row), row.get("target"),
-                      None if met is None or row["suppressed"] else ("ja" if met else "nej"),
-                      _plain(row, "numerator"), _plain(row, "denominator")])
-        _format_row(sheet, sheet.max_row, kpi, columns=(2, 3))
+        _append_formatted(sheet, [KPI_LABELS[kpi], *_figure(row), row.get("target"),
+                                  None if met is None or row["suppressed"] else ("ja" if met else "nej"),
+                                  _plain(row, "numerator"), _plain(row, "denominator")],
+                          2, (kpi, kpi))                # the figure and its target
     _finish(sheet, freeze="A4")
 
 
@@ -309,11 +309,6 @@ def _append_formatted(sheet: Worksheet, values: list, first: int, kpis: Iterable
     for cell, kpi in zip(cells[first - 1:], kpis):
         _format_cell(cell, kpi)
     sheet.append(cells)
-
-
-def _format_row(sheet: Worksheet, row: int, kpi: str, columns: Iterable[int]) -> None:
-    for column in columns:
-        _format_cell(sheet.cell(row, column), kpi)
 
 
 def neutralise_formula(text: str) -> str:
