@@ -94,15 +94,14 @@ def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
 
 
 def inbox_fingerprint(home: DataHome) -> dict[str, dict[str, list[float]]]:
-    """Per top folder of the inbox (a project), relative path → [size, mtime]: cheap, no file is read."""
+    """Per top folder of the inbox (a project), relative path → [size, mtime] of every entry intake
+    would list (links, hidden files and FIFOs too, so they are reported): cheap, nothing is opened."""
+    from orchestration.ingest.inbox import walk_inbox
+
     found: dict[str, dict[str, list[float]]] = {}
-    if home.inbox.exists():
-        for path in sorted(home.inbox.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                stat = path.stat()
-                relative = path.relative_to(home.inbox)
-                folder = relative.parts[0] if len(relative.parts) > 1 else ""
-                found.setdefault(folder, {})[relative.as_posix()] = [stat.st_size, stat.st_mtime]
+    for _, relative, _, status in walk_inbox(home.inbox):
+        folder = relative.split("/", 1)[0] if "/" in relative else ""
+        found.setdefault(folder, {})[relative] = [status.st_size, status.st_mtime] if status else [0, 0]
     return found
 
 

@@ -7,6 +7,7 @@ so the graph runs unbroken from the inbox to the KPI marts.
 import dagster as dg
 
 from orchestration.ingest.intake import run_intake
+from orchestration.lib.safe_text import console, markdown_cell
 from orchestration.projects.load import write_config_tables
 from orchestration.resources import FollowupResource
 
@@ -51,15 +52,19 @@ def projects_config(followup: FollowupResource):
 def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
     report = run_intake(followup.data_home(), followup.projects(), set(followup.project_ids) or None)
     for unrouted in report.unrouted:
-        context.log.warning(f"Inte inläst: {unrouted.file.relative}: {unrouted.message}")
+        context.log.warning(console(f"Inte inläst: {unrouted.file.relative}: {unrouted.message}"))
     for relative in report.still_arriving:
-        context.log.warning(f"Ändrades medan den kopierades, tas nästa körning: {relative}")
-    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {r.file.path.name} |" for r in report.new[:50])
+        context.log.warning(console(f"Ändrades medan den kopierades, tas nästa körning: {relative}"))
+    for relative, error in report.failed:
+        context.log.warning(console(f"Kunde inte arkiveras ({error}), tas nästa körning: {relative}"))
+    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {markdown_cell(r.file.name)} |"
+                      for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "new_deliveries": len(report.new),
         "unchanged_files": report.unchanged,
         "not_ingested": len(report.unrouted),
         "still_arriving": len(report.still_arriving),
+        "not_archived": len(report.failed),
         "new_files": dg.MetadataValue.md(
             "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })

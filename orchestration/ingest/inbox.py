@@ -3,38 +3,64 @@
 Files are left in the inbox (the municipality's copy); what we keep is the archive copy, named by
 its sha256, so a byte-identical file is recognised and never processed twice.
 
-What is not ingested (extract-contract.md, "Where files arrive"): a file whose name holds no month,
-a file outside a `<project>/<kommunkod>/` folder of the configuration, and a symbolic link. They
-are reported and left where they are. Regular files among them are still copied to the archive
-(nothing delivered is ever lost, even when the municipality later deletes its copy); a symbolic
-link is never followed, read or copied, since it can point at anything on the server.
+Everything in the inbox is accounted for. What is not ingested (extract-contract.md, "Where files
+arrive") is reported with its reason and left where it is: a file whose name holds no month, a
+file outside a `<project>/<kommunkod>/` folder of the configuration, a symbolic link, a hidden
+file or folder, an Excel lock file, a FIFO, socket or device, and a folder where a delivery file
+belongs. Regular files among them are still copied to the archive (nothing delivered is ever lost,
+even when the municipality later deletes its copy); nothing else is ever opened: a link can point
+at anything on the server, opening a FIFO blocks, a hidden file is a temporary or the system's
+own, and Excel's lock file holds only the name of whoever has the workbook open.
+
+A name may be any bytes: it is stored and shown as `safe_text.display_name` gives it, and the
+file is opened by its real path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.safe_text import display_name
 from orchestration.projects.config import ProjectsConfig
 
 _MONTH = re.compile(r"(?<!\d)(\d{4})-(0[1-9]|1[0-2])(?!\d)")
-IGNORED_PREFIXES = (".", "~$")   # hidden files, upload temporaries, Excel's lock files
+MAX_DEPTH = 6          # inbox/<project>/<kommunkod>/<file> is depth 3; deeper folders are reported, not walked
+
+# Kinds of inbox entry. Only FILE is read; every other kind is reported as not ingested.
+FILE = "file"
+SYMLINK = "symlink"
+HIDDEN = "hidden"              # a file or folder whose name starts with a dot
+EXCEL_LOCK = "excel_lock"      # ~$name.xlsx: Excel's lock file while the workbook is open
+SPECIAL = "special"            # FIFO, socket, device
+FOLDER = "folder"              # a folder where a delivery file belongs (or deeper than MAX_DEPTH)
+UNREADABLE = "unreadable"      # a file or folder we may not read
 
 
 @dataclass(frozen=True)
 class InboxFile:
-    path: Path
-    relative: str
-    sha256: str
+    path: Path                 # the real path (its name may hold any bytes)
+    relative: str              # below the inbox, '/'-separated, as display text
+    sha256: str                # of the content for a FILE; a marker of kind, name and stat otherwise
     size_bytes: int
     received_at: dt.datetime   # modification time, UTC
-    is_symlink: bool = False
-    unreadable: str | None = None   # why the file could not be read in the inbox (permissions)
+    kind: str = FILE
+    unreadable: str | None = None   # why the entry could not be read (permissions)
+
+    @property
+    def name(self) -> str:
+        return self.relative.rsplit("/", 1)[-1]
+
+    @property
+    def is_symlink(self) -> bool:
+        return self.kind == SYMLINK
 
 
 @dataclass(frozen=True)
@@ -60,9 +86,19 @@ def month_in_name(file_name: str) -> str | None:
     return f"{match.group(1)}-{match.group(2)}" if match else None
 
 
+def open_regular(path: Path) -> int:
+    """A descriptor of `path` only if it is a regular file, never following a link and never
+    blocking (a FIFO put where the file was): the scan's verdict cannot be raced."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise NotRegularFileError(str(path))
+    return descriptor
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -72,40 +108,90 @@ def _utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).replace(tzinfo=None)
 
 
-def scan_inbox(inbox: Path) -> list[InboxFile]:
-    """Every file below the inbox in arrival order: modification time, then the time the file
-    landed in its folder (ctime: a copy or move sets it, so two files with the same modification
-    time still order by arrival), then path."""
-    found: list[tuple[tuple, InboxFile]] = []
-    if not inbox.exists():
-        return []
-    for path in inbox.rglob("*"):
-        if path.name.startswith(IGNORED_PREFIXES):
-            continue
-        relative = path.relative_to(inbox).as_posix()
-        if path.is_symlink():
-            stat = path.lstat()
-            target = os.readlink(path)
-            marker = hashlib.sha256(f"symlink:{target}".encode()).hexdigest()
-            found.append(((stat.st_mtime, stat.st_ctime, relative),
-                          InboxFile(path, relative, marker, 0, _utc(stat.st_mtime), is_symlink=True)))
-            continue
+def _marker(kind: str, relative: str, status: os.stat_result | None) -> str:
+    """Stands in for a sha256 where the content is not read: the same entry unchanged gives the
+    same marker, so it is reported once, not on every run."""
+    shape = f"{status.st_size}:{status.st_mtime_ns}" if status and kind not in (FOLDER, SYMLINK) else ""
+    return hashlib.sha256(f"{kind}:{relative}:{shape}".encode("utf-8", "replace")).hexdigest()
+
+
+def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]]:
+    """Every entry below the inbox as (path, relative display path, kind, lstat), without
+    opening a file or following a link. Folders of projects and municipalities (depth 1 and 2)
+    are walked; a folder deeper down is itself an entry (and walked, so its files are reported
+    too) down to MAX_DEPTH."""
+    found: list[tuple[Path, str, str, os.stat_result | None]] = []
+    if not inbox.is_dir():
+        return found
+
+    def visit(folder: Path, relative: str, depth: int) -> None:
         try:
-            if not path.is_file():
-                continue
-            stat = path.stat()
-        except FileNotFoundError:
-            continue  # removed while we looked; the next run sees what is there
-        try:
-            digest = sha256_of(path)
-            unreadable = None
-        except FileNotFoundError:
-            continue
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
-            digest = hashlib.sha256(f"unreadable:{relative}:{stat.st_size}:{stat.st_mtime}".encode()).hexdigest()
-            unreadable = type(error).__name__
-        found.append(((stat.st_mtime, stat.st_ctime, relative),
-                      InboxFile(path, relative, digest, stat.st_size, _utc(stat.st_mtime), unreadable=unreadable)))
+            if relative:
+                found.append((folder, relative, UNREADABLE, _lstat(folder)))
+            elif error.errno not in (errno.ENOENT,):
+                raise
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            shown = f"{relative}/{display_name(entry.name)}" if relative else display_name(entry.name)
+            status = _lstat(path)
+            if status is None:
+                continue   # removed while we looked; the next run sees what is there
+            if stat.S_ISLNK(status.st_mode):
+                found.append((path, shown, SYMLINK, status))
+            elif entry.name.startswith("."):
+                found.append((path, shown, HIDDEN, status))
+            elif stat.S_ISDIR(status.st_mode):
+                if depth >= 3:
+                    found.append((path, shown, FOLDER, status))
+                if depth < MAX_DEPTH:
+                    visit(path, shown, depth + 1)
+            elif entry.name.startswith("~$"):
+                found.append((path, shown, EXCEL_LOCK, status))
+            elif stat.S_ISREG(status.st_mode):
+                found.append((path, shown, FILE, status))
+            else:
+                found.append((path, shown, SPECIAL, status))
+
+    visit(inbox, "", 1)
+    return found
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+
+
+def scan_inbox(inbox: Path) -> list[InboxFile]:
+    """Every entry below the inbox in arrival order: modification time, then the time the file
+    landed in its folder (ctime: a copy or move sets it, so two files with the same modification
+    time still order by arrival), then path. Only regular files are read (for their sha256)."""
+    found: list[tuple[tuple, InboxFile]] = []
+    for path, relative, kind, status in walk_inbox(inbox):
+        mtime, ctime = (status.st_mtime, status.st_ctime) if status else (0.0, 0.0)
+        size, unreadable, digest = (status.st_size if status else 0), None, None
+        if kind == FILE:
+            try:
+                digest = sha256_of(path)
+            except FileNotFoundError:
+                continue
+            except NotRegularFileError:
+                kind = SPECIAL   # replaced by something else since the walk
+            except OSError as error:
+                kind, unreadable = UNREADABLE, type(error).__name__
+        if kind == UNREADABLE and unreadable is None:
+            unreadable = "PermissionError"
+        if digest is None:
+            digest = _marker(kind, relative, status)
+            size = 0 if kind != FILE else size
+        found.append(((mtime, ctime, relative),
+                      InboxFile(path, relative, digest, size, _utc(mtime), kind=kind, unreadable=unreadable)))
     return [file for _, file in sorted(found, key=lambda item: item[0])]
 
 
@@ -113,20 +199,41 @@ def delivery_id_for(project_id: str, kommunkod: str, reporting_month: str, sha25
     return hashlib.sha256(f"{project_id}|{kommunkod}|{reporting_month}|{sha256}".encode()).hexdigest()[:20]
 
 
+def _not_a_delivery_file(file: InboxFile) -> tuple[str, str] | None:
+    """Why an entry is no file to read, in the municipality's words; None for a regular file."""
+    where = file.relative
+    if file.kind == SYMLINK:
+        return ("SYMBOLISK_LANK",
+                f"'{where}' är en symbolisk länk, inte en fil. Länkar följs inte av säkerhetsskäl. "
+                "Lägg själva filen i kommunmappen i stället.")
+    if file.kind == UNREADABLE:
+        return ("FIL_OLASBAR_I_INKORGEN",
+                f"'{where}' kunde inte läsas i inkorgen ({file.unreadable}). "
+                "Kontrollera behörigheterna och lägg filen i inkorgen igen.")
+    if file.kind == HIDDEN:
+        return ("DOLD_FIL",
+                f"'{where}' är dold (namnet börjar med en punkt) och läses inte in. Är det en leverans, "
+                "döp om den så att namnet inte börjar med en punkt, t.ex. till '2016-03.csv'.")
+    if file.kind == EXCEL_LOCK:
+        return ("EXCEL_LASFIL",
+                f"'{where}' är Excels låsfil: arbetsboken är öppen i Excel. Den läses inte in och försvinner "
+                "när arbetsboken stängs; själva leveransen läses när den ligger färdigsparad i mappen.")
+    if file.kind == SPECIAL:
+        return ("INGEN_VANLIG_FIL",
+                f"'{where}' är ingen vanlig fil (en namngiven pipe, socket eller enhet) och öppnas inte. "
+                "Lägg leveransen som en vanlig fil i kommunmappen.")
+    if file.kind == FOLDER:
+        return ("MAPP_I_KOMMUNMAPPEN",
+                f"'{where}' är en mapp, inte en fil. Leveranser ligger direkt i inkorg/<projekt>/<kommunkod>/; "
+                "flytta filen dit och ta bort mappen.")
+    return None
+
+
 def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None) -> RoutedFile | UnroutedFile:
     """Which project, municipality and month a file belongs to, or why it cannot be placed."""
-    if file.is_symlink:
-        return UnroutedFile(
-            file, "SYMBOLISK_LANK",
-            f"'{file.relative}' är en symbolisk länk, inte en fil. Länkar följs inte av säkerhetsskäl. "
-            "Lägg själva filen i kommunmappen i stället.",
-        )
-    if file.unreadable:
-        return UnroutedFile(
-            file, "FIL_OLASBAR_I_INKORGEN",
-            f"Filen '{file.relative}' kunde inte läsas i inkorgen ({file.unreadable}). "
-            "Kontrollera filens behörigheter och lägg den i inkorgen igen.",
-        )
+    refused = _not_a_delivery_file(file)
+    if refused:
+        return UnroutedFile(file, *refused)
     parts = file.relative.split("/")
     if len(parts) != 3:
         return UnroutedFile(
@@ -171,18 +278,30 @@ def archive(file: InboxFile, archive_dir: Path) -> Path:
 
     The copy is checked against the sha256 found in the inbox, so a file that changed while it
     was being copied is not archived under the wrong name (the next run picks it up)."""
-    suffix = file.path.suffix.lower()
+    suffix = archive_suffix(file.name)
     target = archive_dir / file.sha256[:2] / f"{file.sha256}{suffix}"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
-    shutil.copyfile(file.path, temporary)
+    with os.fdopen(open_regular(file.path), "rb") as source, temporary.open("wb") as copy:
+        shutil.copyfileobj(source, copy, 1 << 20)
     if sha256_of(temporary) != file.sha256:
         temporary.unlink()
         raise FileChangedError(file.relative)
     os.replace(temporary, target)
     return target
+
+
+def archive_suffix(name: str) -> str:
+    """The file's extension as the reader needs it ('.csv', '.xlsx'), lower-case and plain:
+    an archive name holds nothing else a municipality wrote."""
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else ""
+
+
+class NotRegularFileError(OSError):
+    """Not a regular file (a FIFO, a link, a folder) where the scan saw one."""
 
 
 class FileChangedError(OSError):

@@ -2,7 +2,9 @@
 
 Crash safety: a file is archived (atomic rename) before its row is written, and all rows of a
 run are written in one transaction, so a run killed midway leaves the warehouse as it was and
-the next run finds the same files new again (their archive copies already in place).
+the next run finds the same files new again (their archive copies already in place). One file's
+trouble (changed while copied, a permission, an odd name) never stops the others: it is listed
+and taken again by the next run; only a full disk stops the stage.
 
 Arrival order: every delivery gets an `arrival_seq`, increasing across runs, and within one run
 in the order scan_inbox returns (modification time, then the time the file landed in its folder).
@@ -13,12 +15,22 @@ is the newer; dbt's int_snapshots_ranked makes it the snapshot in force.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.ingest.inbox import FileChangedError, RoutedFile, UnroutedFile, archive, route, scan_inbox
+from orchestration.ingest.inbox import (
+    FILE,
+    FileChangedError,
+    NotRegularFileError,
+    RoutedFile,
+    UnroutedFile,
+    archive,
+    route,
+    scan_inbox,
+)
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig
@@ -28,6 +40,10 @@ from orchestration.projects.config import ProjectsConfig
 # the worst moment and check that nothing of the run was kept.
 PAUSE_BEFORE_COMMIT_ENV = "FOLLOWUP_TEST_INTAKE_PAUSE_FILE"
 
+# A full disk or a read-only file system is no fault of one file: the run stops (and says so)
+# rather than blaming every file in turn.
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
 
 @dataclass
 class IntakeReport:
@@ -35,6 +51,7 @@ class IntakeReport:
     unchanged: int = 0
     unrouted: list[UnroutedFile] = field(default_factory=list)
     still_arriving: list[str] = field(default_factory=list)   # changed while being copied
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (path, error): could not be archived; retried next run
 
 
 def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | None = None,
@@ -50,29 +67,30 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
     for file in scan_inbox(home.inbox):
         if project_ids and file.relative.split("/")[0] not in project_ids:
             continue
-        routed = route(file, config, today)
-        if isinstance(routed, UnroutedFile):
-            report.unrouted.append(routed)
-            if (file.relative, file.sha256) in known_unrouted:
-                continue
-            archived = None
-            if not file.is_symlink and not file.unreadable:
-                try:
-                    archived = str(archive(file, home.archive).relative_to(home.root))
-                except (FileChangedError, FileNotFoundError):
-                    report.still_arriving.append(file.relative)
-                    continue
-            known_unrouted.add((file.relative, file.sha256))
-            unrouted_rows.append((file.relative, file.sha256, now, routed.reason_code, routed.message,
-                                  file.received_at, archived))
-            continue
-        if routed.delivery_id in known_deliveries:
-            report.unchanged += 1  # byte-identical to a delivery we already have: nothing to do
-            continue
         try:
+            routed = route(file, config, today)
+            if isinstance(routed, UnroutedFile):
+                report.unrouted.append(routed)
+                if (file.relative, file.sha256) in known_unrouted:
+                    continue
+                archived = None
+                if file.kind == FILE:
+                    archived = str(archive(file, home.archive).relative_to(home.root))
+                known_unrouted.add((file.relative, file.sha256))
+                unrouted_rows.append((file.relative, file.sha256, now, routed.reason_code, routed.message,
+                                      file.received_at, archived))
+                continue
+            if routed.delivery_id in known_deliveries:
+                report.unchanged += 1  # byte-identical to a delivery we already have: nothing to do
+                continue
             archived_path = archive(file, home.archive)
-        except (FileChangedError, FileNotFoundError):
-            report.still_arriving.append(file.relative)  # being written: the next run takes it
+        except (FileChangedError, FileNotFoundError, NotRegularFileError):
+            report.still_arriving.append(file.relative)  # being written or replaced: the next run takes it
+            continue
+        except OSError as error:
+            if error.errno in DISK_ERRORS:
+                raise   # the disk, not the file: the run stops and says so (nothing is recorded)
+            report.failed.append((file.relative, f"{type(error).__name__}: {error.strerror or ''}".strip(": ")))
             continue
         known_deliveries.add(routed.delivery_id)
         status, verdict, reason, message = "RECEIVED", None, None, None
@@ -80,7 +98,7 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
             status, verdict = "VALIDATED", "REJECTED"
             reason, message = routed.rejection
         delivery_rows.append((
-            routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.path.name,
+            routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.name,
             str(archived_path.relative_to(home.root)), file.sha256, file.size_bytes, file.received_at, status,
             verdict, reason, message, next_seq, now,
         ))
