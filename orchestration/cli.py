@@ -7,6 +7,7 @@ Exit codes: 0 the command did its work (rejected deliveries included), 1 the run
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--deadline-day", type=int, default=10, metavar="N",
                         help="a month's delivery is late when received after day N of the following month (1–28, default 10)")
     command("create-key", _create_key, "create the pseudonymisation key file (mode 0600) in the data home")
+    rotate = command("rotate-key", _rotate_key,
+                     "replace the pseudonymisation key and pseudonymise every delivery again from the archive")
+    rotate.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
     purge = command("purge-raw", _purge_raw, "delete archived raw files past the retention time, and say what was deleted")
     purge.add_argument("--older-than", required=True, type=int, metavar="DAYS",
                        help="delete raw files received more than DAYS days ago (already processed ones only)")
@@ -93,13 +97,20 @@ def _env_config() -> str | None:
     return os.environ.get("FOLLOWUP_CONFIG") or None
 
 
-def _require_key(home: DataHome) -> None:
-    from orchestration.privacy.keys import PseudonymKeyError, load_key
+def _require_key(home: DataHome, required: bool = True) -> None:
+    """The key must be the one that built the home (checked before anything is read); a key file
+    others can read is warned about. `required=False`: only a key that is there is checked."""
+    from orchestration.privacy.keys import PseudonymKeyError, check_key, key_file_warning, key_path, load_key
 
+    if not required and not os.environ.get("FOLLOWUP_PSEUDONYM_KEY") and not key_path(home.root).exists():
+        return
     try:
-        load_key(home.root)
+        check_key(home.root, load_key(home.root))
     except PseudonymKeyError as error:
         raise UsageError(str(error))
+    warning = key_file_warning(home.root)
+    if warning:
+        print(f"followup: {warning}", file=sys.stderr)
 
 
 def _existing_warehouse(args: argparse.Namespace):
@@ -194,6 +205,7 @@ def _export(args: argparse.Namespace) -> int:
     from orchestration.reporting.export import export_all, figures_built_by
 
     home, config = _existing_warehouse(args)
+    _require_key(home, required=False)   # export needs no key, but another one means a misconfigured home
     if args.period and not _is_month(args.period):
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
     exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed,
@@ -234,6 +246,34 @@ def _create_key(args: argparse.Namespace) -> int:
     print(f"Nyckeln skrevs till {path} (rättigheter 0600). Förvara en kopia säkert: utan den kan nya "
           "leveranser inte kopplas till tidigare pseudonymer.")
     return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    """A new key; every delivery is put back to waiting and the run pseudonymises it again."""
+    from orchestration.privacy.keys import PseudonymKeyError, load_key
+    from orchestration.privacy.rotation import NEW_KEY_ENV_VAR, rotate_key
+
+    home = DataHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"inget lager i {home.root}: inget att pseudonymisera om. Skapa en nyckel med "
+                         f"`followup create-key --home {home.root}`.")
+    _config(args.config)
+    try:
+        report = rotate_key(home, load_key(home.root))
+    except PseudonymKeyError as error:
+        raise UsageError(str(error))
+    if report.resumed:
+        print("Ett avbrutet nyckelbyte slutfördes.")
+    else:
+        print(f"Ny nyckel. {report.deliveries_reset} leveranser pseudonymiseras om från arkivet.")
+    if report.new_key_file:
+        print(f"Den nya nyckeln ligger i {report.new_key_file} (rättigheter 0600); den gamla är raderad. "
+              "Byt ut säkerhetskopian av nyckeln och förstör den gamla.")
+    else:
+        os.environ["FOLLOWUP_PSEUDONYM_KEY"] = os.environ[NEW_KEY_ENV_VAR]
+        print(f"Flytta nu den nya nyckeln från {NEW_KEY_ENV_VAR} till FOLLOWUP_PSEUDONYM_KEY i er "
+              "hemlighetshantering och förstör den gamla.")
+    return _run_and_report(home, args.config or _env_config())
 
 
 def _purge_raw(args: argparse.Namespace) -> int:

@@ -8,11 +8,23 @@ import dagster as dg
 
 from orchestration.ingest.intake import run_intake
 from orchestration.lib.safe_text import console, markdown_cell
+from orchestration.privacy.keys import PseudonymKeyError, key_file_warning, verified_key
 from orchestration.projects.load import write_config_tables
 from orchestration.resources import FollowupResource
 
 WAREHOUSE_POOL = "warehouse"
 CONFIG_TABLES = ("projects", "project_municipalities", "project_activity_outcomes", "project_targets")
+
+
+def _check_key(context: dg.AssetExecutionContext, home) -> None:
+    """Nothing is read with a key other than the one that built the home (privacy/keys.py)."""
+    try:
+        verified_key(home.root)
+    except PseudonymKeyError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    warning = key_file_warning(home.root)
+    if warning:
+        context.log.warning(warning)
 
 
 def landing_key(table: str) -> dg.AssetKey:
@@ -50,7 +62,9 @@ def projects_config(followup: FollowupResource):
     ],
 )
 def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
-    report = run_intake(followup.data_home(), followup.projects(), set(followup.project_ids) or None)
+    home = followup.data_home()
+    _check_key(context, home)
+    report = run_intake(home, followup.projects(), set(followup.project_ids) or None)
     for unrouted in report.unrouted:
         context.log.warning(console(f"Inte inläst: {unrouted.file.relative}: {unrouted.message}"))
     for relative in report.still_arriving:

@@ -51,3 +51,12 @@ def markdown_cell(text: object) -> str:
     line, control characters removed, every character with a Markdown meaning escaped."""
     value = console(text, keep_newlines=False)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", value).replace("&", "&amp;")
+
+
+def code_block(text: object) -> str:
+    """Text as a fenced Markdown code block that nothing in it can close: the fence is longer
+    than any run of backticks inside, and control characters are removed."""
+    value = console(text)
+    longest = max((len(run) for run in re.findall("`+", value)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{value}\n{fence}"

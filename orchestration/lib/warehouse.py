@@ -216,6 +216,12 @@ LANDING_DDL_ADDITIONS = """
 alter table landing.pseudonymised_rows add column if not exists anteckning varchar;
 alter table landing.enrolment_rows add column if not exists anteckning varchar;
 
+-- How many starts of the pseudonymise stage found the delivery still waiting, and since when a
+-- start took it alone after earlier starts died (privacy/stage.py): a delivery that kills the
+-- stage is given its verdict instead of being read again and again.
+alter table landing.deliveries add column if not exists process_attempts integer;
+alter table landing.deliveries add column if not exists processing_alone_since timestamp;
+
 -- Archived raw files deleted by `followup purge-raw`, one row per file: what and when, no identifier.
 create table if not exists landing.raw_purges (
     sha256 varchar not null,               -- the deleted archive file (also landing.deliveries.sha256)

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL
-from orchestration.privacy.keys import load_key
+from orchestration.privacy.keys import PseudonymKeyError, verified_key
 from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.resources import FollowupResource
 
@@ -14,12 +14,17 @@ def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
     """Rows of new deliveries with personnummer replaced by keyed pseudonyms, identifiers dropped,
     free-text notes scrubbed. Metadata: counts only (never a row, a note or a number)."""
     home = followup.data_home()
-    report = pseudonymise_pending(home, load_key(home.root))
+    try:
+        key = verified_key(home.root)
+    except PseudonymKeyError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    report = pseudonymise_pending(home, key)
     return dg.MaterializeResult(metadata={
         "deliveries": report.deliveries,
         "rows": report.rows,
         "distinct_persons": report.persons,
         "unreadable_files": len(report.unreadable),
+        "taken_alone_after_failed_runs": report.taken_alone,
         "notes_stored": report.notes,
         "note_replacements": ", ".join(f"{label} {n}" for label, n in report.note_replacements.items()) or "none",
     })

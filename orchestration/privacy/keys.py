@@ -2,12 +2,23 @@
 
 The key turns a personnummer into a pseudonym; whoever holds it can test guesses, so it never
 lies in the repository, the warehouse, a log line or Dagster metadata.
+
+A data home remembers which key built it: `key-fingerprint.json` holds a keyed hash (HMAC-SHA256
+of a fixed label and a random salt, under the key) that says nothing of the key but tells
+whether a key is the same. A run, export or sensor tick with another key is refused before
+anything is read: its pseudonyms would not match the warehouse's, and every person would be
+counted twice. A new key is taken on only through `followup rotate-key` (privacy/rotation.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import secrets
+import stat
 from pathlib import Path
 
 ENV_VAR = "FOLLOWUP_PSEUDONYM_KEY"
@@ -58,3 +69,101 @@ def create_key(home: Path) -> Path:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(secrets.token_hex(32) + "\n")
     return path
+
+
+# --- which key built this home ------------------------------------------------------------------
+
+FINGERPRINT_FILE = "key-fingerprint.json"
+_FINGERPRINT_LABEL = b"followup/key-fingerprint/v1|"
+
+
+class KeyMismatchError(PseudonymKeyError):
+    """The key is not the one that built the data home."""
+
+
+def fingerprint_path(home: Path) -> Path:
+    return home / FINGERPRINT_FILE
+
+
+def key_fingerprint(key: bytes, salt: str) -> str:
+    return hmac.new(key, _FINGERPRINT_LABEL + salt.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+
+
+def recorded_fingerprint(home: Path) -> dict | None:
+    """The fingerprint the home recorded, or None for a home no run has used yet."""
+    path = fingerprint_path(home)
+    if not path.exists():
+        return None
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(recorded.get("salt"), str) or not isinstance(recorded.get("fingerprint"), str):
+            raise ValueError
+    except (ValueError, AttributeError):
+        raise PseudonymKeyError(
+            f"{path} är skadad och kan inte läsas. Den talar om vilken nyckel datahemmet byggdes med; "
+            "återställ den från säkerhetskopian (den innehåller ingen hemlighet).") from None
+    return recorded
+
+
+def key_matches(home: Path, key: bytes) -> bool | None:
+    """True or False when the home has a fingerprint, None when it has none yet."""
+    recorded = recorded_fingerprint(home)
+    if recorded is None:
+        return None
+    return hmac.compare_digest(key_fingerprint(key, recorded["salt"]), recorded["fingerprint"])
+
+
+def check_key(home: Path, key: bytes) -> None:
+    """Refuse a key other than the one that built the home (before anything is read)."""
+    if key_matches(home, key) is False:
+        recorded = recorded_fingerprint(home) or {}
+        raise KeyMismatchError(
+            f"Fel pseudonymiseringsnyckel för datahemmet {home}: nyckeln är inte den som lagret byggdes med "
+            f"(den användes första gången {recorded.get('recorded_at', 'okänt när')}). Med en annan nyckel får "
+            "samma person en ny pseudonym och räknas två gånger, så inget läses eller skrivs. Kontrollera "
+            f"{ENV_VAR} och {key_path(home)}; ska nyckeln bytas, gör det med `followup rotate-key --home {home}`.")
+
+
+def record_fingerprint(home: Path, key: bytes) -> None:
+    """Record the key that builds this home; once (a later key is checked against it)."""
+    path = fingerprint_path(home)
+    if path.exists():
+        return
+    write_fingerprint(home, key)
+
+
+def write_fingerprint(home: Path, key: bytes) -> None:
+    """Write the fingerprint of `key` (atomically: a crash leaves the old one or the new one)."""
+    salt = secrets.token_hex(16)
+    document = {"fingerprint": key_fingerprint(key, salt), "salt": salt, "algorithm": "HMAC-SHA256",
+                "recorded_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()}
+    path = fingerprint_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def key_file_warning(home: Path) -> str | None:
+    """A warning when the key file (or its folder) can be read by others than its owner."""
+    if os.environ.get(ENV_VAR):
+        return None
+    path = key_path(home)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        folder_mode = stat.S_IMODE(path.parent.stat().st_mode)
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (f"Varning: nyckelfilen {path} kan läsas av andra än ägaren (rättigheter {mode:04o}, mappen "
+                f"{folder_mode:04o}). Den som har nyckeln kan pröva personnummer mot pseudonymerna. "
+                f"Rätta med: chmod 600 {path} && chmod 700 {path.parent}")
+    return None
+
+
+def verified_key(home: Path) -> bytes:
+    """The key, checked against the one that built the home; recorded if the home has none yet."""
+    key = load_key(home)
+    check_key(home, key)
+    record_fingerprint(home, key)
+    return key

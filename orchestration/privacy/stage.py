@@ -2,18 +2,29 @@
 
 The personnummer exists only inside this stage's memory; what it writes (landing.pseudonymised_rows)
 holds pseudonyms and derived values. A file that cannot be read is given its verdict here.
+
+No delivery can stop this stage for good (a "poison" delivery). Files are read in a child
+process under a time and memory limit (privacy/reading.py), so a file that breaks the reader gets
+its verdict and the stage goes on. A delivery whose rows make pseudonymisation fail gets its own
+verdict, the rest of its batch is written. And if the stage itself dies (killed, out of memory)
+with deliveries still waiting, each start counts in `process_attempts`: from the third start on,
+those deliveries are taken one at a time, each marked in `processing_alone_since` before it is
+read, so a delivery that kills the stage once more is the one marked, and the next start gives it
+its final verdict (LASNING_AVBROTS) instead of reading it again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from orchestration.ingest.reader import ExtractReadError, read_extract
+from orchestration.privacy.reading import ReadLimits  # TEMPORARY
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
+from orchestration.privacy.reading import IsolatedReader, ReadFailure
 
 
 @dataclass
@@ -24,75 +35,140 @@ class PseudonymiseReport:
     notes: int = 0                                                    # notes stored (scrubbed)
     note_replacements: dict[str, int] = field(default_factory=dict)   # label -> count, e.g. [namn]: 12
     unreadable: list[tuple[str, str]] = field(default_factory=list)   # (delivery_id, reason code)
+    taken_alone: int = 0                                              # deliveries of earlier failed starts
 
 
 # Rows per write: large enough that per-batch costs vanish, small enough that a national
-# backfill (millions of rows) never sits in memory at once.
+# backfill (millions of rows) never sits in memory at once. A batch is written before a file
+# would take it past this, so a batch holds at most max(BATCH_ROWS, one file at the row limit).
 BATCH_ROWS = 200_000
+# From this start on, deliveries still waiting are taken one at a time (two starts before died).
+ALONE_FROM_ATTEMPT = 3
+
+ABANDONED = ReadFailure(
+    "LASNING_AVBROTS",
+    "Behandlingen av filen avbröts två gånger utan att bli klar, och filen läses därför inte igen. "
+    "Filen kan vara skadad eller felaktigt uppbyggd. Öppna den i Excel, spara den som .xlsx eller CSV "
+    "och skicka den igen.")
 
 
-def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = BATCH_ROWS) -> PseudonymiseReport:
+@dataclass(frozen=True)
+class Pending:
+    context: DeliveryContext
+    archive_path: str
+    attempts: int
+    abandoned: bool     # a previous start died while it was being processed alone
+
+
+def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = BATCH_ROWS,
+                         limits: ReadLimits | None = None) -> PseudonymiseReport:
     """Read and pseudonymise every RECEIVED delivery, in batches of about `batch_rows` rows.
 
     Each batch is written in one transaction together with its deliveries' new status, so a run
     stopped midway leaves every delivery either RECEIVED (taken again by the next run) or
     PSEUDONYMISED with all its rows; memory stays bounded by the batch, not the backlog."""
-    with connect(home.warehouse, read_only=True) as db:
-        pending = db.execute(
-            "select delivery_id, project_id, kommunkod, reporting_month, archive_path from landing.deliveries "
-            "where status = 'RECEIVED' order by received_at, delivery_id"
-        ).fetchall()
+    pending = _start(home)
     report = PseudonymiseReport()
     pseudonymiser = Pseudonymiser(key)
     persons: set[str] = set()
-    with connect(home.warehouse) as db:
-        ids = [p[0] for p in pending]
+    failures: list[tuple[str, ReadFailure]] = [(p.context.delivery_id, ABANDONED) for p in pending if p.abandoned]
+    alone = [p for p in pending if not p.abandoned and p.attempts >= ALONE_FROM_ATTEMPT]
+    together = [p for p in pending if not p.abandoned and p.attempts < ALONE_FROM_ATTEMPT]
+    with connect(home.warehouse) as db, IsolatedReader(limits) as reader:
+        ids = [p.context.delivery_id for p in pending]
         if ids:   # rows left by a run that stopped before marking its deliveries
             db.execute("delete from landing.pseudonymised_rows where delivery_id in (select unnest(?))", [ids])
+        _record_failures(db, failures)
+        for item in alone:
+            _mark_alone(db, item.context.delivery_id)
+            batch = _read_into(reader, home, [item], failures)
+            failures += _write_batch(db, batch, pseudonymiser, report, persons)
+            _record_failures(db, failures)
+            report.taken_alone += 1
         batch: list[tuple[pd.DataFrame, DeliveryContext, str]] = []
         batch_size = 0
-        unreadable: list[tuple[str, str, str]] = []
-        for delivery_id, project_id, kommunkod, month, archive_path in pending:
-            try:
-                extract = read_extract(home.root / archive_path)
-            except ExtractReadError as error:
-                unreadable.append((delivery_id, error.code, error.message))
-                continue
-            except Exception as error:  # noqa: BLE001 - one broken file must not stop the others
-                unreadable.append((delivery_id, "FIL_OLASBAR",
-                                   f"Filen kunde inte läsas ({type(error).__name__}). Spara om den som CSV eller .xlsx och skicka igen."))
-                continue
-            batch.append((extract.rows, DeliveryContext(delivery_id, project_id, kommunkod, month),
-                          ", ".join(extract.unknown_columns)))
-            batch_size += len(extract.rows)
-            if batch_size >= batch_rows:
-                _write_batch(db, batch, pseudonymiser, report, persons)
+        for item in together:
+            read = _read_into(reader, home, [item], failures)
+            size = sum(len(frame) for frame, _, _ in read)
+            if batch and batch_size + size > batch_rows:
+                failures += _write_batch(db, batch, pseudonymiser, report, persons)
                 batch, batch_size = [], 0
-        _write_batch(db, batch, pseudonymiser, report, persons)
-        if unreadable:
-            db.executemany(
-                "update landing.deliveries set status = 'VALIDATED', verdict = 'REJECTED', verdict_reason = ?, "
-                "verdict_message = ?, rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
-                "where delivery_id = ?",
-                [(code, message, delivery_id) for delivery_id, code, message in unreadable],
-            )
+            batch += read
+            batch_size += size
+        failures += _write_batch(db, batch, pseudonymiser, report, persons)
+        _record_failures(db, failures)
     report.persons = len(persons)
     report.note_replacements = dict(sorted(pseudonymiser.note_replacements.items()))
-    report.unreadable = [(d, c) for d, c, _ in unreadable]
+    report.unreadable = [(delivery_id, failure.code) for delivery_id, failure in failures]
     return report
 
 
-def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pseudonymiser: Pseudonymiser,
-                 report: PseudonymiseReport, persons: set[str]) -> None:
-    if not batch:
+def _start(home: DataHome) -> list[Pending]:
+    """Count this start for every waiting delivery (one statement) and return them in order."""
+    with connect(home.warehouse) as db:
+        db.execute("update landing.deliveries set process_attempts = coalesce(process_attempts, 0) + 1 "
+                   "where status = 'RECEIVED'")
+        rows = db.execute(
+            "select delivery_id, project_id, kommunkod, reporting_month, archive_path, process_attempts, "
+            "processing_alone_since is not null from landing.deliveries "
+            "where status = 'RECEIVED' order by received_at, delivery_id"
+        ).fetchall()
+    return [Pending(DeliveryContext(d, p, k, m), path, attempts, abandoned)
+            for d, p, k, m, path, attempts, abandoned in rows]
+
+
+def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending],
+               failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
+    read = []
+    for item in items:
+        answer = reader.read(home.root / item.archive_path)
+        if isinstance(answer, ReadFailure):
+            failures.append((item.context.delivery_id, answer))
+        else:
+            read.append((answer.rows, item.context, ", ".join(answer.unknown_columns)))
+    return read
+
+
+def _mark_alone(db, delivery_id: str) -> None:
+    """Committed before the delivery is read: if the stage dies now, the next start knows which one."""
+    db.execute("update landing.deliveries set processing_alone_since = ? where delivery_id = ?",
+               [dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), delivery_id])
+
+
+def _record_failures(db, failures: list[tuple[str, ReadFailure]]) -> None:
+    """Final verdicts: these deliveries are never read again. Idempotent (only RECEIVED ones change)."""
+    if not failures:
         return
-    rows = pseudonymise_deliveries([(frame, context) for frame, context, _ in batch], pseudonymiser)
+    db.executemany(
+        "update landing.deliveries set status = 'VALIDATED', verdict = 'REJECTED', verdict_reason = ?, "
+        "verdict_message = ?, rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
+        "where delivery_id = ? and status = 'RECEIVED'",
+        [(failure.code, failure.message, delivery_id) for delivery_id, failure in failures],
+    )
+
+
+def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pseudonymiser: Pseudonymiser,
+                 report: PseudonymiseReport, persons: set[str]) -> list[tuple[str, ReadFailure]]:
+    """Pseudonymise and write a batch; when that fails, each delivery on its own, so one whose
+    rows break pseudonymisation gets a verdict and the others are written. Returns the failures."""
+    if not batch:
+        return []
+    try:
+        rows = pseudonymise_deliveries([(frame, context) for frame, context, _ in batch], pseudonymiser)
+    except Exception as error:  # noqa: BLE001 - a pure function of the rows: what fails is the data
+        if len(batch) == 1:
+            return [(batch[0][1].delivery_id, _cannot_process(error))]
+        failures = []
+        for one in batch:
+            failures += _write_batch(db, [one], pseudonymiser, report, persons)
+        return failures
     db.execute("begin transaction")
     if len(rows):
         db.register("pseudonymised_frame", rows)
         db.execute("insert into landing.pseudonymised_rows by name select * from pseudonymised_frame")
         db.unregister("pseudonymised_frame")
-    db.execute("update landing.deliveries set status = 'PSEUDONYMISED', unknown_columns = read.unknown_columns "
+    db.execute("update landing.deliveries set status = 'PSEUDONYMISED', unknown_columns = read.unknown_columns, "
+               "processing_alone_since = null "
                "from (select unnest(?) as delivery_id, unnest(?) as unknown_columns) as read "
                "where deliveries.delivery_id = read.delivery_id",
                [[context.delivery_id for _, context, _ in batch], [unknown for _, _, unknown in batch]])
@@ -101,3 +177,11 @@ def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pse
     report.rows += len(rows)
     report.notes += int(rows["anteckning"].notna().sum())
     persons.update(rows["person_id"].dropna().unique())
+    return []
+
+
+def _cannot_process(error: BaseException) -> ReadFailure:
+    return ReadFailure(
+        "FIL_KUNDE_INTE_BEHANDLAS",
+        f"Filen lästes men raderna kunde inte behandlas ({type(error).__name__}). Kontrollera att varje "
+        "kolumn innehåller det kontraktet anger, spara filen som .xlsx eller CSV och skicka den igen.")

@@ -16,6 +16,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.safe_text import code_block, console, markdown_cell
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 from orchestration.reporting.export import BuiltBy, export_all
@@ -127,7 +128,7 @@ def partition_metadata(cell: MunicipalityMonth) -> dict[str, object]:
     }
     if cell.quality:
         q = cell.quality
-        metadata.update({"file": q.file_name, "rows_total": q.rows_total, "rows_accepted": q.rows_accepted,
+        metadata.update({"file": console(q.file_name, keep_newlines=False), "rows_total": q.rows_total, "rows_accepted": q.rows_accepted,
                          "rows_rejected": q.rows_rejected, "rows_warned": q.rows_warned, "reasons": q.reasons(),
                          "verdict_reason": q.verdict_reason or "–", "unknown_columns": q.unknown_columns or "–"})
     return metadata
@@ -177,8 +178,8 @@ def quality_table(cells: Sequence[MunicipalityMonth]) -> str:
         q = c.quality
         counts = f"{q.rows_total} | {q.rows_accepted} | {q.rows_rejected} | {q.rows_warned}" if q else "– | – | – | –"
         reason = (q.verdict_reason + " " if q and q.verdict_reason else "") + (q.reasons() if q else "")
-        lines.append(f"| {c.project_id} | {c.kommun_label} | {c.month} | {q.file_name if q else '–'} | {c.verdict} | "
-                     f"{counts} | {reason} |")
+        lines.append(f"| {c.project_id} | {c.kommun_label} | {c.month} | {markdown_cell(q.file_name) if q else '–'} | "
+                     f"{c.verdict} | {counts} | {markdown_cell(reason)} |")
     if len(cells) > LISTED_AT_MOST:
         lines.append(f"\n… och {len(cells) - LISTED_AT_MOST} till: se `followup status` eller partitionerna.")
     return "\n".join(lines)
@@ -201,7 +202,7 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     counts = warehouse_row_counts(home.warehouse)
     matrices = {
         f"matrix {project.id}": dg.MetadataValue.md(
-            f"### {project.name}\n\n```\n{format_status(home.warehouse, config, project.id, inbox=home.inbox)}\n```")
+            f"### {project.name}\n\n{code_block(format_status(home.warehouse, config, project.id, inbox=home.inbox))}")
         for project in config.projects
     }
     return dg.MaterializeResult(metadata={

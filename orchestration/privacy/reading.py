@@ -1,0 +1,177 @@
+"""Read archived deliveries in a child process, each file under a time and a memory limit.
+
+The reader is written to stay within its limits (ingest/limits.py), but it parses whatever a
+municipality's system wrote, with openpyxl and the csv module underneath. Whatever a file does
+to it — a parser that runs away with memory, one that never ends, a crash in a C library — the
+child dies or is stopped, the file gets its verdict, and the run goes on with the next file.
+The personnummer stays inside the pseudonymise stage: the rows travel from the child to the
+stage through a pipe, never through a file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    from orchestration.ingest.limits import ReadLimits
+except ImportError:  # TEMPORARY until limits.py lands
+    from dataclasses import dataclass as _dc
+
+    @_dc(frozen=True)
+    class ReadLimits:  # type: ignore[no-redef]
+        read_seconds: float = 600
+        reader_memory_bytes: int = 1024 * 2**20
+
+        @classmethod
+        def from_environment(cls):
+            return cls()
+from orchestration.ingest.reader import Extract, ExtractReadError
+
+POLL_SECONDS = 0.1
+KEY_VARIABLE = "FOLLOWUP_PSEUDONYM_KEY"
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """Why a file could not be read: the verdict's reason code and its message for the municipality."""
+
+    code: str
+    message: str
+
+
+def _serve(connection) -> None:
+    """The child: read the files it is sent, one at a time, until it is sent None."""
+    os.environ.pop(KEY_VARIABLE, None)   # the child parses untrusted files; it never needs the key
+    from orchestration.ingest.reader import read_extract
+
+    while True:
+        path = connection.recv()
+        if path is None:
+            return
+        try:
+            answer: Extract | ReadFailure = read_extract(Path(path))
+        except ExtractReadError as error:
+            answer = ReadFailure(error.code, error.message)
+        except MemoryError:
+            answer = _too_much_memory(None)
+        except Exception as error:  # noqa: BLE001 - any fault of one file is that file's verdict
+            answer = ReadFailure(
+                "FIL_OLASBAR",
+                f"Filen kunde inte läsas ({type(error).__name__}). Spara om den som CSV eller .xlsx och skicka igen.")
+        connection.send(answer)
+
+
+class IsolatedReader:
+    """One child process that reads files; replaced when a file kills it or breaks a limit."""
+
+    def __init__(self, limits: ReadLimits | None = None):
+        self.limits = limits or ReadLimits.from_environment()
+        self._context = multiprocessing.get_context("spawn")   # no fork of a threaded Dagster process
+        self._process = None
+        self._connection = None
+
+    def __enter__(self) -> "IsolatedReader":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def read(self, path: Path) -> Extract | ReadFailure:
+        """The file's rows, or why they cannot be had."""
+        self._start()
+        try:
+            self._connection.send(str(path))
+        except (BrokenPipeError, OSError):
+            self._stop()
+            self._start()
+            self._connection.send(str(path))
+        started = time.monotonic()
+        while True:
+            if self._connection.poll(POLL_SECONDS):
+                try:
+                    return self._connection.recv()
+                except (EOFError, OSError):
+                    return self._crashed()
+            if not self._process.is_alive():
+                return self._crashed()
+            if time.monotonic() - started > self.limits.read_seconds:
+                self._stop()
+                return _too_slow(self.limits.read_seconds)
+            resident = _resident_bytes(self._process.pid)
+            if resident is not None and resident > self.limits.reader_memory_bytes:
+                self._stop()
+                return _too_much_memory(self.limits.reader_memory_bytes)
+
+    def read_all(self, paths: Iterable[tuple[object, Path]]) -> Iterator[tuple[object, Extract | ReadFailure]]:
+        for key, path in paths:
+            yield key, self.read(path)
+
+    def close(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            try:
+                self._connection.send(None)
+                self._process.join(timeout=5)
+            except (BrokenPipeError, OSError):
+                pass
+        self._stop()
+
+    def _start(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_serve, args=(child,), daemon=True, name="followup-reader")
+        self._process.start()
+        child.close()
+        self._connection = parent
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=10)
+        if self._connection is not None:
+            self._connection.close()
+        self._process, self._connection = None, None
+
+    def _crashed(self) -> ReadFailure:
+        signal_or_code = self._process.exitcode if self._process is not None else None
+        self._stop()
+        return ReadFailure(
+            "LASNING_AVBROTS",
+            "Läsningen av filen avbröts av ett fel i läsprogrammet"
+            + (f" (kod {signal_or_code})" if signal_or_code is not None else "")
+            + ". Filen kan vara skadad. Öppna den i Excel, spara den som .xlsx eller CSV och skicka den igen.")
+
+
+def _too_slow(seconds: float) -> ReadFailure:
+    return ReadFailure(
+        "LASNING_FOR_LANGSAM",
+        f"Filen kunde inte läsas inom {seconds:.0f} sekunder och avbröts. Den är ovanligt stor eller "
+        "felaktigt uppbyggd. Kontrollera att filen bara innehåller projektets deltagare, spara den som "
+        ".xlsx eller CSV och skicka den igen.")
+
+
+def _too_much_memory(limit: int | None) -> ReadFailure:
+    amount = f" (mer än {limit // 2**20} MB)" if limit else ""
+    return ReadFailure(
+        "LASNING_FOR_MYCKET_MINNE",
+        f"Att läsa filen krävde för mycket minne{amount} och läsningen avbröts. Filen är ovanligt stor "
+        "eller felaktigt uppbyggd (t.ex. ett kalkylblad som säger sig ha en miljon rader). Kopiera "
+        "deltagarlistan till en ny arbetsbok, spara den som .xlsx eller CSV och skicka den igen.")
+
+
+def _resident_bytes(pid: int) -> int | None:
+    """The child's resident memory (Linux /proc); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
