@@ -10,9 +10,11 @@ stage through a pipe, never through a file.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
+from multiprocessing.connection import Connection, Pipe
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +46,8 @@ class ReadFailure:
     message: str
 
 
-def _serve(connection) -> None:
+def _serve(connection: Connection) -> None:
     """The child: read the files it is sent, one at a time, until it is sent None."""
-    os.environ.pop(KEY_VARIABLE, None)   # the child parses untrusted files; it never needs the key
     from orchestration.ingest.reader import read_extract
 
     while True:
@@ -66,14 +67,22 @@ def _serve(connection) -> None:
         connection.send(answer)
 
 
+def serve_descriptor(descriptor: int) -> None:
+    """Entry point of the child process (see IsolatedReader._start)."""
+    _serve(Connection(descriptor))
+
+
+# The child imports this package from where the parent did, installed or not.
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
 class IsolatedReader:
     """One child process that reads files; replaced when a file kills it or breaks a limit."""
 
     def __init__(self, limits: ReadLimits | None = None):
         self.limits = limits or ReadLimits.from_environment()
-        self._context = multiprocessing.get_context("spawn")   # no fork of a threaded Dagster process
-        self._process = None
-        self._connection = None
+        self._process: subprocess.Popen | None = None
+        self._connection: Connection | None = None
 
     def __enter__(self) -> "IsolatedReader":
         return self
@@ -97,7 +106,7 @@ class IsolatedReader:
                     return self._connection.recv()
                 except (EOFError, OSError):
                     return self._crashed()
-            if not self._process.is_alive():
+            if self._process.poll() is not None:
                 return self._crashed()
             if time.monotonic() - started > self.limits.read_seconds:
                 self._stop()
@@ -111,35 +120,48 @@ class IsolatedReader:
         for key, path in paths:
             yield key, self.read(path)
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def close(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             try:
                 self._connection.send(None)
-                self._process.join(timeout=5)
-            except (BrokenPipeError, OSError):
+                self._process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
         self._stop()
 
     def _start(self) -> None:
-        if self._process is not None and self._process.is_alive():
+        """A fresh interpreter (not a fork of a threaded Dagster process, and independent of how
+        the parent was started), without the key in its environment: it parses untrusted files."""
+        if self._process is not None and self._process.poll() is None:
             return
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child,), daemon=True, name="followup-reader")
-        self._process.start()
+        parent, child = Pipe(duplex=True)
+        environment = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from orchestration.privacy.reading import serve_descriptor; "
+                                   "serve_descriptor(int(sys.argv[1]))", str(child.fileno())],
+            pass_fds=(child.fileno(),), env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
         child.close()
         self._connection = parent
 
     def _stop(self) -> None:
         if self._process is not None:
-            if self._process.is_alive():
+            if self._process.poll() is None:
                 self._process.kill()
-            self._process.join(timeout=10)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         if self._connection is not None:
             self._connection.close()
         self._process, self._connection = None, None
 
     def _crashed(self) -> ReadFailure:
-        signal_or_code = self._process.exitcode if self._process is not None else None
+        signal_or_code = self._process.returncode if self._process is not None else None
         self._stop()
         return ReadFailure(
             "LASNING_AVBROTS",
