@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.privacy.reading import ReadLimits
+from orchestration.ingest.limits import ReadLimits
 from orchestration.privacy import stage as pseudonymise_stage
 from orchestration.privacy.keys import load_key
 from orchestration.privacy.reading import IsolatedReader

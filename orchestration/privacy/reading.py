@@ -14,24 +14,11 @@ import os
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection, Pipe
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
-try:
-    from orchestration.ingest.limits import ReadLimits
-except ImportError:  # TEMPORARY until limits.py lands
-    from dataclasses import dataclass as _dc
-
-    @_dc(frozen=True)
-    class ReadLimits:  # type: ignore[no-redef]
-        read_seconds: float = 600
-        reader_memory_bytes: int = 1024 * 2**20
-
-        @classmethod
-        def from_environment(cls):
-            return cls()
+from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.reader import Extract, ExtractReadError
 
 POLL_SECONDS = 0.1
@@ -115,10 +102,6 @@ class IsolatedReader:
             if resident is not None and resident > self.limits.reader_memory_bytes:
                 self._stop()
                 return _too_much_memory(self.limits.reader_memory_bytes)
-
-    def read_all(self, paths: Iterable[tuple[object, Path]]) -> Iterator[tuple[object, Extract | ReadFailure]]:
-        for key, path in paths:
-            yield key, self.read(path)
 
     @property
     def pid(self) -> int | None:

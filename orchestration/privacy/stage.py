@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.privacy.reading import ReadLimits  # TEMPORARY
+from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
