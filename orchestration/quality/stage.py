@@ -49,23 +49,31 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     those of one pass over everything: the row rules and the file rule are per delivery, and the
     one rule that looks across deliveries (a person enrolled in another municipality at the same
     time) only looks at snapshots of the delivery's own month or earlier, which an earlier batch
-    has validated by then or which are in the same batch. A stopped run resumes at its batch."""
+    has validated by then or which are in the same batch. A month larger than a batch is taken in
+    parts of whole deliveries (`_validate_large_month`). A stopped run resumes at its batch."""
     with connect(home.warehouse, read_only=True) as db:
-        months = db.execute(
-            "select d.reporting_month, count(p.row_number) from landing.deliveries d "
+        deliveries = db.execute(
+            "select d.reporting_month, d.delivery_id, count(p.row_number) from landing.deliveries d "
             "left join landing.pseudonymised_rows p using (delivery_id) "
-            "where d.status = 'PSEUDONYMISED' group by 1 order by 1").fetchall()
+            "where d.status = 'PSEUDONYMISED' group by 1, 2 order by 1, 2").fetchall()
     report = ValidationReport()
-    if not months:
+    if not deliveries:
         return report
+    months: dict[str, list[tuple[str, int]]] = {}
+    for month, delivery_id, rows in deliveries:
+        months.setdefault(month, []).append((delivery_id, rows))
     suite = load_suite()
     batch: list[str] = []
     size = 0
-    for month, rows in months:
+    for month, in_month in months.items():
+        rows = sum(n for _, n in in_month)
         if batch and size + rows > batch_rows:
             _validate_batch(home, config, batch, suite, max_rejected_share, report)
             batch, size = [], 0
-        batch.append(month)
+        if rows > batch_rows and len(in_month) > 1:
+            _validate_large_month(home, config, in_month, batch_rows, suite, max_rejected_share, report)
+            continue
+        batch += [delivery_id for delivery_id, _ in in_month]
         size += rows
     _validate_batch(home, config, batch, suite, max_rejected_share, report)
     report.expectations = _summed(report.expectations)
@@ -86,46 +94,110 @@ def _summed(summaries: list[ExpectationSummary]) -> list[ExpectationSummary]:
     return list(merged.values())
 
 
-def _validate_batch(home: DataHome, config: ProjectsConfig, months: list[str], suite,
-                    max_rejected_share: float, report: ValidationReport) -> None:
+@dataclass
+class _ProjectPart:
+    """One project's rows of a batch with what the rules found in them."""
+
+    frame: pd.DataFrame
+    findings: list[RowFinding]
+    counting: pd.DataFrame     # accepted rows of deliveries not rejected whole: other deliveries compare with them
+
+
+_ROWS_SQL = ("select p.*, d.project_id, d.kommunkod, d.reporting_month, "
+             "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
+             "from landing.pseudonymised_rows p join landing.deliveries d using (delivery_id) "
+             "where d.status = 'PSEUDONYMISED' and d.delivery_id in (select unnest(?)) "
+             "order by p.delivery_id, p.row_number")
+
+
+def _rule_findings(home: DataHome, config: ProjectsConfig, delivery_ids: list[str], suite,
+                   max_rejected_share: float, report: ValidationReport) -> list[_ProjectPart]:
+    """The rules that need only a delivery's own rows, per project, and the rows that count."""
     with connect(home.warehouse, read_only=True) as db:
-        rows = db.execute(
-            "select p.*, d.project_id, d.kommunkod, d.reporting_month, "
-            "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
-            "from landing.pseudonymised_rows p join landing.deliveries d using (delivery_id) "
-            "where d.status = 'PSEUDONYMISED' and d.reporting_month in (select unnest(?)) "
-            "order by p.delivery_id, p.row_number", [months]
-        ).df()
-        pending = [r[0] for r in db.execute(
-            "select delivery_id from landing.deliveries where status = 'PSEUDONYMISED' "
-            "and reporting_month in (select unnest(?))", [months]).fetchall()]
-    verdicts_before = len(report.verdicts)
-    per_project = []
+        rows = db.execute(_ROWS_SQL, [delivery_ids]).df()
+    parts = []
     for project_id, frame in rows.groupby("project_id", sort=True):
         project = config.project(str(project_id))
         frame = frame.reset_index(drop=True)
         findings, summaries = row_findings(frame, {"age_min": project.age_min, "age_max": project.age_max}, suite)
         accepted, _, _, verdicts = decide(frame, findings, max_rejected_share)
         rejected_files = {v.delivery_id for v in verdicts if v.verdict == "REJECTED"}
-        per_project.append((frame, findings, summaries, accepted[~accepted["delivery_id"].isin(rejected_files)]))
-    counting = pd.concat([part[3] for part in per_project], ignore_index=True) if per_project else pd.DataFrame()
+        parts.append(_ProjectPart(frame, findings, accepted[~accepted["delivery_id"].isin(rejected_files)]))
+        report.expectations += summaries
+    return parts
+
+
+def _validate_batch(home: DataHome, config: ProjectsConfig, delivery_ids: list[str], suite,
+                    max_rejected_share: float, report: ValidationReport) -> None:
+    if not delivery_ids:
+        return
+    parts = _rule_findings(home, config, delivery_ids, suite, max_rejected_share, report)
+    counting = pd.concat([part.counting for part in parts], ignore_index=True) if parts else pd.DataFrame()
     with connect(home.warehouse, read_only=True) as db:
         concurrent = concurrent_enrolments(db, counting)
+    del counting
+    _decide_and_write(home, delivery_ids, parts, concurrent, max_rejected_share, report)
+
+
+def _validate_large_month(home: DataHome, config: ProjectsConfig, in_month: list[tuple[str, int]], batch_rows: int,
+                          suite, max_rejected_share: float, report: ValidationReport) -> None:
+    """A month with more rows than a batch, in parts of whole deliveries, with the verdicts of
+    one pass: every part's rules first (its findings and which of its rows count are kept, not
+    its rows), then the rule across deliveries over the whole month at once inside DuckDB
+    (only the keys of the counting rows pass through Python), then each part's verdicts."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for delivery_id, rows in in_month:
+        if chunks[-1] and size + rows > batch_rows:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(delivery_id)
+        size += rows
+    findings: list[list[RowFinding]] = []
+    counting_keys = []
+    for chunk in chunks:
+        parts = _rule_findings(home, config, chunk, suite, max_rejected_share, report)
+        findings.append([finding for part in parts for finding in part.findings])
+        counting_keys += [part.counting[["delivery_id", "row_number"]] for part in parts]
+        del parts
+    keys = pd.concat(counting_keys, ignore_index=True) if counting_keys else \
+        pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64")})
+    with connect(home.warehouse, read_only=True) as db:
+        db.register("counting_keys", keys)
+        db.execute("create temp view counting_rows as select p.*, d.project_id, d.kommunkod, d.reporting_month, "
+                   "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
+                   "from landing.pseudonymised_rows p join landing.deliveries d using (delivery_id) "
+                   "semi join counting_keys k using (delivery_id, row_number)")
+        concurrent = _concurrent_findings(db)
+    del keys
+    for chunk, chunk_findings in zip(chunks, findings):
+        with connect(home.warehouse, read_only=True) as db:
+            rows = db.execute(_ROWS_SQL, [chunk]).df()
+        parts = []
+        for _, frame in rows.groupby("project_id", sort=True):
+            frame = frame.reset_index(drop=True)
+            ids = set(frame["delivery_id"])
+            parts.append(_ProjectPart(frame, [f for f in chunk_findings if f.delivery_id in ids], frame.iloc[0:0]))
+        _decide_and_write(home, chunk, parts, concurrent, max_rejected_share, report)
+
+
+def _decide_and_write(home: DataHome, delivery_ids: list[str], parts: list[_ProjectPart], concurrent: list[RowFinding],
+                      max_rejected_share: float, report: ValidationReport) -> None:
+    verdicts_before = len(report.verdicts)
     quarantine_parts, warning_parts = [], []
-    for frame, findings, summaries, _ in per_project:
+    for part in parts:
+        frame = part.frame
         ids = set(frame["delivery_id"])
         _, quarantine, warnings, verdicts = decide(
-            frame, findings + [f for f in concurrent if f.delivery_id in ids], max_rejected_share)
+            frame, part.findings + [f for f in concurrent if f.delivery_id in ids], max_rejected_share)
         quarantine_parts.append(quarantine.merge(
             frame[["delivery_id", "project_id", "kommunkod", "reporting_month"]].drop_duplicates(), on="delivery_id"))
         warning_parts.append(warnings)
         report.verdicts += verdicts
-        report.expectations += summaries
-    del per_project, rows, counting
     # A delivery whose rows all vanished (cannot happen: the reader refuses a file without rows)
     # would otherwise stay PSEUDONYMISED forever; give it a verdict.
     seen = {v.delivery_id for v in report.verdicts[verdicts_before:]}
-    for delivery_id in pending:
+    for delivery_id in delivery_ids:
         if delivery_id not in seen:
             report.verdicts.append(DeliveryVerdict(delivery_id, "REJECTED", "FIL_TOM",
                                                    "Filen har inga deltagarrader. Exportera listan igen med deltagarna under "
@@ -133,7 +205,7 @@ def _validate_batch(home: DataHome, config: ProjectsConfig, months: list[str], s
     quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame()
     warnings = pd.concat(warning_parts, ignore_index=True) if warning_parts else pd.DataFrame()
     report.quarantined_rows += len(quarantine)
-    _write(home, pending, quarantine, warnings, report.verdicts[verdicts_before:])
+    _write(home, delivery_ids, quarantine, warnings, report.verdicts[verdicts_before:])
 
 
 CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
@@ -203,9 +275,14 @@ def concurrent_enrolments(db, counting: pd.DataFrame) -> list[RowFinding]:
                "is_anonymous", "startdatum", "slutdatum", "avslutsorsak", "month_end"]
     db.register("counting_rows", counting[columns])
     try:
-        hits = db.execute(_CONCURRENT_SQL).fetchall()
+        return _concurrent_findings(db)
     finally:
         db.unregister("counting_rows")
+
+
+def _concurrent_findings(db) -> list[RowFinding]:
+    """The rule across deliveries over the relation `counting_rows` of this connection."""
+    hits = db.execute(_CONCURRENT_SQL).fetchall()
     return [
         RowFinding(delivery_id, int(row_number), CONCURRENT_CODE, "startdatum", "warning", row_message(
             int(row_number), "startdatum",
