@@ -13,6 +13,7 @@ from orchestration.projects.config import ConfigError, ProjectsConfig, load_proj
 from orchestration.quality.assets import delivery_reports, validate
 from orchestration.reporting.assets import delivery_status, kpi_exports, municipality_month_specs
 from orchestration.reporting.checks import every_municipality_delivered, participants_on_pace
+from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import resource_from_environment
 from orchestration.transform.assets import dbt_resource, followup_dbt_models
 
@@ -33,7 +34,7 @@ _projects = _projects_for_partitions()
 
 defs = dg.Definitions(
     assets=[projects_config, intake, pseudonymised_rows, validate, delivery_reports, followup_dbt_models,
-            kpi_exports, delivery_status, *(municipality_month_specs(_projects) if _projects else [])],
+            kpi_exports, delivery_status, read_copy, *(municipality_month_specs(_projects) if _projects else [])],
     asset_checks=[every_municipality_delivered, participants_on_pace],
     jobs=[followup_job],
     schedules=[monthly_schedule],

@@ -1,0 +1,110 @@
+"""The read copy: what `followup status` and `followup export` read, as it stood at the end of the
+last successful run, in its own DuckDB file beside the warehouse.
+
+DuckDB lets one process write a file and nobody else open it meanwhile, and a run writes the
+warehouse in every step (dbt for its whole step: ~20 s at demo size, minutes nationally). So the
+last step of every run (`reporting/read_copy.py`, also in runs Dagster starts itself) copies the
+tables the two commands read into `read-copy.duckdb`, written under a temporary name and put in
+place with one rename: a reader sees the previous copy or the new one, never half of one. While
+the warehouse is held, the commands read the copy instead (cli.py).
+
+Only the tables the commands read are copied, under their own names, so the same queries run on
+either file. The large row tables (pseudonymised, enrolment, quarantine rows) and dbt's
+intermediate tables are not read by either and are not copied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.warehouse import connect, memory_limit
+
+COPY_NAME = "read-copy.duckdb"
+
+# table → who reads it
+COPIED_TABLES = {
+    "landing.deliveries": "status: every delivery, its status and verdict",
+    "landing.unrouted_files": "status: files that were not ingested",
+    "marts.kpi_values": "export: the figures",
+    "marts.fct_deliveries": "export: the workbook's data version",
+    "ops.marts_builds": "export: the run that built the figures",
+}
+
+
+@dataclass(frozen=True)
+class WrittenCopy:
+    path: Path
+    bytes: int
+    seconds: float
+    rows: dict[str, int]
+
+
+def copy_path(root: Path) -> Path:
+    return Path(root) / COPY_NAME
+
+
+def write_copy(warehouse: Path, target: Path, run_id: str | None = None) -> WrittenCopy:
+    """Copy COPIED_TABLES (those the warehouse has) from `warehouse` to `target`, atomically."""
+    started = time.monotonic()
+    part = target.with_name(target.name + ".part")
+    _remove(part)
+    rows: dict[str, int] = {}
+    try:
+        connection = duckdb.connect(str(part), config={"memory_limit": memory_limit()})
+        try:
+            quoted = str(warehouse).replace("'", "''")
+            connection.execute(f"attach '{quoted}' as warehouse (read_only)")
+            present = {f"{schema}.{name}" for schema, name in connection.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse'").fetchall()}
+            for table in COPIED_TABLES:
+                if table not in present:
+                    continue
+                schema, name = table.split(".")
+                connection.execute(f'create schema if not exists "{schema}"')
+                connection.execute(f'create table "{schema}"."{name}" as '
+                                   f'select * from warehouse."{schema}"."{name}" order by rowid')
+                rows[table] = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            connection.execute("detach warehouse")
+            connection.execute("create schema if not exists ops")
+            connection.execute("create table ops.read_copy (run_id varchar, written_at timestamp)")
+            connection.execute("insert into ops.read_copy values (?, ?)", [run_id, dt.datetime.now()])
+        finally:
+            connection.close()          # checkpoints: no write-ahead log is left beside the part
+        _fsync(part)
+        os.replace(part, target)
+    except BaseException:
+        _remove(part)
+        raise
+    return WrittenCopy(target, target.stat().st_size, time.monotonic() - started, rows)
+
+
+def written_at(copy: Path) -> dt.datetime | None:
+    """When the copy was written (the end of the run it shows); None when it cannot be read."""
+    try:
+        with connect(copy, read_only=True) as connection:
+            row = connection.execute("select max(written_at) from ops.read_copy").fetchone()
+            return row[0] if row else None
+    except duckdb.Error:
+        return None
+
+
+def _remove(part: Path) -> None:
+    for path in (part, part.with_name(part.name + ".wal")):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
