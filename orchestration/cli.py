@@ -1,25 +1,53 @@
-"""`followup`: demo, run, export, status, create-key, purge-raw (shared/spec/cli.md).
+"""`followup`: demo, run, export, status, create-key, rotate-key, purge-raw (shared/spec/cli.md).
 
-Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed,
-2 a usage or configuration error. Messages are for people; no exception trace is the interface.
+Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed
+(a full disk among the reasons, said as such), 2 a usage or configuration error, 3 another run
+holds the data home or its warehouse and the command did not wait for it (`--wait MINUTES`).
+
+Messages are for people; no exception trace is the interface. An unexpected failure is appended
+to <home>/logs/followup-error.log. What a command prints that comes from delivered files (file
+names, messages about them, failures that quote them) passes through `safe_text.console`: no
+escape sequence in a municipality's file name reaches the operator's terminal. A closed stdout
+(`followup status | head`) ends the command quietly.
+
+One writer at a time: `run`, `demo`, `rotate-key` and `purge-raw` hold the data home's run lock
+(lib/runlock.py) for the whole command. `status` and `export` take no lock: while a run holds
+the warehouse they read the copy the last successful run left (lib/warehouse_copy.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from orchestration.lib.home import DataHome
+from orchestration.lib.safe_text import console
 from orchestration.lib.telemetry import disable_telemetry
 
 DEMO_HOME = Path(".followup-demo")
 
+EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+# How long `status` and `export` wait for a warehouse held by a run when there is no read copy
+# yet (the first run of a data home) and no --wait was given.
+READ_WAIT_MINUTES = 5.0
+
+EXIT_CODES_HELP = ("Exit codes: 0 done (even if deliveries were rejected), 1 the run failed (a full disk is said as "
+                   "such), 2 usage or configuration, 3 another run holds the data home (use --wait MINUTES to wait "
+                   "for it instead).")
+
 
 class UsageError(Exception):
     """A usage or configuration problem: exit code 2."""
+
+
+class Busy(Exception):
+    """Another run holds the data home or the warehouse: exit code 3."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,37 +55,98 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a terminal without UTF-8 still gets å, ä, ö or '?'
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
+    status = None
+    try:
+        status = _dispatch(args, argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        _stdout_gone()
+        return EXIT_DONE if status is None else status
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        raise
     except UsageError as error:
-        print(f"followup: {error}", file=sys.stderr)
-        return 2
+        _error(str(error))
+        return EXIT_USAGE
+    except Busy as error:
+        _error(str(error))
+        return EXIT_BUSY
     except KeyboardInterrupt:
-        print("followup: avbrutet.", file=sys.stderr)
-        return 1
+        _error("avbrutet.")
+        return EXIT_FAILED
     except Exception as error:  # noqa: BLE001 - the last line of defence: a message, not a trace
-        log = _write_crash_log(args)
-        print(f"followup: oväntat fel ({type(error).__name__}: {error}). Detaljer i {log}.", file=sys.stderr)
-        return 1
+        from orchestration.lib.diskspace import is_disk_full
+        from orchestration.lib.runlock import RunLockBusy, WarehouseBusy, warehouse_lock_holder
+
+        home = _home_of(args)
+        if isinstance(error, (RunLockBusy, WarehouseBusy)):
+            _error(_busy_message(error, args.command))
+            return EXIT_BUSY
+        if is_disk_full(error, home.root):
+            _error(_disk_full_message(home, args.command, error))
+            return EXIT_FAILED
+        holder = warehouse_lock_holder(error)
+        if holder is not None:
+            _error(_warehouse_held_message(home.warehouse, holder.describe(), args.command))
+            return EXIT_BUSY
+        log, written = _write_crash_log(home, argv)
+        where = f"Detaljer i {log}." if written else f"Detaljerna kunde inte skrivas till {log}."
+        _error(f"oväntat fel ({type(error).__name__}: {error}). {where}")
+        return EXIT_FAILED
+
+
+def _error(text: str) -> None:
+    print(console(f"followup: {text}"), file=sys.stderr, flush=True)
+
+
+def _stdout_gone() -> None:
+    """The reader of our stdout went away (`| head`): nothing more to say, and nothing for the
+    interpreter to fail on when it flushes stdout at exit (Python's documentation on SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _home_of(args: argparse.Namespace) -> DataHome:
+    default = DEMO_HOME if getattr(args, "command", None) == "demo" else None
+    return DataHome.resolve(getattr(args, "home", None) or default)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar eller studerar.")
     commands = parser.add_subparsers(dest="command")
 
-    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def command(name: str, handler, help_text: str, writes: bool = False) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=(WRITER_HELP + " " + EXIT_CODES_HELP) if writes else None)
         sub.add_argument("--home", help="data home (default: $FOLLOWUP_HOME, else ./.followup)")
+        if writes:
+            sub.add_argument("--wait", type=_minutes, default=0.0, metavar="MINUTES",
+                             help="when another run holds the data home, wait up to MINUTES for it to end "
+                                  "(default: do not wait; exit code 3)")
         sub.set_defaults(handler=handler)
         return sub
 
-    demo = command("demo", _demo, "generate synthetic deliveries for the example projects and run everything")
-    run = command("run", _run, "ingest new deliveries and bring every table up to date")
+    def reader_wait(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--wait", type=_minutes, default=None, metavar="MINUTES",
+                         help="while a run holds the warehouse the last successful run's read copy is read; "
+                              "when there is none yet, wait up to MINUTES for the warehouse "
+                              f"(default {READ_WAIT_MINUTES:g}; then exit code 3)")
+
+    demo = command("demo", _demo, "generate synthetic deliveries for the example projects and run everything",
+                   writes=True)
+    run = command("run", _run, "ingest new deliveries and bring every table up to date", writes=True)
     run.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
     run.add_argument("--project", help="only this project's inbox")
     export = command("export", _export, "write the funder tables (kpi.csv) per project")
@@ -66,20 +155,38 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--period", help="YYYY-MM (default: the newest month with deliveries)")
     export.add_argument("--unsuppressed", action="store_true", help="exact figures for the region's own coordinators")
     export.add_argument("--config")
+    reader_wait(export)
     status = command("status", _status, "which municipality delivered which month, verdicts, what is missing")
     status.add_argument("--project")
     status.add_argument("--config")
     status.add_argument("--deadline-day", type=int, default=10, metavar="N",
                         help="a month's delivery is late when received after day N of the following month (1–28, default 10)")
+    reader_wait(status)
     command("create-key", _create_key, "create the pseudonymisation key file (mode 0600) in the data home")
     rotate = command("rotate-key", _rotate_key,
-                     "replace the pseudonymisation key and pseudonymise every delivery again from the archive")
+                     "replace the pseudonymisation key and pseudonymise every delivery again from the archive",
+                     writes=True)
     rotate.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
-    purge = command("purge-raw", _purge_raw, "delete archived raw files past the retention time, and say what was deleted")
+    purge = command("purge-raw", _purge_raw, "delete archived raw files past the retention time, and say what was deleted",
+                    writes=True)
     purge.add_argument("--older-than", required=True, type=int, metavar="DAYS",
                        help="delete raw files received more than DAYS days ago (already processed ones only)")
     purge.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     return parser
+
+
+WRITER_HELP = ("One command at a time writes a data home: while another run, demo, rotate-key or purge-raw "
+               "holds it, this one stops at once with exit code 3, or with --wait waits for it.")
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' är inget antal minuter")
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"'{text}': ange 0 minuter eller fler")
+    return value
 
 
 def _config(path: str | None):
@@ -132,31 +239,121 @@ def _run(args: argparse.Namespace) -> int:
     home = DataHome.resolve(args.home)
     _check_project(args.project, _config(args.config))
     _require_key(home)
-    return _run_and_report(home, args.config or _env_config(), args.project)
+    with _holding(home, "run", args.wait) as deadline:
+        return _run_and_report(home, args.config or _env_config(), args.project, deadline=deadline)
+
+
+@contextlib.contextmanager
+def _holding(home: DataHome, command: str, wait_minutes: float) -> Iterator[float]:
+    """The data home's run lock for the whole command; yields the moment (time.monotonic) until
+    which --wait allows waiting, for the warehouse as well."""
+    from orchestration.lib.runlock import acquire
+
+    deadline = time.monotonic() + 60 * wait_minutes
+
+    def waiting(holder) -> None:
+        _error(f"en annan körning pågår i {home.root} ({holder.describe()}); väntar upp till "
+               f"{_in_minutes(wait_minutes)} på att den blir klar …")
+
+    with acquire(home.root, command, 60 * wait_minutes, on_wait=waiting):
+        yield deadline
 
 
 def _run_and_report(home: DataHome, config_path: str | None, project_id: str | None = None,
-                    compact: bool = False) -> int:
-    from orchestration.runner import run_pipeline
+                    compact: bool = False, deadline: float | None = None) -> int:
+    """The run, under the caller's run lock: free space first, then the pipeline, then one line
+    per delivery it processed (or a summary with `compact`)."""
+    from orchestration.lib.diskspace import is_disk_full
+    from orchestration.lib.runlock import warehouse_lock_holder
+    from orchestration.runner import WAREHOUSE_GRACE_SECONDS, run_pipeline, space_for_run
 
-    outcome = run_pipeline(home, config_path, project_id)
+    space = space_for_run(home)
+    if not space.enough:
+        _error(_short_of_space_message(space))
+        return EXIT_FAILED
+    wait = max(deadline - time.monotonic(), WAREHOUSE_GRACE_SECONDS) if deadline else WAREHOUSE_GRACE_SECONDS
+
+    def waiting(holder) -> None:
+        _error(f"lagret {home.warehouse} används av en annan process ({holder.describe()}); "
+               f"väntar upp till {_in_minutes(wait / 60)} på att det blir ledigt …")
+
+    outcome = run_pipeline(home, config_path, project_id, wait_seconds=wait, on_wait=waiting)
     if outcome.deliveries and compact:
         _print_summary(outcome.deliveries)
     elif outcome.deliveries:
         print(f"{'projekt':<18} {'kommun':<6} {'månad':<8} {'godkända':>8} {'avvisade':>8}  utfall")
         for d in outcome.deliveries:
             reason = f" ({d.reason})" if d.reason else ""
-            print(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} {d.rows_rejected:>8}  {d.verdict}{reason}")
-    else:
+            print(console(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} "
+                          f"{d.rows_rejected:>8}  {d.verdict}{reason}"))
+    elif outcome.success:
         print("Inga nya leveranser.")
     for path, message in outcome.not_ingested:
-        print(f"Inte inläst: {path}: {message}")
+        print(console(f"Inte inläst: {console(path, False)}: {message}"))
     if not outcome.success:
-        print(f"followup: körningen misslyckades: {outcome.failure}", file=sys.stderr)
+        if is_disk_full(outcome.failure, home.root):
+            _error(_disk_full_message(home, "run"))
+            return EXIT_FAILED
+        holder = warehouse_lock_holder(outcome.failure)
+        if holder is not None:
+            _error(_warehouse_held_message(home.warehouse, holder.describe(), "run"))
+            return EXIT_BUSY
+        _error(f"körningen misslyckades: {outcome.failure}")
         print(f"Se körning {outcome.run_id} i Dagster (DAGSTER_HOME={home.dagster}) och loggen {outcome.log_path}.",
               file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_DONE
+
+
+def _in_minutes(minutes: float) -> str:
+    """`30 sekunder`, `1 minut`, `2,5 minuter`."""
+    if minutes < 1:
+        return f"{round(minutes * 60)} sekunder"
+    text = f"{minutes:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+    return f"{text} minut" if text == "1" else f"{text} minuter"
+
+
+def _short_of_space_message(space) -> str:
+    from orchestration.lib.diskspace import FIXED_NEED, PER_NEW_BYTE, format_bytes
+
+    return (f"för lite ledigt utrymme för en körning: datahemmet {space.path} ligger på filsystemet "
+            f"{space.filesystem}, som har {format_bytes(space.free)} ledigt; körningen behöver ungefär "
+            f"{format_bytes(space.needed)} ({PER_NEW_BYTE} × {format_bytes(space.new_inbox_bytes)} nya filer i inkorgen, "
+            f"halva lagret {format_bytes(space.warehouse_bytes)} och {format_bytes(FIXED_NEED)} för dbt, Dagster och "
+            f"loggar). Inget har ändrats. Frigör utrymme på {space.filesystem} (t.ex. gamla råfiler med "
+            "`followup purge-raw`) eller flytta datahemmet, och kör igen.")
+
+
+def _disk_full_message(home: DataHome, command: str, error: BaseException | None = None) -> str:
+    from orchestration.lib.diskspace import filesystem_of, format_bytes, free_bytes, path_in_error
+
+    path = path_in_error(error) or home.root
+    try:
+        filesystem, free = filesystem_of(path), format_bytes(free_bytes(path))
+    except OSError:
+        filesystem, free = path, "okänt hur mycket"
+    again = "`followup run`" if command in ("run", "demo", "rotate-key") else f"`followup {command}`"
+    return (f"disken är full: {path} ligger på filsystemet {filesystem}, som har {free} ledigt. Inget har gått "
+            "förlorat: filerna ligger kvar i inkorgen och arkivet, och det som inte hann skrivas klart skrivs "
+            f"om nästa gång. Frigör utrymme på {filesystem} och kör {again} igen.")
+
+
+def _warehouse_held_message(warehouse: Path, holder: str, command: str) -> str:
+    return (f"lagret {warehouse} används av en annan process ({holder}), troligen en körning som Dagster har "
+            "startat (schemat, sensorn eller Materialize i UI:t). Kör igen när den är klar, eller med --wait MINUTER "
+            f"för att vänta på den (`followup {command} --wait 30`).")
+
+
+def _busy_message(error: Exception, command: str) -> str:
+    from orchestration.lib.runlock import RunLockBusy
+
+    if isinstance(error, RunLockBusy):
+        if error.waited_seconds > 2:
+            return (f"den andra körningen i {error.root} ({error.holder.describe()}) pågick fortfarande efter "
+                    f"{_in_minutes(error.waited_seconds / 60)}. Försök igen när den är klar, eller med en längre --wait.")
+        return (f"en annan körning pågår redan i {error.root} ({error.holder.describe()}). Kör igen när den är "
+                f"klar, eller med --wait MINUTER för att vänta på den (`followup {command} --wait 30`).")
+    return _warehouse_held_message(error.path, error.holder.describe(), command)
 
 
 def _print_summary(deliveries) -> None:
@@ -170,24 +367,29 @@ def _print_summary(deliveries) -> None:
     for d in deliveries:
         if d.verdict != "ACCEPTED":
             reason = f" ({d.reason})" if d.reason else ""
-            print(f"  att åtgärda: {d.project_id} {d.kommunkod} {d.reporting_month} {d.file_name}: "
-                  f"{d.rows_accepted} godkända, {d.rows_rejected} avvisade rader, {d.verdict}{reason}")
+            print(console(f"  att åtgärda: {d.project_id} {d.kommunkod} {d.reporting_month} {console(d.file_name, False)}: "
+                          f"{d.rows_accepted} godkända, {d.rows_rejected} avvisade rader, {d.verdict}{reason}"))
 
 
 def _demo(args: argparse.Namespace) -> int:
+    home = DataHome.resolve(args.home or DEMO_HOME).create()
+    config = _config(None)
+    with _holding(home, "demo", args.wait) as deadline:
+        return _demo_in(home, config, deadline)
+
+
+def _demo_in(home: DataHome, config, deadline: float) -> int:
     from orchestration.generator import generate_deliveries
     from orchestration.privacy.keys import create_key, key_path
     from orchestration.reporting.export import export_all, figures_built_by
     from orchestration.reporting.headline import format_headlines, headlines
 
-    home = DataHome.resolve(args.home or DEMO_HOME).create()
-    config = _config(None)
     if not key_path(home.root).exists():
         create_key(home.root)
         print(f"Skapade en pseudonymiseringsnyckel för demon: {key_path(home.root)} (rättigheter 0600).")
     simulation = generate_deliveries(config, home.inbox)
     print(f"Genererade {len(simulation.files)} syntetiska leveranser för {len(config.projects)} projekt i {home.inbox}.")
-    status = _run_and_report(home, None, compact=True)
+    status = _run_and_report(home, None, compact=True, deadline=deadline)
     if status != 0:
         return status
     exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster, home.warehouse))
@@ -208,8 +410,12 @@ def _export(args: argparse.Namespace) -> int:
     _require_key(home, required=False)   # export needs no key, but another one means a misconfigured home
     if args.period and not _is_month(args.period):
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
-    exported = export_all(home.warehouse, config, Path(args.out), args.project, args.period, args.unsuppressed,
-                          built_by=figures_built_by(home.dagster, home.warehouse))
+
+    def export(source: Path):
+        return export_all(source, config, Path(args.out), args.project, args.period, args.unsuppressed,
+                          built_by=figures_built_by(home.dagster, source))
+
+    exported = _reading(home, args.wait, "export", export)
     for e in exported:
         print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path} och {e.workbook}")
     if not exported:
@@ -229,10 +435,59 @@ def _status(args: argparse.Namespace) -> int:
     home, config = _existing_warehouse(args)
     if not 1 <= args.deadline_day <= 28:
         raise UsageError(f"--deadline-day {args.deadline_day}: ange en dag 1–28.")
-    print(format_status(home.warehouse, config, args.project, deadline_day=args.deadline_day, inbox=home.inbox))
+    text = _reading(home, args.wait, "status", lambda source: format_status(
+        source, config, args.project, deadline_day=args.deadline_day, inbox=home.inbox))
+    print(console(text))
     if (home.reports / "index.html").exists():
         print(f"Leveransrapporter per fil: {home.reports / 'index.html'}")
     return 0
+
+
+def _reading(home: DataHome, wait_minutes: float | None, command: str, read: Callable[[Path], object]):
+    """`read(source)` on the warehouse, or on the read copy while another process holds the
+    warehouse (a run, in its dbt step for minutes): the state after the last successful run,
+    said on one line. Without a copy (no run has finished yet) wait for the warehouse, at most
+    `wait_minutes` (default READ_WAIT_MINUTES), then exit code 3."""
+    from orchestration.lib.runlock import WarehouseBusy, current_holder, warehouse_lock_holder, when_warehouse_free
+    from orchestration.lib.warehouse import connect
+    from orchestration.lib.warehouse_copy import copy_path
+
+    copy = copy_path(home.root)
+    if current_holder(home.root) is not None and copy.exists():
+        return _from_copy(copy, read)       # a run is going: reading the warehouse would only stall it
+    try:
+        return read(home.warehouse)
+    except Exception as error:  # noqa: BLE001 - only DuckDB's lock error is handled here
+        if warehouse_lock_holder(error) is None:
+            raise
+    if copy.exists():
+        return _from_copy(copy, read)
+    minutes = READ_WAIT_MINUTES if wait_minutes is None else wait_minutes
+
+    def waiting(holder) -> None:
+        _error(f"lagret {home.warehouse} används av en annan process ({holder.describe()}) och det finns ingen "
+               f"läskopia ännu (den skrivs när en körning är klar); väntar upp till {_in_minutes(minutes)} …")
+
+    def opened() -> None:
+        with connect(home.warehouse, read_only=True):
+            pass
+
+    try:
+        when_warehouse_free(opened, home.warehouse, 60 * minutes, on_wait=waiting)
+    except WarehouseBusy as busy:
+        raise Busy(f"lagret {home.warehouse} var fortfarande upptaget efter {_in_minutes(minutes)} "
+                   f"({busy.holder.describe()}), och det finns ingen läskopia ännu. Kör `followup {command}` igen "
+                   "när körningen är klar, eller med en längre --wait.") from None
+    return read(home.warehouse)
+
+
+def _from_copy(copy: Path, read: Callable[[Path], object]):
+    from orchestration.lib.warehouse_copy import written_at
+
+    when = written_at(copy)
+    ended = f"{when:%Y-%m-%d %H:%M}" if when else "okänd tid"
+    _error(f"en körning pågår; visar läget efter körningen som slutade {ended}.")
+    return read(copy)
 
 
 def _create_key(args: argparse.Namespace) -> int:
@@ -250,14 +505,19 @@ def _create_key(args: argparse.Namespace) -> int:
 
 def _rotate_key(args: argparse.Namespace) -> int:
     """A new key; every delivery is put back to waiting and the run pseudonymises it again."""
-    from orchestration.privacy.keys import PseudonymKeyError, load_key
-    from orchestration.privacy.rotation import NEW_KEY_ENV_VAR, rotate_key
-
     home = DataHome.resolve(args.home)
     if not home.warehouse.exists():
         raise UsageError(f"inget lager i {home.root}: inget att pseudonymisera om. Skapa en nyckel med "
                          f"`followup create-key --home {home.root}`.")
     _config(args.config)
+    with _holding(home, "rotate-key", args.wait) as deadline:
+        return _rotate_key_in(home, args, deadline)
+
+
+def _rotate_key_in(home: DataHome, args: argparse.Namespace, deadline: float) -> int:
+    from orchestration.privacy.keys import PseudonymKeyError, load_key
+    from orchestration.privacy.rotation import NEW_KEY_ENV_VAR, rotate_key
+
     try:
         report = rotate_key(home, load_key(home.root))
     except PseudonymKeyError as error:
@@ -273,7 +533,7 @@ def _rotate_key(args: argparse.Namespace) -> int:
         os.environ["FOLLOWUP_PSEUDONYM_KEY"] = os.environ[NEW_KEY_ENV_VAR]
         print(f"Flytta nu den nya nyckeln från {NEW_KEY_ENV_VAR} till FOLLOWUP_PSEUDONYM_KEY i er "
               "hemlighetshantering och förstör den gamla.")
-    return _run_and_report(home, args.config or _env_config())
+    return _run_and_report(home, args.config or _env_config(), deadline=deadline)
 
 
 def _purge_raw(args: argparse.Namespace) -> int:
@@ -285,10 +545,11 @@ def _purge_raw(args: argparse.Namespace) -> int:
     if not home.warehouse.exists():
         raise UsageError(f"inget lager i {home.root}. Kör `followup run --home {home.root}` först.")
     try:
-        report = purge_raw(home, args.older_than, dry_run=args.dry_run)
+        with _holding(home, "purge-raw", args.wait):
+            report = purge_raw(home, args.older_than, dry_run=args.dry_run)
     except PurgeError as error:
-        print(f"followup: {error}", file=sys.stderr)
-        return 1
+        _error(str(error))
+        return EXIT_FAILED
     verb = "skulle raderas" if args.dry_run else "raderad"
     for file, copies in report.deleted:
         inbox = f", {copies} kopia(or) i inkorgen" if copies else ""
@@ -305,20 +566,20 @@ def _purge_raw(args: argparse.Namespace) -> int:
     if report.kept_pending:
         print(f"{report.kept_pending} filer behölls: deras leveranser är inte färdigbehandlade. Kör `followup run` först.")
     for file, error in report.failed:
-        print(f"followup: kunde inte radera {file.path} ({error}). Kontrollera rättigheterna och kör igen.",
-              file=sys.stderr)
+        _error(f"kunde inte radera {file.path} ({error}). Kontrollera rättigheterna och kör igen.")
     return 1 if report.failed else 0
 
 
-def _write_crash_log(args: argparse.Namespace) -> Path:
-    home = DataHome.resolve(getattr(args, "home", None) or None)
-    log = home.root / "logs" / "followup-error.log"
+def _write_crash_log(home: DataHome, argv: list[str]) -> tuple[Path, bool]:
+    """Append the trace of the failure being handled; (the log, whether it was written)."""
+    from orchestration.lib.crashlog import append_crash, crash_log_path
+
+    log = crash_log_path(home.root)
     try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(traceback.format_exc(), encoding="utf-8")
+        append_crash(log, argv, traceback.format_exc())
     except OSError:
-        pass
-    return log
+        return log, False
+    return log, True
 
 
 if __name__ == "__main__":

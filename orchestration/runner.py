@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
+from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
+from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
 from orchestration.lib.telemetry import disable_telemetry, write_dagster_yaml
 from orchestration.lib.warehouse import connect, ensure_schema
+from orchestration.lib.warehouse_copy import copy_path
 
 
 @dataclass
@@ -81,12 +88,31 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str | None = None) -> RunOutcome:
+# How long a run waits for the warehouse file when another process holds it and the operator
+# gave no --wait: long enough for `followup status` or `export` to finish a read, short enough
+# that a run started while a Dagster-launched run is in its dbt step says so instead of hanging.
+WAREHOUSE_GRACE_SECONDS = 15.0
+
+
+def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str | None = None,
+                 wait_seconds: float = WAREHOUSE_GRACE_SECONDS,
+                 on_wait: Callable[[WarehouseHolder], None] | None = None) -> RunOutcome:
+    """One run. The deliveries it reports are those it processed: found new, or recorded by an
+    earlier run that ended before validating them (killed, or stopped by a full disk). Raises
+    `WarehouseBusy` when another process holds the warehouse for longer than `wait_seconds`."""
+    _forget_empty_dagster_yaml(home)
     prepare_environment(home, config_path)
-    ensure_schema(home.warehouse)
-    with connect(home.warehouse, read_only=True) as db:
-        before = {r[0] for r in db.execute("select delivery_id from landing.deliveries").fetchall()}
-        unrouted_before = {tuple(r) for r in db.execute("select inbox_path, sha256 from landing.unrouted_files").fetchall()}
+    when_free = functools.partial(when_warehouse_free, path=home.warehouse, wait_seconds=wait_seconds, on_wait=on_wait)
+    when_free(lambda: ensure_schema(home.warehouse))
+
+    def state_before() -> tuple[set[str], set[tuple]]:
+        with connect(home.warehouse, read_only=True) as db:
+            validated = {r[0] for r in db.execute(
+                "select delivery_id from landing.deliveries where status = 'VALIDATED'").fetchall()}
+            unrouted = {tuple(r) for r in db.execute("select inbox_path, sha256 from landing.unrouted_files").fetchall()}
+        return validated, unrouted
+
+    validated_before, unrouted_before = when_free(state_before)
 
     from dagster import DagsterInstance
 
@@ -117,12 +143,46 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
                 if event.step_failure_data and event.step_failure_data.error
             ) or "the run failed"
 
-    with connect(home.warehouse, read_only=True) as db:
-        rows = db.execute(
-            "select delivery_id, project_id, kommunkod, reporting_month, file_name, coalesce(verdict, status), "
-            "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason from landing.deliveries "
-            "order by project_id, kommunkod, reporting_month, received_at").fetchall()
-        unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
-    lines = [DeliveryLine(*row[1:]) for row in rows if row[0] not in before]
+    def state_after() -> tuple[list[tuple], list[tuple]]:
+        with connect(home.warehouse, read_only=True) as db:
+            rows = db.execute(
+                "select delivery_id, project_id, kommunkod, reporting_month, file_name, coalesce(verdict, status), "
+                "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason from landing.deliveries "
+                "order by project_id, kommunkod, reporting_month, received_at").fetchall()
+            unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
+        return rows, unrouted
+
+    rows, unrouted = when_free(state_after)
+    lines = [DeliveryLine(*row[1:]) for row in rows if row[0] not in validated_before]
     not_ingested = [(path, message) for path, sha, message in unrouted if (path, sha) not in unrouted_before]
     return RunOutcome(result.success, result.run_id, lines, not_ingested, failure, log_path)
+
+
+def space_for_run(home: DataHome) -> SpaceNeed:
+    """Free space against what a run would need (lib/diskspace.py has the rule). Which inbox files
+    are already received comes from the warehouse, or its read copy while the warehouse is held."""
+    received: set[tuple[str, int]] = set()
+    for source in (home.warehouse, copy_path(home.root)):
+        if not source.exists():
+            continue
+        try:
+            with connect(source, read_only=True) as db:
+                received = {(path, size) for path, size in db.execute(
+                    "select project_id || '/' || kommunkod || '/' || file_name, size_bytes from landing.deliveries")
+                    .fetchall()}
+            break
+        except duckdb.Error:
+            continue            # held by another process, or no deliveries table yet
+    return space_needed(home.root, home.inbox, home.warehouse, received)
+
+
+def _forget_empty_dagster_yaml(home: DataHome) -> None:
+    """A dagster.yaml left empty by a write that failed (a full disk) would be kept as the
+    user's own and run the instance without the data home's settings (one warehouse writer,
+    telemetry off); an empty one is written afresh."""
+    path = home.dagster / "dagster.yaml"
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except FileNotFoundError:
+        pass

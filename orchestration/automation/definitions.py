@@ -128,8 +128,18 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     The run's config limits intake to those projects (`project_ids`), so a file for UVAS does
     not make the run read every other project's inbox; dbt and the exports then bring every
     table up to date as usual. A changed file outside a configured project's folder runs every
-    project, so intake reports it as not ingested."""
-    digests = folder_digests(inbox_fingerprint(DataHome.resolve()))
+    project, so intake reports it as not ingested.
+
+    While a `followup run` (or demo, rotate-key, purge-raw) holds the data home the tick is
+    skipped before the cursor moves, so the files that run does not take are seen on a later tick."""
+    from orchestration.lib.runlock import current_holder
+
+    home = DataHome.resolve()
+    holder = current_holder(home.root)
+    if holder is not None:
+        return dg.SkipReason(f"En körning pågår redan i {home.root} ({holder.describe()}); inkorgen kontrolleras "
+                             "igen när den är klar.")
+    digests = folder_digests(inbox_fingerprint(home))
     previous = json.loads(context.cursor) if context.cursor else {}
     changed = sorted(folder for folder, digest in digests.items() if previous.get(folder) != digest)
     context.update_cursor(json.dumps(digests, sort_keys=True))
