@@ -1,13 +1,18 @@
 """`followup status`: which municipality delivered which month, with verdicts and gaps.
 
 Per project a municipality × month matrix (one character per month) and below it every month
-that needs attention: missing, late, rejected, rows rejected, resubmitted.
+that needs attention: missing, late, rejected, rows rejected, resubmitted, waiting.
 
 - The snapshot in force for a month is the accepted delivery that arrived last (the rule of
   dbt's int_snapshots_ranked); a rejected file never replaces it.
 - A month is missing when nothing was received and its deadline has passed; it is late when its
   first accepted delivery was received (the file's modification time) after the deadline: the
   deadline day (default the 10th) of the following month.
+- A delivery that intake recorded but no run has validated yet (a run killed or stopped
+  halfway) is waiting, never rejected: the next `followup run` processes it.
+
+File names and messages come from the municipalities' files: every one passes through
+`safe_text.console` before it is shown, so no escape sequence reaches a terminal.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.ingest.normalise import month_end
+from orchestration.lib.safe_text import console
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 
 DEADLINE_DAY = 10
 COUNTING = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
+WAITING = "…"
 SYMBOLS = {"ACCEPTED": "✓", "ACCEPTED_WITH_WARNINGS": "!", "REJECTED": "✗", None: "·"}
 LEGEND = ("✓ godkänd  ! godkänd med avvisade rader eller varningar  ✗ avvisad, ingen godkänd fil för månaden  "
-          "· ingen leverans")
+          f"{WAITING} väntar på nästa körning  · ingen leverans")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class Delivery:
     def counts(self) -> bool:
         return self.status == "VALIDATED" and self.verdict in COUNTING
 
+    @property
+    def waiting(self) -> bool:
+        """Recorded by intake, not yet validated: a run is at it, or the one that took it ended first."""
+        return self.status != "VALIDATED" and self.verdict is None
+
+    @property
+    def shown_name(self) -> str:
+        return console(self.file_name, keep_newlines=False)
+
 
 @dataclass
 class MonthStatus:
@@ -62,6 +78,8 @@ class MonthStatus:
     def symbol(self) -> str:
         if self.in_force:
             return SYMBOLS[self.in_force.verdict]
+        if any(d.waiting for d in self.deliveries):
+            return WAITING
         return SYMBOLS["REJECTED"] if self.deliveries else SYMBOLS[None]
 
     @property
@@ -129,9 +147,10 @@ def delivery_status(warehouse: Path, config: ProjectsConfig, project_id: str | N
             for month in months:
                 problems += _problems(cells[(code, month)], name, today)
         for d in outside:
+            outcome = "väntar på nästa körning" if d.waiting else d.verdict or d.status
             problems.append(("utanför", d.kommunkod, d.reporting_month,
-                             f"utanför projektperioden: {d.kommunkod} {d.reporting_month} {d.file_name}: "
-                             f"{d.verdict or d.status}{f' ({d.verdict_reason})' if d.verdict_reason else ''}"))
+                             f"utanför projektperioden: {d.kommunkod} {d.reporting_month} {d.shown_name}: "
+                             f"{outcome}{f' ({d.verdict_reason})' if d.verdict_reason else ''}"))
         result.append(ProjectStatus(project, months, cells, problems, outside))
     return result
 
@@ -149,15 +168,18 @@ def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[tuple[str, s
         if d.verdict == "REJECTED":
             after = "förra godkända leveransen gäller" if current and current.arrival_seq < d.arrival_seq else None
             after = after or ("en senare godkänd leverans gäller" if current else "ingen godkänd leverans för månaden")
-            found.append(("avvisad", code, month, f"avvisad: {name} {month} {d.file_name}: {d.verdict_reason}; {after}"))
+            found.append(("avvisad", code, month, f"avvisad: {name} {month} {d.shown_name}: {d.verdict_reason}; {after}"))
+        elif d.waiting:
+            found.append(("väntar", code, month, f"väntar: {name} {month} {d.shown_name}: mottagen men inte färdigbehandlad; "
+                                                 "nästa körning (`followup run`) behandlar den"))
     if current and cell.is_late:
         found.append(("sen", code, month, f"sen: {name} {month} kom {cell.first_accepted.received_at.date()} "
                                           f"(frist {cell.deadline})"))
     if current and current.rows_rejected:
         found.append(("avvisade_rader", code, month,
-                      f"{current.rows_rejected} avvisade rader: {name} {month} {current.file_name}"))
+                      f"{current.rows_rejected} avvisade rader: {name} {month} {current.shown_name}"))
     if len(cell.deliveries) > 1:
-        force = f"gäller: {current.file_name}" if current else "ingen gäller"
+        force = f"gäller: {current.shown_name}" if current else "ingen gäller"
         found.append(("omleverans", code, month,
                       f"{len(cell.deliveries)} leveranser (omleverans): {name} {month}, {force}"))
     return found
@@ -199,5 +221,5 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
             continue
         if inbox is not None and not (inbox / path).exists() and not (inbox / path).is_symlink():
             continue
-        lines.append(f"Inte inläst ({code}): {path}: {message}")
+        lines.append(f"Inte inläst ({console(code, False)}): {console(path, False)}: {console(message, False)}")
     return "\n".join(lines)
