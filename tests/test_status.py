@@ -162,3 +162,24 @@ def test_followup_status_after_the_whole_pipeline_shows_resubmissions_rejections
     assert "Inte inläst (MANAD_SAKNAS): uvas/2380/leverans mars.csv" in out
     assert "Inte inläst (SYMBOLISK_LANK): uvas/2380/2018-03.csv" in out
     assert "✗" in row["2380"].split()[2]
+
+
+def test_a_delivery_recorded_but_not_yet_validated_is_waiting_never_rejected(tmp_path, pseudonym_key):
+    """What a run killed after intake leaves: the delivery is recorded (RECEIVED), not processed."""
+    from orchestration.ingest.intake import run_intake
+
+    home = new_home(tmp_path / "home")
+    persons = PersonFactory().take(1993, 3)
+    write_file(home.inbox / "ostra_sodertorn" / "0136" / "2014-02.csv", csv_bytes(HEADER, rows_for(persons, "2014-02-03")),
+               at("2014-03-05"))
+    write_file(home.inbox / "ostra_sodertorn" / "0136" / "2014-03.csv", b"", at("2014-04-05"))   # to be rejected
+    run_intake(home, load_projects(), today=TODAY)
+
+    status, = delivery_status(home.warehouse, load_projects(), "ostra_sodertorn", today=TODAY)
+    assert "".join(status.cells[("0136", m)].symbol for m in status.months) == "……··"
+    texts = {(kind, month): text for kind, code, month, text in status.problems if code == "0136"}
+    assert {kind for kind, month in texts if month in ("2014-02", "2014-03")} == {"väntar"}
+    assert texts[("väntar", "2014-02")] == ("väntar: 0136 Haninge 2014-02 2014-02.csv: mottagen men inte "
+                                           "färdigbehandlad; nästa körning (`followup run`) behandlar den")
+    text = format_status(home.warehouse, load_projects(), "ostra_sodertorn", today=TODAY)
+    assert "… väntar på nästa körning" in text.splitlines()[-1]

@@ -18,11 +18,12 @@ File names and messages come from the municipalities' files: every one passes th
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.ingest.normalise import month_end
-from orchestration.lib.safe_text import console
+from orchestration.lib.safe_text import console, display_path
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 
@@ -193,6 +194,18 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
     kommuner = load_kommuner()
     statuses = delivery_status(warehouse, config, project_id, today, deadline_day)
     _, unrouted = _load(warehouse)
+    shown_paths: set[str] | None = None
+
+    def still_in_inbox(path: str) -> bool:
+        """Intake stores a name as its display text (safe_text.display_name): a name with control
+        characters or bytes that are not UTF-8 is found by comparing display texts."""
+        nonlocal shown_paths
+        if (inbox / path).exists() or (inbox / path).is_symlink():
+            return True
+        if shown_paths is None:
+            shown_paths = _shown_inbox_paths(inbox)
+        return path in shown_paths
+
     lines: list[str] = []
     for status in statuses:
         project, months = status.project, status.months
@@ -219,7 +232,17 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
     for path, code, message in unrouted:
         if project_id and not path.startswith(f"{project_id}/"):
             continue
-        if inbox is not None and not (inbox / path).exists() and not (inbox / path).is_symlink():
+        if inbox is not None and not still_in_inbox(path):
             continue
         lines.append(f"Inte inläst ({console(code, False)}): {console(path, False)}: {console(message, False)}")
     return "\n".join(lines)
+
+
+def _shown_inbox_paths(inbox: Path) -> set[str]:
+    """Every entry under the inbox, as its relative path's display text."""
+    shown = set()
+    for folder, folders, files in os.walk(inbox):
+        relative = Path(folder).relative_to(inbox)
+        for name in folders + files:
+            shown.add(display_path((relative / name).as_posix()))
+    return shown
