@@ -88,7 +88,7 @@ def test_the_loaded_code_location_uses_the_configured_schedule(tmp_path):
 
 # --- Sensor ---------------------------------------------------------------------------------
 
-def test_inbox_sensor_runs_only_the_projects_whose_folders_changed(tmp_path, monkeypatch):
+def test_inbox_sensor_runs_only_the_projects_whose_folders_changed(tmp_path, monkeypatch, pseudonym_key):
     monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
     (tmp_path / "inbox").mkdir()
     result, cursor = tick()
@@ -112,7 +112,7 @@ def test_inbox_sensor_runs_only_the_projects_whose_folders_changed(tmp_path, mon
     assert dg.validate_run_config(followup_job(), resubmitted.run_config)
 
 
-def test_a_folder_outside_the_configuration_makes_the_sensor_run_every_project(tmp_path, monkeypatch):
+def test_a_folder_outside_the_configuration_makes_the_sensor_run_every_project(tmp_path, monkeypatch, pseudonym_key):
     """So intake sees the file and reports it as not ingested, instead of it going unnoticed."""
     monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
     deliver(tmp_path, "okant_projekt", "2380", "2016-03.csv")
@@ -121,7 +121,25 @@ def test_a_folder_outside_the_configuration_makes_the_sensor_run_every_project(t
     assert request.tags[PROJECTS_TAG] == "alla"
 
 
-def test_the_sensor_cursor_stays_small_for_a_national_inbox(tmp_path, monkeypatch):
+def test_the_sensor_starts_nothing_with_a_key_other_than_the_homes_or_without_one(tmp_path, monkeypatch, pseudonym_key):
+    from orchestration.privacy.keys import record_fingerprint
+
+    monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
+    record_fingerprint(tmp_path, pseudonym_key)
+    deliver(tmp_path, "uvas", "2380", "2016-03.csv")
+    monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", "another-key-" + "w" * 40)
+    refused, cursor = tick()
+    assert isinstance(refused, dg.SkipReason) and "Fel pseudonymiseringsnyckel" in refused.skip_message
+    assert cursor is None                      # the files are still new when the key is put right
+    monkeypatch.delenv("FOLLOWUP_PSEUDONYM_KEY")
+    missing, cursor = tick()
+    assert isinstance(missing, dg.SkipReason) and "create-key" in missing.skip_message and cursor is None
+    monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", pseudonym_key.decode())
+    started, _ = tick()
+    assert isinstance(started, dg.RunRequest)
+
+
+def test_the_sensor_cursor_stays_small_for_a_national_inbox(tmp_path, monkeypatch, pseudonym_key):
     monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
     for kommun in range(290):
         for month in range(1, 13):
@@ -131,7 +149,7 @@ def test_the_sensor_cursor_stays_small_for_a_national_inbox(tmp_path, monkeypatc
     assert len(cursor) < 200
 
 
-def test_the_sensors_run_config_makes_intake_read_only_those_projects_inboxes(tmp_path, monkeypatch):
+def test_the_sensors_run_config_makes_intake_read_only_those_projects_inboxes(tmp_path, monkeypatch, pseudonym_key):
     from orchestration.ingest.assets import landing_key
 
     monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))

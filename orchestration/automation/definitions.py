@@ -111,6 +111,18 @@ def folder_digests(fingerprint: Mapping[str, Mapping[str, list[float]]]) -> dict
             for folder, files in fingerprint.items()}
 
 
+def key_refusal(home: DataHome) -> str | None:
+    """Why no run may start with this deployment's key (none, or not the one that built the home),
+    said before anything is read; None when the key is the home's."""
+    from orchestration.privacy.keys import PseudonymKeyError, check_key, load_key
+
+    try:
+        check_key(home.root, load_key(home.root))
+    except PseudonymKeyError as error:
+        return str(error)
+    return None
+
+
 def configured_projects() -> set[str] | None:
     from orchestration.projects.config import ConfigError, load_projects
 
@@ -139,6 +151,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     if holder is not None:
         return dg.SkipReason(f"En körning pågår redan i {home.root} ({holder.describe()}); inkorgen kontrolleras "
                              "igen när den är klar.")
+    refused = key_refusal(home)
+    if refused:
+        return dg.SkipReason(refused)
     digests = folder_digests(inbox_fingerprint(home))
     previous = json.loads(context.cursor) if context.cursor else {}
     changed = sorted(folder for folder, digest in digests.items() if previous.get(folder) != digest)
