@@ -569,3 +569,19 @@ def test_a_closed_stdout_ends_status_quietly(tmp_path):
     assert process.wait(timeout=120) == 0
     assert stderr == ""                          # no message, no "Exception ignored … BrokenPipeError"
     assert not (home.root / "logs" / "followup-error.log").exists()
+
+
+def test_a_lock_error_is_recognised_in_an_exception_chain_and_in_a_step_failure_message():
+    from orchestration.lib.runlock import warehouse_lock_holder
+
+    text = ('IO Error: Could not set lock on file "/h/warehouse.duckdb": Conflicting lock is held in '
+            '/usr/bin/python3.11 (PID 4242). See also https://duckdb.org/docs/current/connect/concurrency')
+    assert warehouse_lock_holder(f"followup_dbt_models: {text}").pid == 4242
+    try:
+        try:
+            raise duckdb.IOException(text)
+        except duckdb.IOException as inner:
+            raise RuntimeError("step failed") from inner
+    except RuntimeError as outer:
+        assert warehouse_lock_holder(outer).describe() == "PID 4242, python3.11"
+    assert warehouse_lock_holder("KOLUMN_SAKNAS") is None

@@ -152,8 +152,8 @@ def current_holder(root: Path) -> Holder | None:
     path = lock_path(root)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
+    except OSError:
+        return None             # no run has taken it yet (or we may not read it: then we cannot tell)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -190,9 +190,9 @@ class WarehouseBusy(Exception):
         self.path, self.holder, self.waited_seconds = path, holder, waited_seconds
 
 
-def warehouse_lock_holder(error: BaseException) -> WarehouseHolder | None:
-    """The process named by DuckDB's "Could not set lock on file" anywhere in the error's
-    chain; None when the error is something else."""
+def warehouse_lock_holder(error: BaseException | str | None) -> WarehouseHolder | None:
+    """The process named by DuckDB's "Could not set lock on file" anywhere in the error's chain
+    (or in a step's failure message); None when the error is something else."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
@@ -200,6 +200,8 @@ def warehouse_lock_holder(error: BaseException) -> WarehouseHolder | None:
         if _DUCKDB_LOCK.search(text):
             found = _DUCKDB_HOLDER.search(text)
             return WarehouseHolder(int(found["pid"]), found["program"]) if found else WarehouseHolder(None, None)
+        if isinstance(error, str):
+            break
         error = error.__cause__ or error.__context__
     return None
 
