@@ -33,5 +33,13 @@ def write_dagster_yaml(dagster_home) -> None:
     """A dagster.yaml for the data home's DAGSTER_HOME (kept if the user wrote their own)."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
-    if not path.exists():
-        path.write_text(DAGSTER_YAML, encoding="utf-8")
+    if path.exists():
+        return
+    # Written beside and renamed into place: a full disk leaves no file rather than an empty one
+    # (an empty dagster.yaml would run without the one-writer settings above).
+    temporary = path.with_name(f".dagster.yaml.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(DAGSTER_YAML, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
