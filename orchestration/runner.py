@@ -132,9 +132,14 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         release_abandoned_runs(instance)
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                        tags={PROJECTS_TAG: project_id or ALL_PROJECTS, "followup/started_by": "followup run",
-                                              PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+        try:
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                            tags={PROJECTS_TAG: project_id or ALL_PROJECTS,
+                                                  "followup/started_by": "followup run",
+                                                  PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+        except BaseException:
+            _stop_leftover_dbt()   # else it goes on holding the warehouse after this run has given up
+            raise
         failure = None
         if not result.success:
             failed = [event for event in result.all_events if event.is_step_failure]
@@ -174,6 +179,41 @@ def space_for_run(home: DataHome) -> SpaceNeed:
         except duckdb.Error:
             continue            # held by another process, or no deliveries table yet
     return space_needed(home.root, home.inbox, home.warehouse, received)
+
+
+def _stop_leftover_dbt(grace_seconds: float = 10.0) -> list[int]:
+    """Stop the dbt processes this process started that are still running (Linux /proc): when the
+    run itself raises (its event storage on a full disk, say), dagster-dbt's subprocess lives on."""
+    import signal
+    import time
+
+    stopped = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and any(part.endswith(b"dbt") for part in command[:2]):
+            os.kill(int(entry.name), signal.SIGTERM)
+            stopped.append(int(entry.name))
+    deadline = time.monotonic() + grace_seconds
+    for pid in stopped:
+        while not _reaped(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not _reaped(pid):
+            os.kill(pid, signal.SIGKILL)
+            _reaped(pid, block=True)
+    return stopped
+
+
+def _reaped(pid: int, block: bool = False) -> bool:
+    """Whether our child `pid` has ended (and is collected, so it leaves no zombie)."""
+    try:
+        done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
 
 
 def _forget_empty_dagster_yaml(home: DataHome) -> None:
