@@ -54,6 +54,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 HEADER_SEARCH_ROWS = 10          # a title row or two above the header is tolerated
+LOOK_AHEAD_LINES = 1000          # a CSV's first lines, where its separator is looked for
 BINARY_SAMPLE_CHARS = 4096       # the start of a text file that is looked at for binary data
 DATE_COLUMNS = ("startdatum", "slutdatum")
 LINE_BLOCK_BYTES = 1 << 16       # a CSV is read this much at a time
@@ -251,7 +252,7 @@ class _CsvRecords:
         try:
             for cells in reader:
                 last = (feed.start, cells)
-                _check_width(last, self._limits, xlsx=False)
+                _check_width(last, self._limits)
                 yield last
                 feed.next_record()
         except csv.Error:
@@ -265,18 +266,22 @@ class _CsvRecords:
 
     def _look_ahead(self) -> list[tuple[int, str]]:
         """The first lines: enough for the separator (HEADER_SEARCH_ROWS non-blank lines) and for
-        the binary check (BINARY_SAMPLE_CHARS characters)."""
+        the binary check (BINARY_SAMPLE_CHARS characters), held until the records are read: at
+        most LOOK_AHEAD_LINES from the first non-blank one (blank lines before it are no record)."""
         lines: list[tuple[int, str]] = []
         sample: list[str] = []
         sampled = non_blank = 0
         try:
             for number, text in self._lines:
-                lines.append((number, text))
                 if sampled < BINARY_SAMPLE_CHARS:
                     sample.append(text)
                     sampled += len(text)
-                non_blank += bool(text.strip())
-                if non_blank >= HEADER_SEARCH_ROWS and sampled >= BINARY_SAMPLE_CHARS:
+                if not non_blank and text.isspace():
+                    continue
+                lines.append((number, text))
+                non_blank += not text.isspace()
+                if non_blank >= HEADER_SEARCH_ROWS and sampled >= BINARY_SAMPLE_CHARS \
+                        or len(lines) >= LOOK_AHEAD_LINES:
                     break
         except _LineTooLong as error:
             _refuse_binary("".join(sample) + error.beginning)
@@ -293,7 +298,6 @@ class _CsvRecords:
             self._base = "utf-16"
             yield from self._utf16_lines(handle)
             return
-        _refuse_nul(handle)
         if bom == b"\xef\xbb\xbf":
             self._base = "utf-8-sig"
             handle.seek(3)
@@ -301,16 +305,18 @@ class _CsvRecords:
             handle.seek(0)
         max_chars = self._limits.max_line_chars
         max_bytes = 4 * max_chars + 2                      # UTF-8: at most 4 bytes a character
-        for number, raw in enumerate(_physical_lines(handle, max_bytes), start=1):
-            if raw.isascii():
-                text = raw.decode("ascii")
-            else:
-                text = self._decode(raw)
-            if len(raw) > max_chars:
-                if len(raw) > max_bytes:
-                    raise _LineTooLong(_line_too_long(number, self._limits), text[:BINARY_SAMPLE_CHARS])
-                self._check_length(number, text)
-            yield number, text
+        number = 0
+        for lines in _physical_lines(handle, max_bytes):
+            for raw in lines:
+                number += 1
+                if b"\x00" in raw:
+                    raise _nul_error(number)
+                text = raw.decode("ascii") if raw.isascii() else self._decode(raw)
+                if len(raw) > max_chars:
+                    if len(raw) > max_bytes:
+                        raise _LineTooLong(_line_too_long(number, self._limits), text[:BINARY_SAMPLE_CHARS])
+                    self._check_length(number, text)
+                yield number, text
 
     def _utf16_lines(self, handle: BinaryIO) -> Iterator[tuple[int, str]]:
         text_handle = io.TextIOWrapper(handle, encoding="utf-16", newline="")
@@ -360,7 +366,7 @@ class _RecordFeed:
     def __next__(self) -> str:
         for number, text in self._lines:
             if not self._chars:
-                if '"' not in text and not text.replace(self._separator, "").strip():
+                if '"' not in text and (text.isspace() or not text.replace(self._separator, "").strip()):
                     self.skipped = True
                     continue
                 self.start = number
@@ -376,10 +382,10 @@ class _RecordFeed:
         self._chars, self.skipped = 0, False
 
 
-def _physical_lines(handle: BinaryIO, max_bytes: int) -> Iterator[bytes]:
-    """The lines of a binary file, each with its end (\\n, \\r\\n or \\r, kept as csv expects), read a
-    block at a time. A line longer than max_bytes is yielded as far as it was read (for the caller
-    to refuse) and nothing after it is read: a file without line breaks costs max_bytes, not its size."""
+def _physical_lines(handle: BinaryIO, max_bytes: int) -> Iterator[list[bytes]]:
+    """The lines of a binary file, each with its end (\\n, \\r\\n or \\r, kept as csv expects), a
+    block's worth at a time. A line longer than max_bytes comes last, as far as it was read (for
+    the caller to refuse): a file without line breaks costs max_bytes, not its size."""
     pending = b""
     while block := handle.read(LINE_BLOCK_BYTES):
         lines = (pending + block).splitlines(keepends=True)
@@ -387,28 +393,22 @@ def _physical_lines(handle: BinaryIO, max_bytes: int) -> Iterator[bytes]:
         if pending.endswith(b"\n"):          # else a line still being read (or a \r before its \n)
             lines.append(pending)
             pending = b""
-        yield from lines
-        if len(pending) > max_bytes:
-            yield pending
+        elif len(pending) > max_bytes:
+            lines.append(pending)
+            yield lines
             return
+        yield lines
     if pending:
-        yield pending
+        yield [pending]
 
 
-def _refuse_nul(handle: BinaryIO) -> None:
-    """A NUL byte in anything but UTF-16 means binary data: say so (and where) before anything else."""
-    handle.seek(0)
-    lines_before = 0
-    while chunk := handle.read(1 << 20):
-        at = chunk.find(b"\x00")
-        if at >= 0:
-            line = lines_before + chunk.count(b"\n", 0, at) + 1
-            raise ExtractReadError(
-                "FIL_OLASBAR",
-                f"Filen innehåller binära data (nolltecken på rad {line}) och är ingen textfil (CSV). "
-                "Spara om den som CSV eller .xlsx och skicka igen.",
-            )
-        lines_before += chunk.count(b"\n")
+def _nul_error(line: int) -> ExtractReadError:
+    """A NUL byte in anything but UTF-16 means binary data."""
+    return ExtractReadError(
+        "FIL_OLASBAR",
+        f"Filen innehåller binära data (nolltecken på rad {line}) och är ingen textfil (CSV). "
+        "Spara om den som CSV eller .xlsx och skicka igen.",
+    )
 
 
 def _refuse_binary(text: str) -> None:
@@ -452,14 +452,12 @@ def _detect_separator(lines: list[str]) -> str:
     return max(SEPARATORS, key=score)
 
 
-def _check_width(record: Record, limits: ReadLimits, xlsx: bool) -> None:
+def _check_width(record: Record, limits: ReadLimits) -> None:
     """A non-blank cell beyond the column limit (blank trailing cells do not count)."""
     number, cells = record
-    last = len(cells)
-    while last > limits.max_columns and not cells[last - 1].strip():
-        last -= 1
-    if last > limits.max_columns:
-        raise _too_many_columns(number, last, limits, xlsx)
+    if len(cells) > limits.max_columns and "".join(cells[limits.max_columns:]).strip():
+        last = next(index for index in range(len(cells), 0, -1) if cells[index - 1].strip())
+        raise _too_many_columns(number, last, limits, xlsx=False)
 
 
 # --- XLSX ----------------------------------------------------------------------------------------
