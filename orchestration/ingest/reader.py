@@ -12,17 +12,19 @@ Windows-1252 in one file (each line decoded on its own), an XLSX named .csv or a
 .xlsx, a title row above the header, and Excel date serial numbers in a date column that is not
 formatted as a date.
 
-Read within bounds (orchestration/ingest/limits.py), whatever the file says about itself: the
-size is checked before the file is opened, a CSV is read line by line and an XLSX sheet element
-by element, and only the contract columns of the data rows are kept, so memory follows rows ×
-contract columns and time follows the bytes actually there. An XLSX's declared <dimension> is
-never used (one that claims a million rows made openpyxl pad and yield every missing one), and
-the parts openpyxl parses whole are checked for size, nesting and entity declarations first.
-A file over a limit is rejected whole, with its own reason code.
+Read within bounds (orchestration/ingest/limits.py), whatever the file claims: its size is
+checked before it is opened, a CSV is read a block of lines at a time and an XLSX sheet through
+expat element by element, and only the contract columns of the data rows are kept, so memory
+follows rows × contract columns and time the bytes actually there. An XLSX's declared
+<dimension> is never used (a 4.7 KB file claiming the whole grid made openpyxl pad and yield a
+million empty rows), nor is load_workbook (it parses a sheet without one whole, to size it);
+the parts openpyxl does parse whole are first checked for size, nesting and DOCTYPE. A file
+over a limit is rejected whole, with its own reason code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -109,7 +111,8 @@ def read_extract(path: Path, limits: ReadLimits | None = None) -> Extract:
         if head.startswith(OLE_MAGIC):
             raise _ole_error(handle.read(MB))
         if head.startswith(ZIP_MAGIC):
-            rows, unknown = _to_extract(_xlsx_records(handle, limits), limits, separator="", xlsx=True)
+            with contextlib.closing(_xlsx_records(handle, limits)) as records:
+                rows, unknown = _to_extract(records, limits, separator="", xlsx=True)
             return Extract(rows=rows, unknown_columns=unknown, encoding="xlsx")
         if suffix in (".xlsx", ".xlsm") and not _looks_like_text(head):
             raise ExtractReadError(
@@ -237,7 +240,8 @@ class _CsvRecords:
         csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_chars + 2))   # the line limit applies first
         self._lines = self._decoded_lines(handle)
         self._first_lines = self._look_ahead()
-        self.separator = _detect_separator([text for _, text in self._first_lines if text.strip()][:HEADER_SEARCH_ROWS])
+        candidates = [text for _, text in self._first_lines if not text.isspace()][:HEADER_SEARCH_ROWS]
+        self.separator = _detect_separator(candidates)
 
     @property
     def encoding(self) -> str:
@@ -491,14 +495,11 @@ def _xlsx_records(handle: BinaryIO, limits: ReadLimits) -> Iterator[Record]:
 
 
 def _open_workbook(handle: BinaryIO, limits: ReadLimits) -> _Workbook:
-    """openpyxl's own reading steps, up to the first worksheet's name, on parts checked first.
+    """openpyxl's own reading steps, up to the first worksheet's part, on parts checked first.
 
     Not load_workbook: in read-only mode it parses every worksheet that has no <dimension>
     (openpyxl's write-only mode writes none) all the way through, at open, to size it."""
-    from openpyxl.reader.excel import ExcelReader, _find_workbook_part  # lazily: only XLSX deliveries need it
-    from openpyxl.packaging.relationship import get_rels_path
-    from openpyxl.styles.stylesheet import apply_stylesheet
-    from openpyxl.xml.constants import ARC_CONTENT_TYPES, ARC_STYLE, SHARED_STRINGS
+    from openpyxl.reader.excel import ExcelReader  # lazily: only XLSX deliveries need it
 
     _check_part_count(handle)
     try:
@@ -507,28 +508,38 @@ def _open_workbook(handle: BinaryIO, limits: ReadLimits) -> _Workbook:
         reader = ExcelReader(handle, read_only=True, data_only=True, keep_links=False)
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds on a damaged file
         raise _cannot_open(error)
-    archive = reader.archive
     try:
-        _check_uncompressed_size(archive, limits)
-        _check_held_parts(archive, [ARC_CONTENT_TYPES], limits)
-        reader.read_manifest()
-        workbook_part = _find_workbook_part(reader.package).PartName[1:]
-        strings = reader.package.find(SHARED_STRINGS)
-        _check_held_parts(archive, [ARC_CONTENT_TYPES, workbook_part, get_rels_path(workbook_part), ARC_STYLE]
-                          + ([strings.PartName[1:]] if strings is not None else []), limits)
-        reader.read_strings()
-        reader.read_workbook()
-        apply_stylesheet(archive, reader.wb)
-        sheet_path = _first_worksheet(reader)
+        sheet_path = _read_workbook_parts(reader, limits)
     except ExtractReadError:
-        archive.close()
+        reader.archive.close()
         raise
     except Exception as error:  # noqa: BLE001
-        archive.close()
+        reader.archive.close()
         raise _cannot_open(error)
     workbook = reader.wb
-    return _Workbook(archive, sheet_path, reader.shared_strings, set(workbook._date_formats),
+    return _Workbook(reader.archive, sheet_path, reader.shared_strings, set(workbook._date_formats),
                      set(workbook._timedelta_formats), workbook.epoch)
+
+
+def _read_workbook_parts(reader, limits: ReadLimits) -> str:
+    """Content types, shared strings, workbook and styles, each checked before openpyxl parses
+    it; the first worksheet's part."""
+    from openpyxl.packaging.relationship import get_rels_path
+    from openpyxl.reader.excel import _find_workbook_part
+    from openpyxl.styles.stylesheet import apply_stylesheet
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, ARC_STYLE, SHARED_STRINGS
+
+    _check_uncompressed_size(reader.archive, limits)
+    _check_held_parts(reader.archive, [ARC_CONTENT_TYPES], limits)
+    reader.read_manifest()
+    workbook_part = _find_workbook_part(reader.package).PartName[1:]
+    strings = reader.package.find(SHARED_STRINGS)
+    _check_held_parts(reader.archive, [ARC_CONTENT_TYPES, workbook_part, get_rels_path(workbook_part), ARC_STYLE]
+                      + ([strings.PartName[1:]] if strings is not None else []), limits)
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    return _first_worksheet(reader)
 
 
 def _first_worksheet(reader) -> str:
@@ -844,7 +855,8 @@ def _excel_serial_date(text: str) -> str:
 
 # --- Header and rows -----------------------------------------------------------------------------
 
-def _to_extract(records: Iterable[Record], limits: ReadLimits, separator: str, xlsx: bool) -> tuple[pd.DataFrame, list[str]]:
+def _to_extract(records: Iterable[Record], limits: ReadLimits, separator: str,
+                xlsx: bool) -> tuple[pd.DataFrame, list[str]]:
     """The data rows under the header, as a frame of the contract columns, and the unknown headers."""
     records = iter(records)
     candidates = list(itertools.islice((r for r in records if not _is_blank(r[1])), HEADER_SEARCH_ROWS))
