@@ -8,133 +8,31 @@ set), where a missing browser is a failure: `.ci/run` installs it. Screenshots g
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
+from tests.dashboard import LOCATION, dashboard_page, headless_chromium, save_screenshot, serve_dashboard, visible
+
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("FOLLOWUP_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(os.environ.get("FOLLOWUP_TEST_ARTIFACTS", REPO / "test-artifacts"))
-LOCATION = "orchestration.definitions"
-STARTUP_SECONDS = 240
-LOCATION_QUERY = json.dumps({"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                                      "locationOrLoadError { __typename } } } } }"}).encode()
-
-
-def browser_required() -> bool:
-    return (os.environ.get("CI", "").lower() in ("1", "true", "yes")
-            or os.environ.get("FOLLOWUP_REQUIRE_BROWSER", "") not in ("", "0"))
-
-
-def unavailable(reason: str):
-    if browser_required():
-        pytest.fail(f"{reason}: CI must run the browser test (.ci/run installs Debian's chromium)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed")
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def location_loaded(base: str) -> bool:
-    request = urllib.request.Request(f"{base}/graphql", data=LOCATION_QUERY, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
-    entry = next((e for e in entries if e["name"] == LOCATION), None)
-    if entry and entry["locationOrLoadError"] and entry["locationOrLoadError"]["__typename"] == "PythonError":
-        raise AssertionError(f"the code location failed to load: {entries}")
-    return bool(entry and entry["loadStatus"] == "LOADED" and entry["locationOrLoadError"])
 
 
 @pytest.fixture(scope="module")
 def dashboard(demo_pipeline, tmp_path_factory):
     """`dagster-webserver -w workspace.yaml` from the repository root on the demo's data home,
     as `make dashboard` starts it, on a free port; stopped with its code server afterwards."""
-    home = demo_pipeline.home
-    venv_bin = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in ("FOLLOWUP_CONFIG", "FOLLOWUP_PSEUDONYM_KEY")}
-    env.update(DAGSTER_HOME=str(home.dagster), FOLLOWUP_HOME=str(home.root), PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("webserver") / "webserver.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen([str(venv_bin / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
-                                   "-p", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if server.poll() is not None:
-                raise AssertionError(f"dagster-webserver exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if location_loaded(base):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"dagster-webserver not ready in {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
+    with serve_dashboard(demo_pipeline.home, tmp_path_factory.mktemp("webserver")) as base:
         yield base
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)        # the webserver and its code server
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 @pytest.fixture
 def page(chromium, dashboard):
-    page = chromium.new_page(viewport={"width": 1600, "height": 1000})
-    page.set_default_timeout(60_000)
-    # Dagster asks first-time visitors to join its community; a coordinator would click Skip.
-    page.add_locator_handler(page.get_by_text("Join the Dagster community"),
-                             lambda: page.get_by_role("button", name="Skip").click())
-    yield page
-    page.close()
-
-
-def save_screenshot(page, tmp_path: Path, name: str) -> Path:
-    shot = tmp_path / name
-    page.screenshot(path=str(shot))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, ARTIFACTS / name)
-    return shot
-
-
-def visible(page, text: str, exact: bool = True):
-    locator = page.get_by_text(text, exact=exact).first
-    locator.wait_for(state="visible")
-    return locator
+    with dashboard_page(chromium) as page:
+        yield page
 
 
 def test_the_asset_graph_runs_from_the_inbox_to_the_exports(page, dashboard, tmp_path):

@@ -258,3 +258,22 @@ def test_names_reach_the_terminal_and_the_event_log_without_control_characters(h
     assert "Deltagarlista 2313 2018-06 rättad.csv" in table
     for row in table.splitlines()[2:]:
         assert row.count("|") - row.count(r"\|") == 5, row        # one cell per column, none split
+
+
+def test_the_dashboard_shows_each_odd_name_in_one_cell_as_written(hostile_run, tmp_path):
+    """What a coordinator sees: the intake's table of new files in the Dagster UI, in Chromium."""
+    from tests.dashboard import dashboard_page, headless_chromium, save_screenshot, serve_dashboard
+
+    with headless_chromium() as browser, \
+            serve_dashboard(hostile_run.home, tmp_path, str(hostile_run.config)) as base, \
+            dashboard_page(browser) as page:
+        page.goto(f"{base}/assets/inbox_deliveries?view=events")
+        page.get_by_role("row").filter(has_text="new_files").get_by_text("Show Markdown").click()
+        table = page.get_by_role("dialog").locator("table").filter(has_text="kommun").filter(has_text="rättad")
+        table.wait_for(state="visible")
+        row = table.locator("tr").filter(has_text="2321")
+        cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
+        assert cells == ["uvas", "2321", "2018-06", "export 2321 2018-06 |x?[31m*red*?.csv"]
+        assert table.locator("em, strong").count() == 0            # no * became emphasis
+        assert "Deltagarlista 2313 2018-06 rättad.csv" in table.inner_text()
+        save_screenshot(page, tmp_path, "dagster-intake-odd-names.png")
