@@ -276,8 +276,8 @@ def test_a_million_blank_lines_are_read_past(tmp_path):
 
 # --- Reading a line at a time --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("encoding", "reported"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp1252", "cp1252"),
-                                                    ("utf-16", "utf-16")])
+@pytest.mark.parametrize(("encoding", "reported"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"),
+                                                    ("cp1252", "cp1252"), ("utf-16", "utf-16")])
 def test_the_encoding_of_a_file_read_in_blocks_is_reported(tmp_path, encoding, reported):
     people = persons(3000)
     rows = [[*row, "Möte"] for row in rows_for(people, START)]
@@ -353,6 +353,15 @@ def test_shared_strings_larger_than_the_readers_memory_allows_are_refused(tmp_pa
     assert limits.max_xlsx_held_bytes == 2 * MB
     assert_message(rejected(path, limits), "XLSX_FOR_STOR", "textlistan och formatmallarna är 3,0 MB",
                    "högst 2,0 MB", "FOLLOWUP_READER_MEMORY_MB")
+
+
+def test_more_formats_than_openpyxl_can_hold_are_refused_before_it_parses_them(tmp_path):
+    people = persons(3)
+    path = write(tmp_path, "2016-03.xlsx", hostile.xlsx_with_many_formats(people, 200_000))
+    assert_message(rejected(path), "XLSX_FOR_STOR", "formatmallar och arbetsbok har 200 ", "högst 200 000",
+                   "ny arbetsbok utan format")
+    fewer = write(tmp_path, "2016-04.xlsx", hostile.xlsx_with_many_formats(people, 5_000))
+    assert_every_person(read_extract(fewer), people, [2, 3, 4])
 
 
 def test_a_zip_of_more_parts_than_a_workbook_has_is_refused_before_its_directory_is_read(tmp_path):

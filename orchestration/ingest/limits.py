@@ -21,8 +21,10 @@ from dataclasses import dataclass, fields
 MB = 1024 * 1024
 
 # Not configurable: no workbook a municipality saves comes near them, and each bounds what a
-# crafted file can make the reader hold.
+# crafted file can make the reader hold (BENCHMARKS.md, "Reading limits").
 MAX_XLSX_PARTS = 10_000          # zip members; a workbook has ~10-50 (zipfile keeps ~0.5 KB per member)
+MAX_XLSX_OBJECT_ELEMENTS = 200_000   # in styles, workbook, relationships, content types: openpyxl
+                                     # makes ~600 bytes of objects of each (Excel allows 64 000 formats)
 MAX_XML_DEPTH = 64               # element nesting; Excel writes under 15
 MAX_XML_TOKEN_BYTES = MB         # bytes between two '<' (a tag or a text); a full Excel cell is < 200 KB
 # ElementTree holds up to ~25 bytes per byte of the XML openpyxl parses whole (flat empty

@@ -42,6 +42,7 @@ import pandas as pd
 
 from orchestration.ingest.limits import (
     ENVIRONMENT,
+    MAX_XLSX_OBJECT_ELEMENTS,
     MAX_XLSX_PARTS,
     MAX_XML_DEPTH,
     MAX_XML_TOKEN_BYTES,
@@ -534,8 +535,9 @@ def _read_workbook_parts(reader, limits: ReadLimits) -> str:
     reader.read_manifest()
     workbook_part = _find_workbook_part(reader.package).PartName[1:]
     strings = reader.package.find(SHARED_STRINGS)
+    strings_part = strings.PartName[1:] if strings is not None else None
     _check_held_parts(reader.archive, [ARC_CONTENT_TYPES, workbook_part, get_rels_path(workbook_part), ARC_STYLE]
-                      + ([strings.PartName[1:]] if strings is not None else []), limits)
+                      + ([strings_part] if strings_part else []), limits, shared_strings=strings_part)
     reader.read_strings()
     reader.read_workbook()
     apply_stylesheet(reader.archive, reader.wb)
@@ -571,12 +573,12 @@ def _check_part_count(handle: BinaryIO) -> None:
     zipfile's own reading of the end record, so the count is the one zipfile will use."""
     end_record = zipfile._EndRecData(handle)  # noqa: SLF001 - the record zipfile itself trusts
     handle.seek(0)
-    if end_record and end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_XLSX_PARTS:  # noqa: SLF001
+    parts = end_record[zipfile._ECD_ENTRIES_TOTAL] if end_record else 0  # noqa: SLF001
+    if parts > MAX_XLSX_PARTS:
         raise ExtractReadError(
             "XLSX_FOR_STOR",
-            f"Excel-filen består av {_number(end_record[zipfile._ECD_ENTRIES_TOTAL])} delar, men högst "  # noqa: SLF001
-            f"{_number(MAX_XLSX_PARTS)} läses (en arbetsbok har ett tiotal). Spara om deltagarlistan i Excel som "
-            ".xlsx eller CSV och skicka igen.",
+            f"Excel-filen består av {_number(parts)} delar, men högst {_number(MAX_XLSX_PARTS)} läses (en "
+            "arbetsbok har ett tiotal). Spara om deltagarlistan i Excel som .xlsx eller CSV och skicka igen.",
         )
 
 
@@ -587,14 +589,17 @@ def _check_uncompressed_size(archive: zipfile.ZipFile, limits: ReadLimits) -> No
         raise _xlsx_too_large(total, limits.max_xlsx_uncompressed_bytes, "innehållet", "max_xlsx_uncompressed_bytes")
 
 
-def _check_held_parts(archive: zipfile.ZipFile, names: list[str], limits: ReadLimits) -> None:
+def _check_held_parts(archive: zipfile.ZipFile, names: list[str], limits: ReadLimits,
+                      shared_strings: str | None = None) -> None:
     """The parts openpyxl parses whole into memory (shared strings, styles, workbook, content
-    types): small enough for the reader's memory, and XML that cannot grow in ElementTree."""
+    types): small enough for the reader's memory, XML that cannot grow in ElementTree, and no
+    more elements than openpyxl can make objects of (all but the shared strings: ~600 bytes each)."""
     present = [name for name in dict.fromkeys(names) if name in archive.NameToInfo]
     size = sum(archive.getinfo(name).file_size for name in present)
     if size > limits.max_xlsx_held_bytes:
         raise _xlsx_too_large(size, limits.max_xlsx_held_bytes, "textlistan och formatmallarna",
                               "reader_memory_bytes")
+    elements = 0
     for name in present:
         with archive.open(name) as source:
             guard = _DepthGuard()
@@ -602,16 +607,26 @@ def _check_held_parts(archive: zipfile.ZipFile, names: list[str], limits: ReadLi
             parser.StartElementHandler, parser.EndElementHandler = guard.start, guard.end
             for _ in _parse_in_chunks(source, parser):
                 pass
+        elements += guard.elements if name != shared_strings else 0
+    if elements > MAX_XLSX_OBJECT_ELEMENTS:
+        raise ExtractReadError(
+            "XLSX_FOR_STOR",
+            f"Excel-filens formatmallar och arbetsbok har {_number(elements)} delar, men högst "
+            f"{_number(MAX_XLSX_OBJECT_ELEMENTS)} läses (Excel själv tillåter högst 64 000 cellformat). Kopiera "
+            "deltagarlistan till en ny arbetsbok utan format, eller spara den som CSV, och skicka igen.",
+        )
 
 
 class _DepthGuard:
-    """Expat handlers that count how deep the elements nest: ElementTree holds every open one."""
+    """Expat handlers that count the elements and how deep they nest: ElementTree holds every
+    open one."""
 
     def __init__(self) -> None:
-        self.depth = 0
+        self.depth = self.elements = 0
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
         self.depth += 1
+        self.elements += 1
         if self.depth > MAX_XML_DEPTH:
             raise _unusual_xml(f"element nästlade i över {MAX_XML_DEPTH} nivåer")
 

@@ -114,7 +114,7 @@ def xlsx_with_long_row(persons: list[Person], chars: int) -> bytes:
 
 def xlsx_nested_deep(persons: list[Person], depth: int = 200_000, part: str = STYLES) -> bytes:
     """A workbook whose styles (part=STYLES) or sheet (part=SHEET) holds elements nested `depth`
-    levels deep (~1 MB on disk-less XML, a few KB zipped). ElementTree, which openpyxl parses
+    levels deep (1.4 MB of XML at the default, 7 KB zipped). ElementTree, which openpyxl parses
     styles with, holds every open element: ~95 bytes of memory for each byte (20 MB -> 1.9 GB).
     Verdict: FIL_OLASBAR ("nästlade i över 64 nivåer"), before openpyxl parses the part."""
     nest = b"<a>" * depth + b"</a>" * depth
@@ -125,9 +125,18 @@ def xlsx_nested_deep(persons: list[Person], depth: int = 200_000, part: str = ST
         b"</sheetData>", b"</sheetData>" + nest)))
 
 
+def xlsx_with_many_formats(persons: list[Person], formats: int) -> bytes:
+    """A workbook whose styles list `formats` empty cell formats <xf/> (5 bytes each: a million
+    is 5 MB unpacked, 20 KB zipped). openpyxl makes ~600 bytes of objects of each (a million:
+    630 MB, 15 s); Excel itself allows 64 000. Verdict: XLSX_FOR_STOR ("formatmallar och
+    arbetsbok har <n> delar") when styles, workbook and content types hold over 200 000 elements
+    together; else read."""
+    return _inflated(xlsx_as_excel_writes(persons), STYLES, b"</cellXfs>", b"", b"<xf/>", 5 * formats, b"")
+
+
 def xlsx_with_entity_expansion(persons: list[Person]) -> bytes:
     """Shared strings with a DOCTYPE whose entities expand each other ("billion laughs"): 10 levels
-    of 10 make one string of 10^10 characters. Excel never writes a DOCTYPE.
+    of 10 make one string of 2 × 10^10 characters. Excel never writes a DOCTYPE.
     Verdict: FIL_OLASBAR ("DOCTYPE"), before openpyxl parses the part."""
     entities = b'<!ENTITY e0 "ha">' + b"".join(
         b"<!ENTITY e%d \"%s\">" % (level, b"&e%d;" % (level - 1) * 10) for level in range(1, 11))
@@ -142,7 +151,7 @@ def xlsx_with_entity_expansion(persons: list[Person]) -> bytes:
 
 def xlsx_with_huge_tag(persons: list[Person], attribute_bytes: int = 64 * MB) -> bytes:
     """A sheet cell with an attribute of `attribute_bytes` (zipped: ~1/1000). expat holds a tag
-    whole, and scans it again for each chunk fed to it that does not end it (64 MB: ~30 s, ~200 MB).
+    whole, and scans it again for each chunk fed to it that does not end it (256 MB: 32 s, 800 MB).
     Verdict: FIL_OLASBAR ("en tagg eller text på över 1,0 MB"), after reading ~1 MB of it."""
     return _with_last_row(xlsx_as_excel_writes(persons), b'<c x="', b"a", attribute_bytes, b'"/>')
 
@@ -158,7 +167,7 @@ def xlsx_with_long_comment(persons: list[Person], comment_bytes: int) -> bytes:
 
 def xlsx_with_many_parts(persons: list[Person], parts: int) -> bytes:
     """A workbook with `parts` extra (empty) zip members; zipfile holds ~0.5 KB per member it
-    lists, so a 100 MB file of a million members took 480 MB before anything was read.
+    lists, so an 88 MB file of a million members took 480 MB before anything was read.
     Verdict: XLSX_FOR_STOR ("består av <n> delar") when the members are over 10 000; else read."""
     buffer = io.BytesIO(xlsx_as_excel_writes(persons))
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_STORED) as archive:
@@ -267,7 +276,7 @@ def csv_with_unclosed_quote(persons: list[Person]) -> bytes:
 def csv_with_blank_lines(persons: list[Person], blank_lines: int, line: bytes = b"\n") -> bytes:
     """The persons' rows, with `blank_lines` empty lines (or `line`, e.g. b";;;;\\n") before the last
     person: a file of a million empty lines is 1 MB. Verdict: read, every person, the last on
-    line len(persons) + blank_lines + 1; empty lines cost the reader about half a microsecond each."""
+    line len(persons) + blank_lines + 1; an empty line costs the reader a few tenths of a microsecond."""
     content = csv_bytes(HEADER, rows_for(persons[:-1], START))
     return content + line * blank_lines + csv_bytes(HEADER, rows_for(persons[-1:], START)).split(b"\n", 1)[1]
 
@@ -286,7 +295,8 @@ def _in_part(part: str, change: Callable[[bytes], bytes]) -> Callable[[str, byte
 
 def _with_last_row(data: bytes, prefix: bytes, unit: bytes, size: int, suffix: bytes) -> bytes:
     """The workbook with a row after its last: prefix, `size` bytes of `unit` repeated, suffix."""
-    last = max(int(number) for number in re.findall(rb'<row r="(\d+)"', zipfile.ZipFile(io.BytesIO(data)).read(SHEET)))
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read(SHEET)
+    last = max(int(number) for number in re.findall(rb'<row r="(\d+)"', sheet))
     return _inflated(data, SHEET, b"</sheetData>", b'<row r="%d">' % (last + 1) + prefix, unit, size,
                      suffix + b"</row>")
 
