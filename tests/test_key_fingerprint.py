@@ -209,3 +209,25 @@ def test_a_rotation_stopped_after_the_fingerprint_switched_is_finished_by_the_ne
     assert "Ett avbrutet nyckelbyte slutfördes" in result.stdout
     assert load_key(home.root) == new_key != old_key
     assert kpis(home) == figures
+
+
+@pytest.mark.slow
+def test_with_the_key_in_the_environment_rotation_takes_the_new_key_from_the_environment(built, tmp_path):
+    home = copy_of(built, tmp_path)
+    old_key = key_path(home.root).read_text(encoding="utf-8").strip()
+    key_path(home.root).unlink()                   # the key lives in the server's secret store
+    figures = kpis(home)
+    new_key = "the-new-key-from-the-vault-" + "n" * 40
+
+    asked = followup("rotate-key", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key})
+    assert asked.returncode == 2 and "FOLLOWUP_NEW_PSEUDONYM_KEY" in asked.stderr
+    assert old_key not in asked.stderr + asked.stdout
+
+    rotated = followup("rotate-key", "--home", str(home.root),
+                       env={"FOLLOWUP_PSEUDONYM_KEY": old_key, "FOLLOWUP_NEW_PSEUDONYM_KEY": new_key})
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Flytta nu den nya nyckeln" in rotated.stdout and new_key not in rotated.stdout + rotated.stderr
+    assert not key_path(home.root).exists() and not new_key_path(home.root).exists()
+    assert kpis(home) == figures
+    assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key}).returncode == 2
+    assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": new_key}).returncode == 0
