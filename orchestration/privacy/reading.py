@@ -22,6 +22,8 @@ from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.reader import Extract, ExtractReadError
 
 POLL_SECONDS = 0.1
+STARTUP_SECONDS = 120             # for the child to start and import the reader (~0.4 s on an idle machine)
+READY = "ready"
 KEY_VARIABLE = "FOLLOWUP_PSEUDONYM_KEY"
 
 
@@ -37,6 +39,7 @@ def _serve(connection: Connection) -> None:
     """The child: read the files it is sent, one at a time, until it is sent None."""
     from orchestration.ingest.reader import read_extract
 
+    connection.send(READY)        # the time limit of a file starts now, not while Python starts
     while True:
         path = connection.recv()
         if path is None:
@@ -52,6 +55,10 @@ def _serve(connection: Connection) -> None:
                 "FIL_OLASBAR",
                 f"Filen kunde inte läsas ({type(error).__name__}). Spara om den som CSV eller .xlsx och skicka igen.")
         connection.send(answer)
+
+
+class ReaderUnavailable(RuntimeError):
+    """The reading process could not start: the machine's fault, not a file's; the stage fails."""
 
 
 def serve_descriptor(descriptor: int) -> None:
@@ -130,6 +137,11 @@ class IsolatedReader:
             stderr=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
         child.close()
         self._connection = parent
+        if not parent.poll(STARTUP_SECONDS) or parent.recv() != READY:
+            self._stop()
+            raise ReaderUnavailable(
+                f"Läsprocessen startade inte inom {STARTUP_SECONDS} sekunder; ingen fil har fått något utfall. "
+                "Kontrollera att servern har minne och processer lediga och kör igen.")
 
     def _stop(self) -> None:
         if self._process is not None:
