@@ -18,11 +18,11 @@ import duckdb
 import pytest
 
 from orchestration.lib.home import DataHome
-from orchestration.privacy.keys import fingerprint_path, key_path
+from orchestration.privacy.keys import fingerprint_path, key_matches, key_path
 from orchestration.privacy.rotation import new_key_path
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_start, rows_for
 from tests.bad_inputs.good import build_good
-from tests.bad_inputs.scenario import query, write_file
+from tests.bad_inputs.scenario import query, run_in_process, write_file
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER_KEY = "another-key-" + "q" * 40
@@ -102,14 +102,7 @@ def test_a_dagster_run_with_another_key_fails_at_intake_without_retrying(built, 
     new_file(home)
     archived = sorted(p.name for p in home.archive.rglob("*"))
     monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", OTHER_KEY)
-    from orchestration.runner import run_pipeline
-
-    saved = dict(os.environ)
-    try:
-        outcome = run_pipeline(home)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    outcome = run_in_process(home)
     assert not outcome.success
     assert outcome.failure.startswith("intake:") and "Fel pseudonymiseringsnyckel" in outcome.failure
     assert sorted(p.name for p in home.archive.rglob("*")) == archived
@@ -229,5 +222,5 @@ def test_with_the_key_in_the_environment_rotation_takes_the_new_key_from_the_env
     assert "Flytta nu den nya nyckeln" in rotated.stdout and new_key not in rotated.stdout + rotated.stderr
     assert not key_path(home.root).exists() and not new_key_path(home.root).exists()
     assert kpis(home) == figures
+    assert key_matches(home.root, new_key.encode()) and not key_matches(home.root, old_key.encode())
     assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key}).returncode == 2
-    assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": new_key}).returncode == 0

@@ -199,41 +199,30 @@ def delivery_id_for(project_id: str, kommunkod: str, reporting_month: str, sha25
     return hashlib.sha256(f"{project_id}|{kommunkod}|{reporting_month}|{sha256}".encode()).hexdigest()[:20]
 
 
-def _not_a_delivery_file(file: InboxFile) -> tuple[str, str] | None:
-    """Why an entry is no file to read, in the municipality's words; None for a regular file."""
-    where = file.relative
-    if file.kind == SYMLINK:
-        return ("SYMBOLISK_LANK",
-                f"'{where}' är en symbolisk länk, inte en fil. Länkar följs inte av säkerhetsskäl. "
-                "Lägg själva filen i kommunmappen i stället.")
-    if file.kind == UNREADABLE:
-        return ("FIL_OLASBAR_I_INKORGEN",
-                f"'{where}' kunde inte läsas i inkorgen ({file.unreadable}). "
-                "Kontrollera behörigheterna och lägg filen i inkorgen igen.")
-    if file.kind == HIDDEN:
-        return ("DOLD_FIL",
-                f"'{where}' är dold (namnet börjar med en punkt) och läses inte in. Är det en leverans, "
-                "döp om den så att namnet inte börjar med en punkt, t.ex. till '2016-03.csv'.")
-    if file.kind == EXCEL_LOCK:
-        return ("EXCEL_LASFIL",
-                f"'{where}' är Excels låsfil: arbetsboken är öppen i Excel. Den läses inte in och försvinner "
-                "när arbetsboken stängs; själva leveransen läses när den ligger färdigsparad i mappen.")
-    if file.kind == SPECIAL:
-        return ("INGEN_VANLIG_FIL",
-                f"'{where}' är ingen vanlig fil (en namngiven pipe, socket eller enhet) och öppnas inte. "
-                "Lägg leveransen som en vanlig fil i kommunmappen.")
-    if file.kind == FOLDER:
-        return ("MAPP_I_KOMMUNMAPPEN",
-                f"'{where}' är en mapp, inte en fil. Leveranser ligger direkt i inkorg/<projekt>/<kommunkod>/; "
-                "flytta filen dit och ta bort mappen.")
-    return None
+# Why an entry of another kind than FILE is not read: its reason code and, in the municipality's
+# words, what it is and what to do ({where}: the entry, {why}: the error that stopped reading it).
+NOT_A_DELIVERY_FILE: dict[str, tuple[str, str]] = {
+    SYMLINK: ("SYMBOLISK_LANK", "'{where}' är en symbolisk länk, inte en fil. Länkar följs inte av säkerhetsskäl. "
+                                "Lägg själva filen i kommunmappen i stället."),
+    UNREADABLE: ("FIL_OLASBAR_I_INKORGEN", "'{where}' kunde inte läsas i inkorgen ({why}). "
+                                           "Kontrollera behörigheterna och lägg filen i inkorgen igen."),
+    HIDDEN: ("DOLD_FIL", "'{where}' är dold (namnet börjar med en punkt) och läses inte in. Är det en leverans, "
+                         "döp om den så att namnet inte börjar med en punkt, t.ex. till '2016-03.csv'."),
+    EXCEL_LOCK: ("EXCEL_LASFIL", "'{where}' är Excels låsfil: arbetsboken är öppen i Excel. Den läses inte in och "
+                                 "försvinner när arbetsboken stängs; själva leveransen läses när den ligger "
+                                 "färdigsparad i mappen."),
+    SPECIAL: ("INGEN_VANLIG_FIL", "'{where}' är ingen vanlig fil (en namngiven pipe, socket eller enhet) och öppnas "
+                                  "inte. Lägg leveransen som en vanlig fil i kommunmappen."),
+    FOLDER: ("MAPP_I_KOMMUNMAPPEN", "'{where}' är en mapp, inte en fil. Leveranser ligger direkt i "
+                                    "inkorg/<projekt>/<kommunkod>/; flytta filen dit och ta bort mappen."),
+}
 
 
 def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None) -> RoutedFile | UnroutedFile:
     """Which project, municipality and month a file belongs to, or why it cannot be placed."""
-    refused = _not_a_delivery_file(file)
-    if refused:
-        return UnroutedFile(file, *refused)
+    if file.kind in NOT_A_DELIVERY_FILE:
+        code, message = NOT_A_DELIVERY_FILE[file.kind]
+        return UnroutedFile(file, code, message.format(where=file.relative, why=file.unreadable))
     parts = file.relative.split("/")
     if len(parts) != 3:
         return UnroutedFile(

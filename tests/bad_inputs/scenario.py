@@ -138,18 +138,23 @@ def place_case(home: DataHome, case: Case) -> None:
 
 
 def run(home: DataHome):
-    """The whole pipeline in this process, as `followup run` does it; the environment the runner
-    sets for Dagster is put back afterwards."""
+    """The whole pipeline in this process, as `followup run` does it; it must succeed."""
+    outcome = run_in_process(home)
+    assert outcome.success, outcome.failure
+    return outcome
+
+
+def run_in_process(home: DataHome):
+    """The whole pipeline in this process, as `followup run` does it, with its outcome; the
+    environment the runner sets for Dagster is put back afterwards."""
     from orchestration.runner import run_pipeline
 
     saved = dict(os.environ)
     try:
-        outcome = run_pipeline(home)
+        return run_pipeline(home)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    assert outcome.success, outcome.failure
-    return outcome
 
 
 def kill_run_inside_intake(home: DataHome, flag: Path, timeout: float = 300) -> dict:
