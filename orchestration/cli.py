@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                               "when there is none yet, wait up to MINUTES for the warehouse "
                               f"(default {READ_WAIT_MINUTES:g}; then exit code 3)")
 
-    demo = command("demo", _demo, "generate synthetic deliveries for the example projects and run everything",
+    command("demo", _demo, "generate synthetic deliveries for the example projects and run everything",
                    writes=True)
     run = command("run", _run, "ingest new deliveries and bring every table up to date", writes=True)
     run.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")

@@ -28,7 +28,7 @@ from orchestration.projects.config import load_projects
 from orchestration.quality.stage import validate_pending
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_start, rows_for
 from tests.bad_inputs.scenario import query, write_file
-from tests.bad_inputs.stages import new_home, process
+from tests.bad_inputs.stages import new_home
 
 REPO = Path(__file__).resolve().parents[1]
 BIG_ROWS = 150_000
