@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                               f"(default {READ_WAIT_MINUTES:g}; then exit code 3)")
 
     command("demo", _demo, "generate synthetic deliveries for the example projects and run everything",
-                   writes=True)
+            writes=True)
     run = command("run", _run, "ingest new deliveries and bring every table up to date", writes=True)
     run.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
     run.add_argument("--project", help="only this project's inbox")
