@@ -178,7 +178,11 @@ def space_for_run(home: DataHome) -> SpaceNeed:
             break
         except duckdb.Error:
             continue            # held by another process, or no deliveries table yet
-    return space_needed(home.root, home.inbox, home.warehouse, received)
+    from orchestration.ingest.inbox import unreceived_bytes
+    from orchestration.ingest.limits import ReadLimits
+
+    new = unreceived_bytes(home.inbox, received, ReadLimits.from_environment().max_file_bytes)
+    return space_needed(home.root, new, home.warehouse)
 
 
 def _stop_leftover_dbt(grace_seconds: float = 10.0) -> list[int]:

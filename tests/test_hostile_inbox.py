@@ -228,6 +228,8 @@ def test_every_hostile_file_gets_its_verdict(hostile_run):
     listed = dict(query(home, "select inbox_path, reason_code from landing.unrouted_files"))
     assert {path: listed.get(path) for path in hostile_run.unrouted} == hostile_run.unrouted
     assert not query(home, "select * from landing.deliveries where status <> 'VALIDATED'")
+    # a file over the size limit is never copied: the 200 MB file stays in the inbox only
+    assert max(p.stat().st_size for p in home.archive.rglob("*") if p.is_file()) <= LIMITS.max_file_bytes
 
 
 def test_no_figure_of_the_demo_projects_changes(hostile_run):

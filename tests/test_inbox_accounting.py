@@ -7,6 +7,7 @@ a FIFO is involved: opening one blocks, and a regression must fail the test, not
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -139,3 +140,25 @@ def test_a_symbolic_link_to_a_folder_is_listed_and_not_followed(home, tmp_path):
     process(home)
     assert {path: code for path, (code, _, _) in unrouted(home).items()} == {"uvas/2303": "SYMBOLISK_LANK"}
     assert query(home, "select count(*) from landing.deliveries") == [(0,)]
+
+
+def test_a_file_over_the_size_limit_is_rejected_at_intake_without_being_read_or_copied(home, monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_MAX_FILE_MB", "1")
+    big = a_delivery("2016-03", persons=40_000)                  # ~1.5 MB
+    assert len(big) > 1024 * 1024
+    put(home, "2016-03.csv", big)
+    put(home, "utan månad.csv", big)
+    put(home, "2016-04.csv", a_delivery("2016-04"))
+    process(home)
+    process(home)                                                # seen again: nothing new
+    rows = query(home, "select file_name, verdict, verdict_reason, verdict_message, archive_path, sha256 "
+                       "from landing.deliveries order by file_name")
+    assert [(r[0], r[1], r[2]) for r in rows] == [("2016-03.csv", "REJECTED", "FIL_FOR_STOR"),
+                                                  ("2016-04.csv", "ACCEPTED", None)]
+    (_, _, _, message, archive_path, sha) = rows[0]
+    assert "men filer över 1,0 MB läses inte" in message and "FOLLOWUP_MAX_FILE_MB" in message
+    assert archive_path == "" and sha != hashlib.sha256(big).hexdigest()      # neither copied nor hashed
+    listed = unrouted(home)
+    assert listed["uvas/2380/utan månad.csv"][0] == "MANAD_SAKNAS" and listed["uvas/2380/utan månad.csv"][2] is None
+    assert all(p.stat().st_size < 1024 * 1024 for p in home.archive.rglob("*") if p.is_file())
+    assert (home.inbox / "uvas" / "2380" / "2016-03.csv").read_bytes() == big      # the municipality's copy stays

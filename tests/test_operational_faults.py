@@ -25,9 +25,10 @@ import duckdb
 import pytest
 
 from orchestration.generator import generate_deliveries
+from orchestration.ingest.inbox import unreceived_bytes
 from orchestration.lib import crashlog
 from orchestration.lib.crashlog import append_crash
-from orchestration.lib.diskspace import FIXED_NEED, format_bytes, is_disk_full, needed_bytes, new_inbox_bytes
+from orchestration.lib.diskspace import FIXED_NEED, format_bytes, is_disk_full, needed_bytes
 from orchestration.lib.home import DataHome
 from orchestration.lib.runlock import acquire, current_holder
 from orchestration.lib.warehouse import connect, ensure_schema
@@ -529,8 +530,10 @@ def test_only_inbox_files_not_yet_received_count_as_new(tmp_path):
     (inbox / "p" / "0482").mkdir(parents=True)
     (inbox / "p" / "0482" / "2009-08.csv").write_bytes(b"x" * 100)
     (inbox / "p" / "0482" / "2009-09.csv").write_bytes(b"x" * 40)
-    assert new_inbox_bytes(inbox, {("p/0482/2009-08.csv", 100)}) == 40
-    assert new_inbox_bytes(inbox, {("p/0482/2009-08.csv", 99)}) == 140      # changed since
+    assert unreceived_bytes(inbox, {("p/0482/2009-08.csv", 100)}) == 40
+    assert unreceived_bytes(inbox, {("p/0482/2009-08.csv", 99)}) == 140      # changed since
+    (inbox / "p" / "0482" / "2009-10.csv").write_bytes(b"x" * 1000)
+    assert unreceived_bytes(inbox, {("p/0482/2009-08.csv", 100)}, max_file_bytes=999) == 40   # never copied
 
 
 # --- Crashes and closed pipes --------------------------------------------------------------------------

@@ -13,7 +13,9 @@ at anything on the server, opening a FIFO blocks, a hidden file is a temporary o
 own, and Excel's lock file holds only the name of whoever has the workbook open.
 
 A name may be any bytes: it is stored and shown as `safe_text.display_name` gives it, and the
-file is opened by its real path.
+file is opened by its real path. A file over the size limit (ingest/limits.py) is neither hashed
+nor copied, unlike every other: copying a file of any size would let one file fill the disk. It
+stays in the inbox and its delivery is rejected at once with the reader's FIL_FOR_STOR.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class InboxFile:
     received_at: dt.datetime   # modification time, UTC
     kind: str = FILE
     unreadable: str | None = None   # why the entry could not be read (permissions)
+    oversize: bool = False          # over the file-size limit: neither hashed nor copied (sha256 is a marker)
 
     @property
     def name(self) -> str:
@@ -168,15 +171,19 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
-def scan_inbox(inbox: Path) -> list[InboxFile]:
+def scan_inbox(inbox: Path, max_file_bytes: int | None = None) -> list[InboxFile]:
     """Every entry below the inbox in arrival order: modification time, then the time the file
     landed in its folder (ctime: a copy or move sets it, so two files with the same modification
-    time still order by arrival), then path. Only regular files are read (for their sha256)."""
+    time still order by arrival), then path. Only regular files are read (for their sha256), and
+    only those within `max_file_bytes`: a larger one would cost its size in time on every run."""
     found: list[tuple[tuple, InboxFile]] = []
     for path, relative, kind, status in walk_inbox(inbox):
         mtime, ctime = (status.st_mtime, status.st_ctime) if status else (0.0, 0.0)
         size, unreadable, digest = (status.st_size if status else 0), None, None
-        if kind == FILE:
+        oversize = kind == FILE and max_file_bytes is not None and size > max_file_bytes
+        if oversize:
+            digest = _marker("oversize", relative, status)
+        elif kind == FILE:
             try:
                 digest = sha256_of(path)
             except FileNotFoundError:
@@ -191,8 +198,22 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
             digest = _marker(kind, relative, status)
             size = 0 if kind != FILE else size
         found.append(((mtime, ctime, relative),
-                      InboxFile(path, relative, digest, size, _utc(mtime), kind=kind, unreadable=unreadable)))
+                      InboxFile(path, relative, digest, size, _utc(mtime), kind=kind, unreadable=unreadable,
+                                oversize=oversize)))
     return [file for _, file in sorted(found, key=lambda item: item[0])]
+
+
+def unreceived_bytes(inbox: Path, received: set[tuple[str, int]], max_file_bytes: int | None = None) -> int:
+    """Bytes of the files a run would copy: regular files whose (relative path, size) is not in
+    `received` and that are within `max_file_bytes` (a larger file is never copied). Nothing is
+    opened; the paths are display text, as intake stores them."""
+    total = 0
+    for _, relative, kind, status in walk_inbox(inbox):
+        if kind != FILE or status is None or (max_file_bytes is not None and status.st_size > max_file_bytes):
+            continue
+        if (relative, status.st_size) not in received:
+            total += status.st_size
+    return total
 
 
 def delivery_id_for(project_id: str, kommunkod: str, reporting_month: str, sha256: str) -> str:
@@ -216,6 +237,15 @@ NOT_A_DELIVERY_FILE: dict[str, tuple[str, str]] = {
     FOLDER: ("MAPP_I_KOMMUNMAPPEN", "'{where}' är en mapp, inte en fil. Leveranser ligger direkt i "
                                     "inkorg/<projekt>/<kommunkod>/; flytta filen dit och ta bort mappen."),
 }
+
+
+def oversize_rejection(size_bytes: int) -> tuple[str, str]:
+    """The reader's own verdict for a file over the size limit, given at intake without copying it."""
+    from orchestration.ingest.limits import ReadLimits
+    from orchestration.ingest.read_errors import file_too_large
+
+    error = file_too_large(size_bytes, ReadLimits.from_environment())
+    return error.code, error.message
 
 
 def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None) -> RoutedFile | UnroutedFile:
@@ -252,6 +282,8 @@ def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None)
             "Döp om filen, t.ex. till '2016-03.csv', och lägg den i inkorgen igen.",
         )
     delivery_id = delivery_id_for(project_id, kommunkod, month, file.sha256)
+    if file.oversize:
+        return RoutedFile(file, delivery_id, project_id, kommunkod, month, rejection=oversize_rejection(file.size_bytes))
     today = today or dt.date.today()
     if (int(month[:4]), int(month[5:7])) > (today.year, today.month):
         return RoutedFile(file, delivery_id, project_id, kommunkod, month, rejection=(

@@ -31,6 +31,7 @@ from orchestration.ingest.inbox import (
     route,
     scan_inbox,
 )
+from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig
@@ -64,7 +65,8 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
         next_seq = db.execute("select coalesce(max(arrival_seq), 0) + 1 from landing.deliveries").fetchone()[0]
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     delivery_rows, unrouted_rows = [], []
-    for file in scan_inbox(home.inbox):
+    max_file_bytes = ReadLimits.from_environment().max_file_bytes
+    for file in scan_inbox(home.inbox, max_file_bytes):
         if project_ids and file.relative.split("/")[0] not in project_ids:
             continue
         try:
@@ -74,7 +76,7 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
                 if (file.relative, file.sha256) in known_unrouted:
                     continue
                 archived = None
-                if file.kind == FILE:
+                if file.kind == FILE and not file.oversize:
                     archived = str(archive(file, home.archive).relative_to(home.root))
                 known_unrouted.add((file.relative, file.sha256))
                 unrouted_rows.append((file.relative, file.sha256, now, routed.reason_code, routed.message,
@@ -83,7 +85,7 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
             if routed.delivery_id in known_deliveries:
                 report.unchanged += 1  # byte-identical to a delivery we already have: nothing to do
                 continue
-            archived_path = archive(file, home.archive)
+            archived_path = None if file.oversize else archive(file, home.archive)
         except (FileChangedError, FileNotFoundError, NotRegularFileError):
             report.still_arriving.append(file.relative)  # being written or replaced: the next run takes it
             continue
@@ -97,10 +99,10 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
         if routed.rejection:
             status, verdict = "VALIDATED", "REJECTED"
             reason, message = routed.rejection
+        archive_path = str(archived_path.relative_to(home.root)) if archived_path else ""   # "": over the size limit
         delivery_rows.append((
-            routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.name,
-            str(archived_path.relative_to(home.root)), file.sha256, file.size_bytes, file.received_at, status,
-            verdict, reason, message, next_seq, now,
+            routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.name, archive_path,
+            file.sha256, file.size_bytes, file.received_at, status, verdict, reason, message, next_seq, now,
         ))
         next_seq += 1
         report.new.append(routed)

@@ -16,9 +16,9 @@ run that fills the disk halfway costs a rerun and an operator's evening):
 
 Measured: a first run of the demo (368 files, 3.0 MB) grew the data home by ~44 MB; a run with
 nothing new by ~18 MB (dbt's artifacts 12, the warehouse 4, Dagster 2.5). "Not yet received"
-is judged without reading the files: a file whose path and size match a recorded delivery is
-taken as received, anything else counts (a renamed or unreadable name only makes the estimate
-larger).
+is judged without reading the files (ingest/inbox.unreceived_bytes): a file whose path and size
+match a recorded delivery is taken as received, anything else counts, but a file over the size
+limit, which is never copied.
 """
 
 from __future__ import annotations
@@ -79,26 +79,12 @@ def needed_bytes(new_inbox_bytes: int, warehouse_bytes: int) -> int:
     return FIXED_NEED + PER_NEW_BYTE * new_inbox_bytes + int(WAREHOUSE_SHARE * warehouse_bytes)
 
 
-def new_inbox_bytes(inbox: Path, received: set[tuple[str, int]]) -> int:
-    """Bytes of the regular files under `inbox` whose (relative path, size) is not in `received`."""
-    total = 0
-    for folder, _, files in os.walk(inbox):
-        for name in files:
-            path = Path(folder) / name
-            try:
-                status = path.lstat()
-            except OSError:
-                continue
-            if not path.is_symlink() and (path.relative_to(inbox).as_posix(), status.st_size) not in received:
-                total += status.st_size
-    return total
-
-
-def space_needed(root: Path, inbox: Path, warehouse: Path, received: set[tuple[str, int]]) -> SpaceNeed:
+def space_needed(root: Path, new_inbox_bytes: int, warehouse: Path) -> SpaceNeed:
+    """Free space against the rule, for `new_inbox_bytes` of files the run would copy
+    (ingest/inbox.unreceived_bytes)."""
     warehouse_bytes = warehouse.stat().st_size if warehouse.exists() else 0
-    new = new_inbox_bytes(inbox, received) if inbox.exists() else 0
-    return SpaceNeed(Path(root), filesystem_of(root), free_bytes(root), needed_bytes(new, warehouse_bytes),
-                     new, warehouse_bytes)
+    return SpaceNeed(Path(root), filesystem_of(root), free_bytes(root), needed_bytes(new_inbox_bytes, warehouse_bytes),
+                     new_inbox_bytes, warehouse_bytes)
 
 
 def is_disk_full(error: BaseException | str | None, path: Path | None = None) -> bool:

@@ -59,7 +59,7 @@ create table if not exists landing.deliveries (
     kommunkod varchar not null,
     reporting_month varchar not null,      -- YYYY-MM
     file_name varchar not null,
-    archive_path varchar not null,
+    archive_path varchar not null,         -- '' for a file over the size limit (never copied)
     sha256 varchar not null,
     size_bytes bigint not null,
     received_at timestamp not null,        -- the file's modification time when found in the inbox
