@@ -162,3 +162,23 @@ def test_a_file_over_the_size_limit_is_rejected_at_intake_without_being_read_or_
     assert listed["uvas/2380/utan månad.csv"][0] == "MANAD_SAKNAS" and listed["uvas/2380/utan månad.csv"][2] is None
     assert all(p.stat().st_size < 1024 * 1024 for p in home.archive.rglob("*") if p.is_file())
     assert (home.inbox / "uvas" / "2380" / "2016-03.csv").read_bytes() == big      # the municipality's copy stays
+
+
+def test_a_file_over_the_size_limit_is_purged_from_the_inbox_when_its_time_is_up(home, monkeypatch):
+    """It was never archived, so its inbox copy is the raw file retention must delete."""
+    from orchestration.privacy.retention import purge_raw
+
+    monkeypatch.setenv("FOLLOWUP_MAX_FILE_MB", "1")
+    big = a_delivery("2016-03", persons=40_000)
+    put(home, "2016-03.csv", big)
+    put(home, "utan månad.csv", big + b"\n")
+    put(home, "2016-04.csv", a_delivery("2016-04"))
+    process(home)
+    (archived,) = [p.name for p in home.archive.rglob("*") if p.is_file()]   # 2016-04.csv's copy
+    report = purge_raw(home, 0)
+    assert sorted((f.kind, f.path.name) for f, _ in report.deleted) == [
+        ("delivery", archived), ("oversize", "2016-03.csv"), ("oversize", "utan månad.csv")]
+    assert sorted(p.name for p in (home.inbox / "uvas" / "2380").iterdir()) == []
+    logged = query(home, "select kind, size_bytes from landing.raw_purges order by kind")
+    assert [kind for kind, _ in logged] == ["delivery", "oversize", "oversize"]
+    assert {size for kind, size in logged if kind == "oversize"} == {len(big), len(big) + 1}

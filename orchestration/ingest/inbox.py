@@ -203,6 +203,15 @@ def scan_inbox(inbox: Path, max_file_bytes: int | None = None) -> list[InboxFile
     return [file for _, file in sorted(found, key=lambda item: item[0])]
 
 
+def oversize_in_inbox(inbox: Path, max_file_bytes: int) -> list[InboxFile]:
+    """The files over the size limit, as scan_inbox names them (the marker in place of a sha256),
+    without reading any file: for retention, which deletes them from the inbox when their time is up."""
+    return [InboxFile(path, relative, _marker("oversize", relative, status), status.st_size, _utc(status.st_mtime),
+                      oversize=True)
+            for path, relative, kind, status in walk_inbox(inbox)
+            if kind == FILE and status is not None and status.st_size > max_file_bytes]
+
+
 def unreceived_bytes(inbox: Path, received: set[tuple[str, int]], max_file_bytes: int | None = None) -> int:
     """Bytes of the files a run would copy: regular files whose (relative path, size) is not in
     `received` and that are within `max_file_bytes` (a larger file is never copied). Nothing is

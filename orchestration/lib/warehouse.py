@@ -225,7 +225,8 @@ alter table landing.deliveries add column if not exists processing_alone_since t
 -- Archived raw files deleted by `followup purge-raw`, one row per file: what and when, no identifier.
 create table if not exists landing.raw_purges (
     sha256 varchar not null,               -- the deleted archive file (also landing.deliveries.sha256)
-    kind varchar not null,                 -- delivery, unrouted (reported, not ingested), unreferenced
+    kind varchar not null,                 -- delivery, unrouted (reported, not ingested), unreferenced,
+                                           -- oversize (over the size limit: only in the inbox)
     size_bytes bigint not null,
     received_at timestamp not null,        -- latest received_at of the deliveries of this file
     purged_at timestamp not null,          -- UTC

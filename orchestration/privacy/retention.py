@@ -15,6 +15,10 @@ dropped counts from that earlier time, so the error is on the side of deleting s
 An archived file that never became a delivery (it was reported as not ingested) counts from when
 intake saw it; a file nothing refers to, from its own modification time.
 
+A file over the size limit is never copied to the archive (ingest/inbox.py); its only raw copy is
+the one in the inbox, found by the marker intake recorded for it in place of a sha256, and it is
+deleted from there when its time is up (kind `oversize`).
+
 Never deleted: a file of a delivery not yet through validation (the pipeline still needs it).
 """
 
@@ -43,7 +47,7 @@ class RawFile:
     size_bytes: int
     received_at: dt.datetime   # naive UTC
     deliveries: int            # deliveries made of these bytes
-    kind: str                  # 'delivery', 'unrouted' or 'unreferenced'
+    kind: str                  # 'delivery', 'unrouted', 'unreferenced', or 'oversize' (in the inbox only)
     pending: bool              # a delivery of it is not yet validated: keep
 
 
@@ -61,8 +65,8 @@ def due_for_purge(files: list[RawFile], older_than_days: int, now: dt.datetime) 
     return [f for f in files if f.received_at < cutoff and not f.pending]
 
 
-def archived_files(home: DataHome) -> list[RawFile]:
-    """Every file in the archive with the time its retention counts from."""
+def raw_files(home: DataHome) -> list[RawFile]:
+    """Every raw file the data home keeps: the archive, and files over the size limit in the inbox."""
     with connect(home.warehouse, read_only=True) as db:
         deliveries = {
             sha: (received_at, count, pending)
@@ -71,6 +75,26 @@ def archived_files(home: DataHome) -> list[RawFile]:
                 "from landing.deliveries group by sha256").fetchall()
         }
         unrouted = dict(db.execute("select sha256, max(seen_at) from landing.unrouted_files group by sha256").fetchall())
+    return archived_files(home, deliveries, unrouted) + oversize_files(home, deliveries, unrouted)
+
+
+def oversize_files(home: DataHome, deliveries: dict, unrouted: dict) -> list[RawFile]:
+    """Files over the size limit in the inbox that intake recorded (a delivery or not ingested)."""
+    from orchestration.ingest.inbox import oversize_in_inbox
+    from orchestration.ingest.limits import ReadLimits
+
+    files = []
+    for entry in oversize_in_inbox(home.inbox, ReadLimits.from_environment().max_file_bytes):
+        if entry.sha256 in deliveries:
+            received_at, count, pending = deliveries[entry.sha256]
+            files.append(RawFile(entry.path, entry.sha256, entry.size_bytes, received_at, count, "oversize", bool(pending)))
+        elif entry.sha256 in unrouted:
+            files.append(RawFile(entry.path, entry.sha256, entry.size_bytes, unrouted[entry.sha256], 0, "oversize", False))
+    return files
+
+
+def archived_files(home: DataHome, deliveries: dict, unrouted: dict) -> list[RawFile]:
+    """Every file in the archive with the time its retention counts from."""
     files = []
     for path in sorted(home.archive.rglob("*")) if home.archive.exists() else []:
         if path.is_symlink() or not path.is_file() or path.name.startswith("."):
@@ -96,7 +120,7 @@ def purge_raw(home: DataHome, older_than_days: int, now: dt.datetime | None = No
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     try:
         ensure_schema(home.warehouse)
-        files = archived_files(home)
+        files = raw_files(home)
     except duckdb.IOException as error:
         raise PurgeError(_busy_message(home)) from error
     report = PurgeReport(cutoff=now - dt.timedelta(days=older_than_days))
@@ -105,7 +129,8 @@ def purge_raw(home: DataHome, older_than_days: int, now: dt.datetime | None = No
     if dry_run or not due:
         report.deleted = [(f, 0) for f in due] if dry_run else []
         return report
-    inbox_copies = _inbox_copies(home.inbox, {f.sha256 for f in due})
+    inbox_copies = _inbox_copies(home.inbox, {f.sha256 for f in due if f.kind != "oversize"},
+                                 {f.size_bytes for f in due if f.kind != "oversize"})
     try:
         with connect(home.warehouse) as db:
             for file in due:
@@ -131,13 +156,19 @@ def purge_raw(home: DataHome, older_than_days: int, now: dt.datetime | None = No
     return report
 
 
-def _inbox_copies(inbox: Path, wanted: set[str]) -> dict[str, list[Path]]:
-    """Files in the inbox whose bytes are one of the purged files (the municipality's drop copies)."""
+def _inbox_copies(inbox: Path, wanted: set[str], sizes: set[int]) -> dict[str, list[Path]]:
+    """Files in the inbox whose bytes are one of the purged files (the municipality's drop copies).
+    Only a file of one of their sizes is read: a copy has the size of its original."""
     found: dict[str, list[Path]] = {}
     if not inbox.exists():
         return found
     for path in inbox.rglob("*"):
         if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            if path.stat().st_size not in sizes:
+                continue
+        except OSError:
             continue
         try:
             digest = hashlib.sha256()
