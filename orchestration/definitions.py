@@ -11,8 +11,9 @@ from orchestration.lib.telemetry import disable_telemetry
 from orchestration.privacy.assets import pseudonymised_rows
 from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
 from orchestration.quality.assets import delivery_reports, validate
-from orchestration.reporting.assets import delivery_status, kpi_exports, municipality_month_specs
-from orchestration.reporting.checks import every_municipality_delivered, participants_on_pace
+from orchestration.reporting.assets import kpi_exports
+from orchestration.reporting.delivery_assets import delivery_status, every_municipality_delivered, municipality_month_specs
+from orchestration.reporting.checks import participants_on_pace
 from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import resource_from_environment
 from orchestration.transform.assets import dbt_resource, followup_dbt_models

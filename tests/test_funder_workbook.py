@@ -10,7 +10,8 @@ import math
 import openpyxl
 import pytest
 
-from orchestration.reporting.workbook import BREAKDOWN_KPIS, BREAKDOWN_LABELS, GROUP_LABELS, SUMMARY_KPIS, TREND_KPIS
+from orchestration.reporting.kpi_names import BREAKDOWN_LABELS, GROUP_LABELS
+from orchestration.reporting.workbook import BREAKDOWN_KPIS, SUMMARY_KPIS, TREND_KPIS
 
 pytestmark = pytest.mark.slow
 

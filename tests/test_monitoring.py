@@ -127,7 +127,7 @@ def status_metadata(result):
 def test_delivery_status_records_changed_municipality_months_once_as_partitions(tmp_path):
     import dagster as dg
 
-    from orchestration.reporting.assets import delivery_status
+    from orchestration.reporting.delivery_assets import delivery_status
     from orchestration.resources import FollowupResource
 
     warehouse_with_deliveries(tmp_path / "warehouse.duckdb", FOKUS)

@@ -1,4 +1,4 @@
-"""Asset checks a coordinator acts on: every municipality delivered, projects on pace.
+"""Asset checks a coordinator acts on: projects on pace against their targets.
 
 They read the warehouse, so they take a slot of the `warehouse` pool like every stage: DuckDB
 refuses to open a file another process is writing.
@@ -7,23 +7,8 @@ refuses to open a file another process is writing.
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL
-from orchestration.reporting.monitoring import missing_deliveries, pacing
+from orchestration.reporting.monitoring import pacing
 from orchestration.resources import FollowupResource
-
-
-@dg.asset_check(asset="inbox_deliveries", name="every_municipality_delivered", pool=WAREHOUSE_POOL,
-                description="Every municipality has an accepted delivery for its project's newest month.")
-def every_municipality_delivered(followup: FollowupResource) -> dg.AssetCheckResult:
-    home, config = followup.data_home(), followup.projects()
-    missing = missing_deliveries(home.warehouse, config)
-    table = "\n".join(f"| {m.project_id} | {m.kommunkod} | {m.reporting_month} |" for m in missing)
-    return dg.AssetCheckResult(
-        passed=not missing,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missing": len(missing),
-                  "details": dg.MetadataValue.md("| projekt | kommun | månad |\n|---|---|---|\n" + table
-                                                 if table else "Alla kommuner har levererat.")},
-    )
 
 
 @dg.asset_check(asset="kpi_values", name="participants_on_pace", pool=WAREHOUSE_POOL,
