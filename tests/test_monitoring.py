@@ -20,9 +20,13 @@ def warehouse_with(path, deliveries, participants):
                    "'VALIDATED', ?)", [f"d{i}", project, kommun, month, dt.datetime(2020, 1, 1), verdict])
     db.execute("create schema marts")
     db.execute("create table marts.kpi_values (project_id varchar, area varchar, period varchar, kpi varchar, "
-               "breakdown varchar, breakdown_group varchar, value double)")
-    if participants:
-        db.executemany("insert into marts.kpi_values values (?, 'ALL', ?, 'participants', 'total', 'T', ?)", participants)
+               "breakdown varchar, breakdown_group varchar, value double, target double, target_met boolean)")
+    for project_id, period, value, *pace in participants:
+        db.execute("insert into marts.kpi_values values (?, 'ALL', ?, 'participants', 'total', 'T', ?, null, null)",
+                   [project_id, period, value])
+        if pace:   # the warehouse's participants target to date (marts.kpi_values computes it)
+            db.execute("insert into marts.kpi_values values (?, 'ALL', ?, 'participants_pace_target', 'total', 'T', "
+                       "?, null, null)", [project_id, period, pace[0]])
     db.close()
 
 
@@ -37,14 +41,20 @@ def test_a_municipality_without_an_accepted_delivery_for_the_newest_month_is_mis
     assert set(fokus.municipalities) == {"2029", "2031", "2026"}
 
 
-def test_a_project_below_its_linear_pace_is_behind(tmp_path):
+def test_a_project_below_the_warehouses_target_to_date_is_behind(tmp_path):
     config = load_projects()
-    # UVAS: 350 over 37 months; after 10 months the pace is 350 * 10 / 37 = 94.6.
-    warehouse_with(tmp_path / "w.duckdb", [], [("uvas", "2016-03", 90.0)])
+    # UVAS: 350 over 37 months; after 10 months the target to date is 350 * 10 / 37 = 94.6.
+    warehouse_with(tmp_path / "w.duckdb", [], [("uvas", "2016-03", 90.0, 350 * 10 / 37)])
     pace, = pacing(tmp_path / "w.duckdb", config)
-    assert round(pace.expected_by_now, 1) == round(350 * 10 / 37, 1) and pace.behind
-    warehouse_with(tmp_path / "v.duckdb", [], [("uvas", "2016-03", 95.0)])
+    assert (pace.project_id, pace.period, pace.participants, pace.target) == ("uvas", "2016-03", 90.0, 350.0)
+    assert pace.expected_by_now == 350 * 10 / 37 and pace.behind
+    warehouse_with(tmp_path / "v.duckdb", [], [("uvas", "2016-03", 95.0, 350 * 10 / 37)])
     assert not pacing(tmp_path / "v.duckdb", config)[0].behind
+
+
+def test_a_project_without_a_participants_target_has_no_pace(tmp_path):
+    warehouse_with(tmp_path / "w.duckdb", [], [("fokus_16_25", "2019-03", 30.0)])
+    assert pacing(tmp_path / "w.duckdb", load_projects()) == []
 
 
 # --- Per municipality and month, and the partitions they are recorded on ----------------------
@@ -109,11 +119,43 @@ def test_row_counts_cover_every_landing_and_mart_table(tmp_path):
     assert counts["landing.quarantine_rows"] == 0
 
 
-def test_the_headline_as_markdown_has_a_row_per_project():
-    from orchestration.reporting.headline import Headline, headlines_markdown
+def uvas_headline(name="UVAS", participants=395.0, expected_by_now=350.0, met=True):
+    from orchestration.reporting.headline import Headline
+    from orchestration.reporting.targets import Measure, Pace
 
-    table = headlines_markdown([Headline("uvas", "UVAS", "2018-06", 395, 350, 0.61, 0.5, 0.71, None)])
-    assert table.splitlines()[2] == "| UVAS | 2018-06 | 395 | 350 | 61% | 50% | 71% | – |"
+    pace = Pace("uvas", "2018-06", participants, expected_by_now, 350.0)
+    return Headline("uvas", name, "2018-06", int(participants), (
+        Measure("uvas", "2018-06", "participants", participants, 350.0, met, pace),
+        Measure("uvas", "2018-06", "activity_share", 0.61, 0.5, True),
+        Measure("uvas", "2018-06", "median_days_to_activity", None, 90.0, None)))
+
+
+def test_the_headline_as_markdown_has_a_row_per_measure_with_its_target_and_verdict():
+    from orchestration.reporting.headline import headlines_markdown
+
+    lines = headlines_markdown([uvas_headline()]).splitlines()
+    assert lines[2] == "| UVAS | 2018-06 | Deltagare | 395 | 350 | nått |"
+    assert lines[3] == "|  |  | Andel till aktivitet av alla deltagare | 61 % | 50 % | nått |"
+    assert lines[4] == "|  |  | Mediantid till aktivitet (dagar) | – | 90 dagar | – |"
+
+
+def test_the_headline_says_whether_participants_not_yet_at_their_target_are_on_pace():
+    from orchestration.reporting.headline import format_headlines
+
+    text = format_headlines([uvas_headline(participants=120.0, expected_by_now=140.0, met=False)])
+    assert "inte nått, efter takt (hittills 140)" in text.splitlines()[1]
+    text = format_headlines([uvas_headline(participants=150.0, expected_by_now=140.0, met=False)])
+    assert "inte nått, i takt (hittills 140)" in text.splitlines()[1]
+
+
+def test_a_project_name_cannot_break_the_markdown_table_or_the_terminal():
+    from orchestration.reporting.headline import format_headlines, headlines_markdown
+
+    table = headlines_markdown([uvas_headline(name="A | B\n<img src=x> [l](http://x)")])
+    row = table.splitlines()[2]
+    assert row.startswith("| A \\| B \\<img src=x\\> \\[l\\](http://x) | 2018-06 |")
+    assert len(table.splitlines()) == 5
+    assert "\x1b" not in format_headlines([uvas_headline()])
 
 
 def status_metadata(result):

@@ -1,6 +1,6 @@
 """What a coordinator reads in the Dagster UI about the figures, without SQL: `kpi_exports`, the
-funder files, with the headline table and, per project, the trend chart. The delivery views are
-in delivery_assets.py.
+funder files, with every project's targets and figures ("mål och utfall") and, per project, the
+trend chart. The delivery views are in delivery_assets.py.
 """
 
 import base64
@@ -12,15 +12,16 @@ from orchestration.ingest.assets import WAREHOUSE_POOL
 from orchestration.lib.warehouse import connect
 from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
-from orchestration.reporting.headline import headlines, headlines_markdown
+from orchestration.reporting.headline import headlines, headlines_markdown, markdown_cell
 from orchestration.resources import FollowupResource
 
 
 @dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values")], kinds={"csv", "html"})
 def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
-    """kpi.csv, kpi.xlsx and a one-page report (rapport.html, trend.png) per project for its newest month,
-    small counts suppressed, in exports/. The metadata carries the headline table and each
-    project's trend chart (participants and activity share against the targets)."""
+    """Filerna till finansiärerna, per projekt för dess senaste månad: kpi.csv, kpi.xlsx och en rapport
+    på en sida (rapport.html, trend.png), med röjandeskydd, i exports/. I metadata: "mål och utfall",
+    varje projekts mått med mål, utfall och om målet är nått (exakta tal, för samordnarna), och per
+    projekt "trend <projekt>", rapportens diagram över måtten som målen gäller, med mållinjer."""
     home = followup.data_home()
     config = followup.projects()
     built_by = BuiltBy(context.run_id, dt.datetime.now())   # the run that just built the marts
@@ -33,14 +34,14 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
         report = write_funder_report(home.warehouse, config.project(headline.project_id), headline, home.exports)
         png = base64.b64encode((report.parent / "trend.png").read_bytes()).decode("ascii")
         charts[f"trend {headline.project_id}"] = dg.MetadataValue.md(
-            f"### {headline.name}\n\n{headlines_markdown([headline])}\n\n"
-            f"![Trend {headline.name}](data:image/png;base64,{png})")
+            f"### {markdown_cell(headline.name)}\n\n{headlines_markdown([headline])}\n\n"
+            f"![Trend {markdown_cell(headline.name)}](data:image/png;base64,{png})")
     with connect(home.warehouse, read_only=True) as db:
         kpi_rows = db.execute("select count(*) from marts.kpi_values").fetchone()[0]
     return dg.MaterializeResult(metadata={
-        "headline": dg.MetadataValue.md(headlines_markdown(lines)),
+        "mål och utfall": dg.MetadataValue.md(headlines_markdown(lines)),
         **charts,
-        "files": len(exported),
-        "periods": ", ".join(f"{e.project_id} {e.period}" for e in exported),
+        "filer": len(exported),
+        "månader": ", ".join(f"{e.project_id} {e.period}" for e in exported),
         "dagster/row_count": kpi_rows,
     })

@@ -1,4 +1,5 @@
-"""A one-page report per project for funders: headline figures against targets and the trend.
+"""A one-page report per project for funders: every measure with a target, whether it is reached,
+and the trend.
 
 Self-contained HTML (the chart embedded as PNG) that opens anywhere and prints on one page. Its
 figures pass the same disclosure control as the funder tables (each month exactly as its
@@ -13,67 +14,83 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.projects.config import Project
-from orchestration.reporting.charts import Trend, trend_png
+from orchestration.reporting.charts import Trend, chart_plan, trend_png
 from orchestration.reporting.headline import Headline
+from orchestration.reporting.kpi_names import KPI_LABELS, PARTICIPANTS_ON_PACE_LABEL
+from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, Pace, format_value, kind_of, shown_kpis
 
 HIDDEN = "visas inte"
+YES, NO = "ja", "nej"
+PACE_LABEL = PARTICIPANTS_ON_PACE_LABEL
 
 
 @dataclass(frozen=True)
 class Figure:
+    """A figure as the funder table publishes it: hidden figures have no value and no verdict."""
+
     value: float | None
     suppressed: bool = False
+    target: float | None = None
+    target_met: bool | None = None
 
 
-def _pct(figure: Figure) -> str:
+def _shown(kind: str, figure: Figure) -> str:
     if figure.suppressed:
         return HIDDEN
-    return "–" if figure.value is None else f"{figure.value:.0%}".replace("%", " %")
+    return "–" if figure.value is None else format_value(kind, figure.value)
 
 
-def _count(figure: Figure) -> str:
-    if figure.suppressed:
-        return HIDDEN
-    return "–" if figure.value is None else f"{figure.value:.0f}"
-
-
-def _target_pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}".replace("%", " %")
+def _verdict(figure: Figure) -> str:
+    """ja/nej from the row's target_met (the warehouse's, blanked for a hidden figure)."""
+    if figure.target is None:
+        return ""
+    if figure.suppressed or figure.target_met is None:
+        return "–"
+    return YES if figure.target_met else NO
 
 
 def published_figures(warehouse: Path, project: Project, period: str) -> tuple[dict[str, Figure], Trend]:
     """The ALL-area totals of every month up to `period` as the funder tables publish them: the
-    newest month's headline figures, and the trend with hidden months left out of the chart."""
+    newest month's figures, and the trend of every measure with hidden months left out."""
     from orchestration.reporting.export import is_headline, published_months
 
     rows = [r for _, month_rows in published_months(warehouse, project, period) for r in month_rows if is_headline(r)]
     by_month: dict[str, dict[str, Figure]] = {}
     for row in rows:
         by_month.setdefault(row["period"], {})[row["kpi"]] = Figure(
-            None if row["suppressed"] else row["value"], bool(row["suppressed"]))
+            None if row["suppressed"] else row["value"], bool(row["suppressed"]), row["target"],
+            None if row["suppressed"] else row["target_met"])
     periods = sorted(by_month)
-    missing = Figure(None)
-    trend = Trend(
-        periods,
-        [by_month[p].get("participants", missing).value for p in periods],
-        [by_month[p].get("activity_share", missing).value for p in periods],
-    )
+    kpis = sorted({kpi for month in by_month.values() for kpi in month})
+    trend = Trend(periods, {kpi: [by_month[p][kpi].value if kpi in by_month[p] else None for p in periods]
+                            for kpi in kpis})
     return by_month.get(period, {}), trend
 
 
-def render_funder_report(project: Project, period: str | None, figures: dict[str, Figure], chart_png: bytes) -> str:
-    missing = Figure(None)
-    participants_target = project.targets.get("participants")
-    rows = [
-        ("Deltagare (unika personer)", _count(figures.get("participants", missing)),
-         "–" if participants_target is None else f"{participants_target:.0f}"),
-        ("Andel ut i arbete, studier eller praktik", _pct(figures.get("activity_share", missing)),
-         _target_pct(project.targets.get("activity_share"))),
-        ("Andel av avslutade som gick till aktivitet", _pct(figures.get("exit_activity_share", missing)),
-         _target_pct(project.targets.get("exit_activity_share"))),
-    ]
-    table = "\n".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
-                      for a, b, c in rows)
+def report_rows(project: Project, figures: dict[str, Figure]) -> list[tuple[str, str, str, str]]:
+    """(measure, Utfall, Mål, Målet nått) for every measure the project shows (targets.shown_kpis),
+    and, while the participants target is not due yet, participants against the target to date."""
+    rows = []
+    for kpi in shown_kpis(project):
+        kind = kind_of(kpi)
+        figure = figures.get(kpi, Figure(None))
+        target = figure.target if figure.target is not None else project.targets.get(kpi)
+        figure = Figure(figure.value, figure.suppressed, target, figure.target_met)
+        rows.append((KPI_LABELS[kpi], _shown(kind, figure), "–" if target is None else format_value(kind, target),
+                     _verdict(figure)))
+        pace = figures.get(PACE_KPI)
+        if kpi == ALWAYS_SHOWN and target is not None and pace is not None and pace.value is not None \
+                and pace.value < target:
+            behind = None if figure.value is None else Pace(project.id, "", figure.value, pace.value, target).behind
+            rows.append((PACE_LABEL, _shown(kind, figure), format_value(kind, pace.value),
+                         "–" if behind is None else (NO if behind else YES)))
+    return rows
+
+
+def render_funder_report(project: Project, period: str | None, figures: dict[str, Figure], chart_png: bytes,
+                         chart_alt: str = "Utfall och mål per månad") -> str:
+    table = "\n".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td>"
+                      f"<td>{html.escape(d)}</td></tr>" for a, b, c, d in report_rows(project, figures))
     image = base64.b64encode(chart_png).decode("ascii")
     return f"""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>{html.escape(project.name)}</title>
@@ -82,23 +99,26 @@ th,td{{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}}td{{text-
 <body><h1>{html.escape(project.name)}</h1>
 <p>{html.escape(project.owner)} · finansiär {html.escape(project.funder)} · projektperiod {project.period_start} – {project.period_end}
 · uppgifter till och med {html.escape(period or '–')}</p>
-<table><tr><th></th><th>Utfall</th><th>Mål</th></tr>
+<table><tr><th></th><th>Utfall</th><th>Mål</th><th>Målet nått</th></tr>
 {table}
 </table>
-<p><img alt="Deltagare och andel till aktivitet per månad" src="data:image/png;base64,{image}"></p>
+<p><img alt="{html.escape(chart_alt)}" src="data:image/png;base64,{image}"></p>
 <p style="font-size:small">Deltagare räknas en gång per projekt. Felregistreringar och avvisade rader räknas inte.
+Målet för deltagare gäller hela projektperioden; målet hittills är det fördelat jämnt över projektets månader.
 Röjandeskydd som i tabellerna till finansiärer: antal från 1 till {project.min_count - 1}, andelar över
-färre än 10 personer och tal som annars kunde räknas fram ur dem visas inte; i diagrammet saknas de månaderna.</p>
+färre än 10 personer och tal som annars kunde räknas fram ur dem visas inte, och inte heller om målet nåtts;
+i diagrammet saknas de månaderna.</p>
 </body></html>
 """
 
 
 def write_funder_report(warehouse: Path, project: Project, headline: Headline, out_dir: Path) -> Path:
     """rapport.html and trend.png in out_dir/<project>/ for the headline's month."""
-    figures, trend = published_figures(warehouse, project, headline.period) if headline.period else ({}, Trend([], [], []))
+    figures, trend = published_figures(warehouse, project, headline.period) if headline.period else ({}, Trend([]))
     png = trend_png(project, trend)
+    alt = ", ".join(s.label for s in chart_plan(project, trend).series) + " per månad"
     target = out_dir / project.id / "rapport.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_funder_report(project, headline.period, figures, png), encoding="utf-8")
+    target.write_text(render_funder_report(project, headline.period, figures, png, alt), encoding="utf-8")
     (out_dir / project.id / "trend.png").write_bytes(png)
     return target

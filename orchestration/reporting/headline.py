@@ -1,12 +1,19 @@
-"""The headline per project: participants and activity share against targets, newest month."""
+"""The headline per project at its newest month: participants and every measure with a target,
+each with its figure, its target and whether the target is reached (targets.py) — for the
+terminal (`followup demo`) and the Dagster UI (kpi_exports' metadata). Exact figures: these are
+the coordinators' views, not the funders'.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig
+from orchestration.reporting.targets import ALWAYS_SHOWN, Measure, format_value, project_measures
+
+COLUMNS = ("projekt", "månad", "mått", "utfall", "mål", "nått?")
 
 
 @dataclass(frozen=True)
@@ -15,58 +22,68 @@ class Headline:
     name: str
     period: str | None
     participants: int | None
-    participants_target: float | None
-    activity_share: float | None
-    activity_share_target: float | None
-    exit_activity_share: float | None
-    exit_activity_share_target: float | None
+    measures: tuple[Measure, ...] = ()
 
 
 def headlines(warehouse: Path, config: ProjectsConfig) -> list[Headline]:
-    with connect(warehouse, read_only=True) as db:
-        values = db.execute(
-            "with newest as (select project_id, max(period) as period from marts.kpi_values group by project_id) "
-            "select k.project_id, k.period, k.kpi, k.value from marts.kpi_values k join newest using (project_id, period) "
-            "where k.area = 'ALL' and k.breakdown = 'total' "
-            "and k.kpi in ('participants', 'activity_share', 'exit_activity_share')").fetchall()
-    by_project: dict[str, dict] = {}
-    for project_id, period, kpi, value in values:
-        by_project.setdefault(project_id, {"period": period})[kpi] = value
     result = []
-    for project in config.projects:
-        found = by_project.get(project.id, {})
-        participants = found.get("participants")
-        result.append(Headline(
-            project.id, project.name, found.get("period"),
-            int(participants) if participants is not None else None, project.targets.get("participants"),
-            found.get("activity_share"), project.targets.get("activity_share"),
-            found.get("exit_activity_share"), project.targets.get("exit_activity_share"),
-        ))
+    for project_id, measures in project_measures(warehouse, config).items():
+        project = config.project(project_id)
+        participants = next((m.value for m in measures if m.kpi == ALWAYS_SHOWN), None)
+        period = measures[0].period if measures else None
+        result.append(Headline(project.id, project.name, period,
+                               None if participants is None else int(participants), tuple(measures)))
     return result
 
 
+def verdict(measure: Measure) -> str:
+    """'nått' / 'inte nått', and for participants not yet at their target whether they are on
+    pace: 'inte nått, i takt (hittills 300)'. Blank without a target."""
+    text = measure.verdict
+    pace = measure.pace
+    if measure.met is False and pace is not None and pace.expected_by_now < pace.target:
+        text += f", {'efter takt' if pace.behind else 'i takt'} (hittills {pace.expected_by_now:.0f})"
+    return text
+
+
+def _cells(headline: Headline) -> list[list[str]]:
+    """One row per measure; the project and month only on its first row."""
+    rows = []
+    for i, m in enumerate(headline.measures):
+        first = i == 0
+        rows.append([headline.project_id if first else "", (headline.period or "–") if first else "", m.label,
+                     "–" if m.value is None else format_value(m.kind, m.value),
+                     "–" if m.target is None else format_value(m.kind, m.target), verdict(m)])
+    return rows
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def format_headlines(rows: list[Headline]) -> str:
-    """A plain-text table for the terminal."""
-    pct = lambda x: "–" if x is None else f"{x:.0%}"  # noqa: E731
-    num = lambda x: "–" if x is None else f"{x:.0f}"  # noqa: E731
-    lines = [f"{'projekt':<18} {'månad':<8} {'deltagare':>9} {'mål':>5} {'i aktivitet':>11} {'mål':>5} "
-             f"{'av avslutade':>12} {'mål':>5}"]
-    for h in rows:
-        lines.append(
-            f"{h.project_id:<18} {h.period or '–':<8} {num(h.participants):>9} {num(h.participants_target):>5} "
-            f"{pct(h.activity_share):>11} {pct(h.activity_share_target):>5} "
-            f"{pct(h.exit_activity_share):>12} {pct(h.exit_activity_share_target):>5}")
-    return "\n".join(lines)
+    """A plain-text table for the terminal: a row per measure, numbers right-aligned."""
+    table = [list(COLUMNS)] + [cells for h in rows for cells in _cells(h)]
+    table = [[_CONTROL.sub(" ", cell) for cell in row] for row in table]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    right = {3, 4}
+    return "\n".join(
+        "  ".join(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in table)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+
+
+def markdown_cell(text: str) -> str:
+    """Text as one table cell: on one line, markdown and HTML characters taken literally."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(_CONTROL.sub(" ", text).split()))
 
 
 def headlines_markdown(rows: list[Headline]) -> str:
-    """The same table as markdown, for the Dagster UI (asset metadata)."""
-    pct = lambda x: "–" if x is None else f"{x:.0%}"  # noqa: E731
-    num = lambda x: "–" if x is None else f"{x:.0f}"  # noqa: E731
-    lines = ["| projekt | månad | deltagare | mål | i aktivitet | mål | av avslutade | mål |",
-             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    """The same table as markdown, for the Dagster UI (asset metadata), with the project's name."""
+    lines = ["| projekt | månad | mått | utfall | mål | nått? |", "|---|---|---|--:|--:|---|"]
     for h in rows:
-        lines.append(f"| {h.name} | {h.period or '–'} | {num(h.participants)} | {num(h.participants_target)} | "
-                     f"{pct(h.activity_share)} | {pct(h.activity_share_target)} | {pct(h.exit_activity_share)} | "
-                     f"{pct(h.exit_activity_share_target)} |")
+        for i, cells in enumerate(_cells(h)):
+            cells[0] = h.name if i == 0 else ""
+            lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
     return "\n".join(lines)

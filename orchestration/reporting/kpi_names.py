@@ -60,3 +60,6 @@ GROUP_LABELS = {
     "TREDJELAND": "Tredje land", "JA": "Ja", "NEJ": "Nej", "ISCED_0_2": "Förgymnasial (ISCED 0–2)",
     "ISCED_3_4": "Gymnasial (ISCED 3–4)", "ISCED_5_8": "Eftergymnasial (ISCED 5–8)",
 }
+# Not a KPI of its own (so not in KPI_LABELS, whose every entry the workbook defines): the
+# participants so far held against participants_pace_target, in reports and checks.
+PARTICIPANTS_ON_PACE_LABEL = "Deltagare mot målet hittills (jämn takt)"

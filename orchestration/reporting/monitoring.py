@@ -1,4 +1,5 @@
-"""What a coordinator should be warned about each month: missing deliveries and slow pace; and
+"""What a coordinator should be warned about each month: missing deliveries and slow pace (the
+pace, like every target, is read in targets.py and re-exported here); and
 per municipality and month, what was delivered and how good it was.
 
 Plain functions on the warehouse; orchestration/reporting/checks.py shows them as asset checks.
@@ -15,6 +16,7 @@ from pathlib import Path
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
+from orchestration.reporting.targets import Pace, pacing  # noqa: F401 - the targets' owner is targets.py
 
 ACCEPTED = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
 
@@ -24,19 +26,6 @@ class MissingDelivery:
     project_id: str
     kommunkod: str
     reporting_month: str
-
-
-@dataclass(frozen=True)
-class Pace:
-    project_id: str
-    period: str
-    participants: float
-    expected_by_now: float
-    target: float
-
-    @property
-    def behind(self) -> bool:
-        return self.participants < self.expected_by_now
 
 
 def missing_deliveries(warehouse: Path, config: ProjectsConfig) -> list[MissingDelivery]:
@@ -54,24 +43,6 @@ def missing_deliveries(warehouse: Path, config: ProjectsConfig) -> list[MissingD
         have = {k for p, k, m in delivered if p == project.id and m == newest}
         missing += [MissingDelivery(project.id, k, newest) for k in project.municipalities if k not in have]
     return missing
-
-
-def pacing(warehouse: Path, config: ProjectsConfig) -> list[Pace]:
-    """Participants at the newest period against the target spread evenly over the period."""
-    with connect(warehouse, read_only=True) as db:
-        rows = db.execute(
-            "select project_id, period, value from marts.kpi_values k where area = 'ALL' and breakdown = 'total' "
-            "and kpi = 'participants' and period = (select max(period) from marts.kpi_values m "
-            "where m.project_id = k.project_id)").fetchall()
-    result = []
-    for project_id, period, value in rows:
-        project = config.project(project_id)
-        target = project.targets.get("participants")
-        if not target or period not in project.months():
-            continue
-        elapsed = project.months().index(period) + 1
-        result.append(Pace(project_id, period, value or 0.0, target * elapsed / len(project.months()), target))
-    return result
 
 
 # --- Per municipality and month: what the Dagster partition view shows -----------------------
