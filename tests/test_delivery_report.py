@@ -5,6 +5,7 @@ personnummer or a name."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 
@@ -97,9 +98,21 @@ def test_index_lists_every_delivery_and_every_file_not_ingested(home):
     write_file(home.inbox / "uvas/2305/mars.csv", csv_bytes(HEADER, rows_for(persons[3:], "2016-01-04")))
     process(home)
     index = (home.reports / "index.html").read_text(encoding="utf-8")
-    assert index.count('href="uvas/') == 2
+    rejected, = query(home, "select sha256 from landing.deliveries where kommunkod = '2305'")
+    accepted, = query(home, "select sha256 from landing.deliveries where kommunkod = '2303'")
+    rejected_link, accepted_link = (f'href="uvas/{k}/2016-03_{sha[0][:8]}.html"' for k, sha in (("2305", rejected),
+                                                                                              ("2303", accepted)))
+    # the empty file needs action: listed first under "Att åtgärda", then in its project's table
+    action, rest = index.split("<h2>Att åtgärda</h2>", 1)[1].split("<h2>", 1)
+    assert rejected_link in action and "Avvisad, ingen leverans gäller för månaden" in action
+    assert rest.count(rejected_link) == 1 and rest.count(accepted_link) == 1
+    # every other month of the project is missing by now, one row per municipality with its months
+    assert "2015-06 – 2016-02, 2016-04 – 2018-06" in action and "Saknas (36 månader" in action
     assert "uvas/2305/mars.csv" in index and "MANAD_SAKNAS" in index
-    assert index.count("gäller") >= 1 and "Avvisad – hela filen räknas inte" in index
+    assert "Avvisad – hela filen räknas inte" in rest
+    for column in ("Månad", "Kommun", "Fil", "Mottagen (svensk tid)", "Utfall", "Läge", "Avvisade rader"):
+        assert f"<th>{column}</th>" in rest
+    assert "<th></th>" not in index
 
 
 def test_reports_are_not_rewritten_when_nothing_changed(home):
@@ -120,6 +133,47 @@ def test_a_replaced_delivery_says_which_file_now_counts(home):
     process(home)
     page, _ = report_of(home, "uvas/2303/2016-03.csv")
     assert "Ersatt: en senare leverans för 2016-03 gäller, 2016-03 rättad.csv" in page
+
+
+def test_a_rejected_file_then_an_accepted_correction_leaves_nothing_to_do(home):
+    """The order of arrival decides what a report says: the correction came after the rejected file."""
+    persons = PersonFactory().take(1995, 4)
+    write_file(home.inbox / "uvas/2313/2016-12.csv", b"personnummer;startdatum;Fass\n" + csv_bytes(HEADER, rows_for(
+        persons, "2016-11-07")).split(b"\n", 1)[1], dt.datetime(2017, 1, 5, 10, 11))
+    write_file(home.inbox / "uvas/2313/2016-12 rättad.csv", csv_bytes(HEADER, rows_for(persons, "2016-11-07")),
+               dt.datetime(2017, 1, 7, 10, 11))
+    process(home)
+    page, _ = report_of(home, "uvas/2313/2016-12.csv")
+    assert "En senare leverans för 2016-12 är godkänd och gäller: 2016-12 rättad.csv (mottagen 2017-01-07 11:11" in page
+    assert "Inget att åtgärda: den rättade filen som kom senare gäller." in page
+    assert "Rätta filen" not in page and "gäller fortfarande" not in page
+    # the header row it found, and no row counts for rows that were never read
+    assert "Rubrikraden som hittades (rad 1): personnummer; startdatum; Fass." in page
+    assert "raderna kontrollerades inte" in page
+    assert "<tr><th>Mottagen (svensk tid)</th><td>2017-01-05 11:11</td></tr>" in page     # 10:11 UTC in winter
+    corrected, _ = report_of(home, "uvas/2313/2016-12 rättad.csv")
+    assert "Den här leveransen gäller för 2016-12." in corrected and "Inget att åtgärda." in corrected
+
+
+def test_an_accepted_file_then_a_rejected_correction_asks_for_a_new_one(home):
+    """The reverse order: the earlier accepted file still counts, the failed correction needs action."""
+    persons = PersonFactory().take(1995, 4)
+    write_file(home.inbox / "uvas/2313/2016-12.csv", csv_bytes(HEADER, rows_for(persons[:3], "2016-11-07")),
+               dt.datetime(2017, 1, 5, 10, 11))
+    process(home)
+    first_before, _ = report_of(home, "uvas/2313/2016-12.csv")
+    write_file(home.inbox / "uvas/2313/2016-12 rättad.csv", b"", dt.datetime(2017, 7, 3, 8, 0))
+    process(home)
+    page, _ = report_of(home, "uvas/2313/2016-12 rättad.csv")
+    assert ("Den här filen räknas inte. Den tidigare godkända leveransen för 2016-12 gäller fortfarande: 2016-12.csv "
+            "(mottagen 2017-01-05 11:11 (svensk tid)).") in page
+    assert "Var filen en rättelse av den godkända leveransen? Rätta den enligt meddelandet ovan" in page
+    assert "<tr><th>Mottagen (svensk tid)</th><td>2017-07-03 10:00</td></tr>" in page     # 08:00 UTC in summer
+    first, _ = report_of(home, "uvas/2313/2016-12.csv")
+    assert first == first_before and "Den här leveransen gäller för 2016-12." in first
+    index = (home.reports / "index.html").read_text(encoding="utf-8")
+    action = index.split("<h2>Att åtgärda</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "2016-12 rättad.csv" in action and "Avvisad, en tidigare godkänd leverans gäller fortfarande" in action
 
 
 @pytest.mark.slow

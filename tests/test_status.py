@@ -76,7 +76,7 @@ def test_attention_list_names_missing_late_rejected_resubmitted_and_rejected_row
         ("sen", "0136", "2014-03"),
         ("avvisade_rader", "0136", "2014-04"),
         ("saknas", "0136", "2014-05"),
-        ("avvisad", "0192", "2014-02"), ("omleverans", "0192", "2014-02"),
+        ("avvisad_rättad", "0192", "2014-02"), ("omleverans", "0192", "2014-02"),
         ("omleverans", "0192", "2014-03"),
         ("avvisad", "0192", "2014-04"),
         ("saknas", "0192", "2014-05"),
@@ -84,8 +84,14 @@ def test_attention_list_names_missing_late_rejected_resubmitted_and_rejected_row
     }
     texts = {(kind, code, month): text for kind, code, month, text in status.problems}
     assert "kom 2014-04-12 (frist 2014-04-10)" in texts[("sen", "0136", "2014-03")]
-    assert "FIL_TOM; ingen godkänd leverans för månaden" in texts[("avvisad", "0192", "2014-04")]
-    assert "KOLUMN_SAKNAS; en senare godkänd leverans gäller" in texts[("avvisad", "0192", "2014-02")]
+    assert "FIL_TOM; ingen leverans gäller för månaden" in texts[("avvisad", "0192", "2014-04")]
+    assert "KOLUMN_SAKNAS; en senare rättad leverans gäller" in texts[("avvisad_rättad", "0192", "2014-02")]
+    # the received time in Swedish local time: 10:00 UTC is 11:00 in March (CET)
+    assert "2014-02.csv (mottagen 2014-03-03 10:00)" in texts[("avvisad_rättad", "0192", "2014-02")]
+    # what needs action comes first; a rejected file a later file corrected is for information only
+    kinds = [p.kind for p in status.problems]
+    assert kinds.index("avvisad_rättad") > max(kinds.index(k) for k in ("sen", "avvisade_rader", "saknas", "avvisad"))
+    assert [p.needs_action for p in status.problems] == sorted((p.needs_action for p in status.problems), reverse=True)
     assert "2 leveranser (omleverans)" in texts[("omleverans", "0192", "2014-03")]
     assert "gäller: 2014-03 v2.csv" in texts[("omleverans", "0192", "2014-03")]
 
@@ -114,7 +120,9 @@ def test_formatted_status_has_the_matrix_counts_and_legend(home):
     assert row.split()[-5:] == ["✓✓!·", "3", "1", "1", "1"]
     row = next(line for line in lines if line.strip().startswith("0192"))
     assert row.split()[-5:] == ["✓✓✗·", "5", "0", "1", "0"]
-    assert "  att åtgärda:" in lines
+    assert lines.index("  att åtgärda:") < lines.index("  för kännedom:")
+    corrected = next(i for i, line in enumerate(lines) if "KOLUMN_SAKNAS" in line)
+    assert corrected > lines.index("  för kännedom:")
     assert any("sen: 0136 Haninge 2014-03 kom 2014-04-12" in line for line in lines)
     assert lines[-1].startswith("✓ godkänd")
     assert "uvas" not in text
@@ -158,7 +166,9 @@ def test_followup_status_after_the_whole_pipeline_shows_resubmissions_rejections
     assert row["2309"].split()[-4:] == ["2", "0", str(len(months) - 1), "0"]
     assert "sen: 2305 Bräcke 2016-03 kom 2016-04-15 (frist 2016-04-10)" in out
     assert "2 leveranser (omleverans): 2303 Ragunda 2016-03, gäller: 2016-03 rättad.csv" in out
-    assert "avvisad: 2309 Krokom 2016-03 2016-03 ny.csv: KOLUMN_SAKNAS; förra godkända leveransen gäller" in out
+    rejected = next(line for line in lines if "avvisad: 2309 Krokom 2016-03 2016-03 ny.csv (mottagen " in line)
+    assert rejected.endswith("KOLUMN_SAKNAS; en tidigare godkänd leverans gäller fortfarande")
+    assert lines.index(rejected) < lines.index("  för kännedom:")          # the correction failed: act
     assert "Inte inläst (MANAD_SAKNAS): uvas/2380/leverans mars.csv" in out
     assert "Inte inläst (SYMBOLISK_LANK): uvas/2380/2018-03.csv" in out
     assert "✗" in row["2380"].split()[2]

@@ -286,5 +286,21 @@ def _missing_columns_error(missing: list[str], header: list[str], line: int, sep
     return ExtractReadError(
         "KOLUMN_SAKNAS",
         f"Obligatorisk kolumn saknas: {', '.join(missing)}. Rubrikraden ska innehålla "
-        f"{', '.join(REQUIRED_COLUMNS)}.{hint} Lägg till kolumnen och skicka filen igen.",
+        f"{', '.join(REQUIRED_COLUMNS)}.{hint} {_found_header(header, line)}Lägg till kolumnen och skicka filen igen.",
     )
+
+
+_HEADER_WORD = re.compile(r"^[^\W\d][\w .()/–-]{0,39}$")
+
+
+def _found_header(header: list[str], line: int) -> str:
+    """`Rubrikraden som hittades (rad 1): personnummer; startdatum; Fass. ` so a case worker sees the
+    misspelt or missing name. A row with no column the contract knows, or with any cell that is not
+    a plain word (a date, a number, an address), may be a participant's row rather than a header:
+    then only its position is named, never its cells (a name in a report identifies a person)."""
+    cells = [cell.strip() for cell in header if cell.strip()]
+    if (not any(canonical_column(cell) for cell in cells)
+            or not all(_HEADER_WORD.match(cell) for cell in cells)):
+        return f"Rubrikraden söktes på rad {line}. "
+    shown = "; ".join(safe_header_name(cell) for cell in cells[:40]) + ("; …" if len(cells) > 40 else "")
+    return f"Rubrikraden som hittades (rad {line}): {shown}. "

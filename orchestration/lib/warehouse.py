@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.delivery_state import DELIVERY_STATES_VIEW
+
 LANDING_SCHEMA = "landing"
 
 LANDING_DDL = """
@@ -242,6 +244,7 @@ def ensure_schema(path: Path) -> None:
         connection.execute(LANDING_DDL)
         connection.execute(LANDING_DDL_ADDITIONS)
         connection.execute(LANDING_MIGRATIONS)
+        connection.execute(DELIVERY_STATES_VIEW)
 
 
 MARTS_BUILDS_DDL = """

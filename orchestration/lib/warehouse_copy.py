@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.delivery_state import DELIVERY_STATES_VIEW
 from orchestration.lib.warehouse import connect, memory_limit
 
 COPY_NAME = "read-copy.duckdb"
@@ -71,6 +72,8 @@ def write_copy(warehouse: Path, target: Path, run_id: str | None = None) -> Writ
                                    f'select * from warehouse."{schema}"."{name}" order by rowid')
                 rows[table] = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             connection.execute("detach warehouse")
+            if "landing.deliveries" in rows:
+                connection.execute(DELIVERY_STATES_VIEW)      # what status reads, as in the warehouse
             connection.execute("create schema if not exists ops")
             connection.execute("create table ops.read_copy (run_id varchar, written_at timestamp)")
             connection.execute("insert into ops.read_copy values (?, ?)", [run_id, dt.datetime.now()])

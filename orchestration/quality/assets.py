@@ -4,40 +4,61 @@ dagster-ge does not support GX 1.x, so the suite's outcome is reported through a
 the stage declares a check and yields its result from the same GX run that decided the rows.
 """
 
+import datetime as dt
+
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.delivery_state import VERDICT_LABELS
+from orchestration.lib.warehouse import connect
 from orchestration.quality.stage import ValidationReport, validate_pending
 from orchestration.reporting.delivery_report import write_delivery_reports
 from orchestration.resources import FollowupResource
 
 SUITE_CHECK = "extract_contract_suite"
 VALIDATED_TABLES = {
-    "deliveries": "Every routed delivery with its file verdict and row counts.",
-    "enrolment_rows": "Accepted rows (with or without warnings): the enrolments of each snapshot.",
-    "quarantine_rows": "Rejected rows with reason code, column and message for the municipality.",
-    "row_warnings": "Warnings on accepted rows.",
+    "deliveries": "Varje inläst leverans med filens utfall och antal rader.",
+    "enrolment_rows": "Godkända rader (med eller utan varning): inskrivningarna i varje leverans.",
+    "quarantine_rows": "Avvisade rader med orsakskod, kolumn och meddelande till kommunen.",
+    "row_warnings": "Varningar på godkända rader.",
 }
+RULE_OUTCOMES = {"rejected": "raden avvisas", "warning": "varning"}
 
 
-def suite_check_result(report: ValidationReport) -> dg.AssetCheckResult:
+def suite_check_result(report: ValidationReport, rejected_before: int = 0) -> dg.AssetCheckResult:
     """Passes when every row and file of the run met the contract; a rejected file is an error,
-    rejected rows alone a warning."""
+    rejected rows alone a warning. `rejected_before`: files of the run rejected as a whole before
+    their rows reached the suite (unreadable, a required column missing, over a limit)."""
     rejected_files = [v for v in report.verdicts if v.verdict == "REJECTED"]
     failing = [e for e in report.expectations if not e.success and e.verdict == "rejected"]
-    table = "\n".join(f"| {e.reason_code} | {e.verdict} | {e.unexpected_count} |" for e in report.expectations)
+    table = "\n".join(f"| {e.reason_code} | {RULE_OUTCOMES.get(e.verdict, e.verdict)} | {e.unexpected_count} |"
+                      for e in report.expectations)
+    rejected = len(rejected_files) + rejected_before
     return dg.AssetCheckResult(
         asset_key=landing_key("enrolment_rows"),
         check_name=SUITE_CHECK,
-        passed=not rejected_files and not failing and report.quarantined_rows == 0,
-        severity=dg.AssetCheckSeverity.ERROR if rejected_files else dg.AssetCheckSeverity.WARN,
+        passed=not rejected and not failing and report.quarantined_rows == 0,
+        severity=dg.AssetCheckSeverity.ERROR if rejected else dg.AssetCheckSeverity.WARN,
         metadata={
-            "deliveries_validated": len(report.verdicts),
-            "deliveries_rejected": len(rejected_files),
-            "rows_quarantined": report.quarantined_rows,
-            "rules": dg.MetadataValue.md("| regel | utfall | rader |\n|---|---|---|\n" + table if table else "Inget att validera."),
+            "filer validerade": len(report.verdicts),
+            "filer avvisade": rejected,
+            "varav avvisade redan vid inläsningen": rejected_before,
+            "rader avvisade": report.quarantined_rows,
+            "regler": dg.MetadataValue.md("| regel | utfall | rader |\n|---|---|--:|\n" + table
+                                          if table else "Inget att validera."),
         },
     )
+
+
+def rejected_before_validation(warehouse, since: float | None, validated: list[str]) -> int:
+    """Files recorded since `since` (the run's start, a Unix time) that were rejected whole before
+    validation (at intake or when read), i.e. not among the `validated` deliveries."""
+    if since is None:
+        return 0
+    started = dt.datetime.fromtimestamp(since, tz=dt.timezone.utc).replace(tzinfo=None)
+    with connect(warehouse, read_only=True) as db:
+        return db.execute("select count(*) from landing.deliveries where verdict = 'REJECTED' and ingested_at >= ? "
+                          "and not list_contains(?, delivery_id)", [started, validated]).fetchone()[0]
 
 
 @dg.multi_asset(
@@ -48,23 +69,30 @@ def suite_check_result(report: ValidationReport) -> dg.AssetCheckResult:
                         deps=["pseudonymised_rows"])
            for t, d in VALIDATED_TABLES.items()],
     check_specs=[dg.AssetCheckSpec(SUITE_CHECK, asset=landing_key("enrolment_rows"),
-                                   description="The extract contract's row rules (expectations/enrolment_rows.json)")],
+                                   description="Leveransavtalets regler för rader och filer "
+                                               "(expectations/enrolment_rows.json) på körningens nya filer")],
 )
-def validate(followup: FollowupResource):
-    """Run the contract suite on new pseudonymised rows: accepted rows on, the rest to quarantine."""
-    report = validate_pending(followup.data_home(), followup.projects(), followup.max_rejected_share)
+def validate(context: dg.AssetExecutionContext, followup: FollowupResource):
+    """Kör avtalets regler (Great Expectations) på nya pseudonymiserade rader: godkända rader går
+    vidare, övriga till karantän med orsak."""
+    home = followup.data_home()
+    report = validate_pending(home, followup.projects(), followup.max_rejected_share)
     verdicts: dict[str, int] = {}
     for v in report.verdicts:
         verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1
     counts = {
-        "deliveries": {"deliveries": len(report.verdicts), **{f"verdict_{k.lower()}": n for k, n in sorted(verdicts.items())}},
-        "enrolment_rows": {"rows_accepted": sum(v.rows_accepted for v in report.verdicts)},
-        "quarantine_rows": {"rows_quarantined": report.quarantined_rows},
-        "row_warnings": {"rows_warned": sum(v.rows_warned for v in report.verdicts)},
+        "deliveries": {"filer validerade": len(report.verdicts),
+                       **{f"utfall: {VERDICT_LABELS.get(k, k).lower()}": n for k, n in sorted(verdicts.items())}},
+        "enrolment_rows": {"rader godkända": sum(v.rows_accepted for v in report.verdicts)},
+        "quarantine_rows": {"rader avvisade": report.quarantined_rows},
+        "row_warnings": {"rader med varning": sum(v.rows_warned for v in report.verdicts)},
     }
     for table in VALIDATED_TABLES:
         yield dg.MaterializeResult(asset_key=landing_key(table), metadata=counts[table])
-    yield suite_check_result(report)
+    record = context.instance.get_run_record_by_id(context.run_id)
+    rejected_before = rejected_before_validation(home.warehouse, record.start_time if record else None,
+                                                 [v.delivery_id for v in report.verdicts])
+    yield suite_check_result(report, rejected_before)
 
 
 @dg.asset(
@@ -75,12 +103,13 @@ def validate(followup: FollowupResource):
     kinds={"html", "csv"},
 )
 def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
-    """A report per received file for the municipality that sent it (verdict, counts, unknown
-    columns, rejected rows and warnings by row number), as HTML and CSV in reports/, and an index."""
+    """En leveransrapport per mottagen fil till kommunen som skickade den (utfall, läge, antal rader,
+    okända kolumner, avvisade rader och varningar per radnummer), som HTML och CSV i reports/, och en
+    översikt (index.html) som börjar med det som behöver åtgärdas."""
     home = followup.data_home()
     summary = write_delivery_reports(home.warehouse, home.reports, followup.projects())
     return dg.MaterializeResult(metadata={
-        "reports": summary.reports,
-        "files_written": len(summary.written),
-        "index": dg.MetadataValue.path(str(summary.index)),
+        "rapporter": summary.reports,
+        "filer skrivna": len(summary.written),
+        "översikt": dg.MetadataValue.path(str(summary.index)),
     })

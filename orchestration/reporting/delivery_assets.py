@@ -9,16 +9,21 @@
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib import delivery_state as states
+from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 from orchestration.reporting.monitoring import (MunicipalityMonth, missing_deliveries, municipality_months,
                                                 warehouse_row_counts)
+from orchestration.reporting import status
+from orchestration.reporting.delivery_report import report_paths
 from orchestration.reporting.status import format_status
 from orchestration.resources import FollowupResource
 
@@ -88,16 +93,40 @@ def partition_key(cell: MunicipalityMonth) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"kommun": kommun_partition(cell.kommunkod, cell.kommun), "month": cell.month})
 
 
-def partition_metadata(cell: MunicipalityMonth) -> dict[str, object]:
+def partition_metadata(cell: MunicipalityMonth, reports_dir: Path) -> dict[str, object]:
+    """A cell's detail in the partition view, in Swedish: what stands, what to do, every file of the
+    month with its arrival time, verdict and the path of its delivery report."""
+    shown = next((d for d in cell.files if d.in_force), cell.files[-1] if cell.files else None)
+    action = [p.text for p in cell.problems if p.needs_action]
     metadata: dict[str, object] = {
-        "verdict": cell.verdict, "counts_in_kpis": cell.in_force, "deliveries": cell.deliveries, "late": cell.late,
+        "läge": states.STATE_LABELS[shown.state] if shown else "–",
+        "räknas i nyckeltalen": "ja" if cell.in_force else "nej",
+        "att åtgärda": dg.MetadataValue.md(markdown_cell("; ".join(action)) if action else "Inget."),
+        "sen leverans": "ja" if cell.late else "nej",
+        "filer": dg.MetadataValue.md(files_table(cell.files, reports_dir)),
     }
+    if shown is not None:
+        html_report, _ = report_paths(reports_dir, shown.project_id, shown.kommunkod, shown.reporting_month,
+                                      shown.sha256)
+        metadata["leveransrapport"] = dg.MetadataValue.path(str(html_report))
     if cell.quality:
         q = cell.quality
-        metadata.update({"file": console(q.file_name, keep_newlines=False), "rows_total": q.rows_total, "rows_accepted": q.rows_accepted,
-                         "rows_rejected": q.rows_rejected, "rows_warned": q.rows_warned, "reasons": q.reasons(),
-                         "verdict_reason": q.verdict_reason or "–", "unknown_columns": q.unknown_columns or "–"})
+        metadata.update({"fil som gäller" if cell.in_force else "senaste fil": console(q.file_name, keep_newlines=False),
+                         "rader": q.rows_total, "godkända rader": q.rows_accepted, "avvisade rader": q.rows_rejected,
+                         "rader med varning": q.rows_warned, "orsaker": q.reasons(),
+                         "okända kolumner": q.unknown_columns or "–"})
     return metadata
+
+
+def files_table(files: Sequence[status.Delivery], reports_dir: Path) -> str:
+    """Every file of a month, in arrival order, as a markdown table."""
+    lines = ["| fil | mottagen (svensk tid) | utfall | läge | avvisade rader | rapport |", "|---|---|---|---|--:|---|"]
+    for d in files:
+        html_report, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
+        lines.append(f"| {markdown_cell(d.file_name)} | {shown_time(d.received_at)} | "
+                     f"{states.VERDICT_LABELS.get(d.verdict, d.verdict)} | {states.STATE_LABELS[d.state]} | "
+                     f"{d.rows_rejected} | {markdown_cell(html_report.relative_to(reports_dir).as_posix())} |")
+    return "\n".join(lines)
 
 
 def unrecorded(instance: dg.DagsterInstance, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> list[MunicipalityMonth]:
@@ -113,7 +142,7 @@ def unrecorded(instance: dg.DagsterInstance, key: dg.AssetKey, cells: Sequence[M
 
 
 def record_municipality_months(context: dg.AssetExecutionContext, config: ProjectsConfig,
-                               cells: Iterable[MunicipalityMonth]) -> list[MunicipalityMonth]:
+                               cells: Iterable[MunicipalityMonth], reports_dir: Path) -> list[MunicipalityMonth]:
     """Log an event for every municipality-month that changed since it was last recorded.
 
     The partitions come from the same configuration as the run's (`municipality_month_specs`
@@ -129,26 +158,54 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
         valid = [c for c in project_cells if partitions_def.has_partition_key(str(partition_key(c)))]
         for cell in unrecorded(context.instance, key, valid):
             event = dg.AssetMaterialization if cell.in_force else dg.AssetObservation
-            context.log_event(event(asset_key=key, partition=partition_key(cell), metadata=partition_metadata(cell),
-                                    tags={DATA_VERSION_TAG: cell.version}))
+            context.log_event(event(asset_key=key, partition=partition_key(cell),
+                                    metadata=partition_metadata(cell, reports_dir), tags={DATA_VERSION_TAG: cell.version}))
             recorded.append(cell)
     return recorded
 
 
-def quality_table(cells: Sequence[MunicipalityMonth]) -> str:
+MARKDOWN_INLINE = 1000        # Dagster's UI shows shorter markdown metadata inline, longer behind a button
+
+
+def files_processed(cells: Sequence[MunicipalityMonth], reports_dir: Path) -> str:
+    """Every file of the municipality-months this run changed, those needing action first. Only
+    files that need nothing are cut off after LISTED_AT_MOST (a national backfill has thousands)."""
     if not cells:
         return "Inga nya eller ändrade leveranser i denna körning."
-    lines = ["| projekt | kommun | månad | fil | utfall | rader | godkända | avvisade | varningar | skäl |",
-             "|---|---|---|---|---|--:|--:|--:|--:|---|"]
-    for c in cells[:LISTED_AT_MOST]:
-        q = c.quality
-        counts = f"{q.rows_total} | {q.rows_accepted} | {q.rows_rejected} | {q.rows_warned}" if q else "– | – | – | –"
-        reason = (q.verdict_reason + " " if q and q.verdict_reason else "") + (q.reasons() if q else "")
-        lines.append(f"| {c.project_id} | {c.kommun_label} | {c.month} | {markdown_cell(q.file_name) if q else '–'} | "
-                     f"{c.verdict} | {counts} | {markdown_cell(reason)} |")
-    if len(cells) > LISTED_AT_MOST:
-        lines.append(f"\n… och {len(cells) - LISTED_AT_MOST} till: se `followup status` eller partitionerna.")
+    files = sorted(((c, d) for c in cells for d in c.files), key=lambda cd: (not cd[1].needs_action, cd[0].month))
+    action = sum(1 for _, d in files if d.needs_action)
+    shown = files[:max(action, LISTED_AT_MOST)]
+    lines = ["| projekt | kommun | månad | fil | mottagen | utfall | läge | rader | avvisade | orsak |",
+             "|---|---|---|---|---|---|---|--:|--:|---|"]
+    for c, d in shown:
+        q = c.quality if c.quality and c.quality.arrival_seq == d.arrival_seq else None
+        reason = (d.verdict_reason or "") + (" " + q.reasons() if q else "")
+        lines.append(f"| {c.project_id} | {c.kommun_label} | {c.month} | {markdown_cell(d.file_name)} | "
+                     f"{shown_time(d.received_at)} | {states.VERDICT_LABELS.get(d.verdict, d.verdict)} | "
+                     f"{'**' if d.needs_action else ''}{states.STATE_LABELS[d.state]}{'**' if d.needs_action else ''} | "
+                     f"{q.rows_total if q else '–'} | {d.rows_rejected} | {markdown_cell(reason.strip() or '–')} |")
+    if len(files) > len(shown):
+        lines.append(f"\n… och {len(files) - len(shown)} filer till utan något att åtgärda: se `followup status`, "
+                     "reports/index.html eller partitionerna.")
     return "\n".join(lines)
+
+
+def attention_entries(cells: Sequence[MunicipalityMonth], projects: dict[str, str]) -> dict[str, dg.MetadataValue]:
+    """Everything that needs action, none left out, in markdown entries short enough for the UI to
+    show inline (one long entry would hide behind "Show Markdown")."""
+    rows = [f"| {markdown_cell(projects.get(c.project_id, c.project_id))} | {c.kommun_label} | {c.month} | "
+            f"{markdown_cell(p.text.split(': ', 1)[0])} |"
+            for c in cells for p in c.problems if p.needs_action]
+    head = "| projekt | kommun | månad | vad |\n|---|---|---|---|\n"
+    if not rows:
+        return {"att åtgärda": dg.MetadataValue.md("Inget att åtgärda.")}
+    entries: list[list[str]] = [[]]
+    for row in rows:
+        if entries[-1] and len(head) + sum(len(r) + 1 for r in entries[-1]) + len(row) >= MARKDOWN_INLINE:
+            entries.append([])
+        entries[-1].append(row)
+    names = ["att åtgärda"] + [f"att åtgärda, del {n}" for n in range(2, len(entries) + 1)]
+    return {name: dg.MetadataValue.md(head + "\n".join(part)) for name, part in zip(names, entries)}
 
 
 @dg.asset(
@@ -158,40 +215,48 @@ def quality_table(cells: Sequence[MunicipalityMonth]) -> str:
     kinds={"duckdb"},
 )
 def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
-    """Who delivered which month: per project the matrix of `followup status` (✓ godkänd,
-    ! godkänd med avvisade rader eller varningar, ✗ avvisad, · ingen leverans) and what needs
-    attention; the data quality of every delivery this run processed; rows per warehouse table.
-    Records each changed municipality-month on `municipality_months/<project>`."""
+    """Vem har levererat vilken månad: först det som behöver åtgärdas (avvisad fil utan senare godkänd,
+    avvisade rader, sen eller saknad leverans), sedan varje projekts matris (✓ godkänd, ! godkänd med
+    avvisade rader eller varningar, ✗ avvisad, · ingen leverans), alla filer som körningen behandlade
+    och antal rader per tabell. Varje ändrad kommun-månad förs in i `municipality_months/<projekt>`."""
     home, config = followup.data_home(), followup.projects()
     cells = municipality_months(home.warehouse, config)
-    recorded = record_municipality_months(context, config, cells)
+    recorded = record_municipality_months(context, config, cells, home.reports)
     counts = warehouse_row_counts(home.warehouse)
+    projects = {p.id: p.name for p in config.projects}
     matrices = {
-        f"matrix {project.id}": dg.MetadataValue.md(
-            f"### {project.name}\n\n{code_block(format_status(home.warehouse, config, project.id, inbox=home.inbox))}")
+        f"matris {project.id}": dg.MetadataValue.md(
+            code_block(format_status(home.warehouse, config, project.id, lists=False)))
         for project in config.projects
     }
+    files = [d for c in cells for d in c.files]
     return dg.MaterializeResult(metadata={
-        "processed": dg.MetadataValue.md(quality_table(recorded)),
+        **attention_entries(cells, projects),
+        "att åtgärda, antal": sum(1 for c in cells for p in c.problems if p.needs_action),
         **matrices,
-        "municipality_months_recorded": len(recorded),
-        "deliveries_rejected_whole": sum(1 for c in recorded if not c.in_force),
-        "tables": dg.MetadataValue.md("| tabell | rader |\n|---|--:|\n"
-                                      + "\n".join(f"| {t} | {n} |" for t, n in counts.items())),
+        "teckenförklaring": status.LEGEND,
+        "filer i körningen": dg.MetadataValue.md(files_processed(recorded, home.reports)),
+        "kommun-månader uppdaterade": len(recorded),
+        "filer avvisade": sum(1 for d in files if d.verdict == "REJECTED"),
+        "filer avvisade utan senare godkänd fil": sum(1 for d in files if d.state in states.NEEDS_ACTION_STATES),
+        "tabeller": dg.MetadataValue.md("| tabell | rader |\n|---|--:|\n"
+                                        + "\n".join(f"| {t} | {n} |" for t, n in counts.items())),
         "dagster/row_count": counts.get("landing.deliveries", 0),
     })
 
 
 @dg.asset_check(asset="inbox_deliveries", name="every_municipality_delivered", pool=WAREHOUSE_POOL,
-                description="Every municipality has an accepted delivery for its project's newest month.")
+                description="Varje kommun har en godkänd leverans som gäller för projektets senaste månad.")
 def every_municipality_delivered(followup: FollowupResource) -> dg.AssetCheckResult:
     home, config = followup.data_home(), followup.projects()
     missing = missing_deliveries(home.warehouse, config)
-    table = "\n".join(f"| {m.project_id} | {m.kommunkod} | {m.reporting_month} |" for m in missing)
+    kommuner = load_kommuner()
+    table = "\n".join(f"| {m.project_id} | {m.kommunkod} {kommuner.get(m.kommunkod, '')} | {m.reporting_month} |"
+                      for m in missing)
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"missing": len(missing),
-                  "details": dg.MetadataValue.md("| projekt | kommun | månad |\n|---|---|---|\n" + table
-                                                 if table else "Alla kommuner har levererat.")},
+        metadata={"saknas": len(missing),
+                  "kommuner utan leverans": dg.MetadataValue.md("| projekt | kommun | månad |\n|---|---|---|\n" + table
+                                                                if table else "Alla kommuner har levererat.")},
     )

@@ -2,18 +2,22 @@
 
     reports/<project>/<kommunkod>/<month>_<sha8>.html   verdict, counts, unknown columns, rows
     reports/<project>/<kommunkod>/<month>_<sha8>.csv    rejected rows and warnings (Excel-ready)
-    reports/index.html                                  every delivery, newest first, and the
-                                                        files that were not ingested
+    reports/index.html                                  what needs action first, then every
+                                                        delivery per project, newest month first,
+                                                        and the files that were not ingested
 
 Rows are identified by their row number in the file (for a CSV the line, for an XLSX the
 worksheet row), never by a personnummer or a name: everything here comes from the warehouse,
-which holds neither. Files are rewritten only when their content changes, so a run with nothing
-new leaves the folder as it was.
+which holds neither. What a report says about its file's state (in force, replaced, corrected by
+a later file) comes from `landing.delivery_states`, so a report is rewritten when a later file
+changes it, and only then: a run with nothing new leaves the folder as it was. Times are Swedish
+local time.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 from dataclasses import dataclass, field
@@ -21,16 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from orchestration.lib import delivery_state as states
+from orchestration.lib.local_time import shown
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
+from orchestration.reporting import status
 
-VERDICT_LABELS = {
-    "ACCEPTED": "Godkänd",
-    "ACCEPTED_WITH_WARNINGS": "Godkänd med anmärkningar",
-    "REJECTED": "Avvisad – hela filen räknas inte",
-    None: "Under behandling",
-}
-COUNTING = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
+VERDICT_LABELS = {**states.VERDICT_LABELS, "REJECTED": "Avvisad – hela filen räknas inte"}
 HTML_ROW_LIMIT = 1000
 CSV_COLUMNS = ("rad", "kolumn", "utfall", "orsakskod", "meddelande")
 
@@ -47,13 +48,15 @@ def report_paths(reports_dir: Path, project_id: str, kommunkod: str, month: str,
     return stem.with_suffix(".html"), stem.with_suffix(".csv")
 
 
-def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsConfig) -> DeliveryReportSummary:
+def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsConfig,
+                           today: dt.date | None = None) -> DeliveryReportSummary:
     """Write (or bring up to date) the report of every delivery and the index page."""
     with connect(warehouse, read_only=True) as db:
         deliveries = db.execute(
             "select delivery_id, project_id, kommunkod, reporting_month, file_name, sha256, size_bytes, received_at, "
             "arrival_seq, status, verdict, verdict_reason, verdict_message, rows_total, rows_accepted, rows_rejected, "
-            "rows_warned, unknown_columns from landing.deliveries").df()
+            "rows_warned, unknown_columns, state, needs_action, in_force_file_name, in_force_received_at "
+            "from landing.delivery_states").df()
         quarantine = db.execute(
             "select delivery_id, row_number, column_name, reason_code, message from landing.quarantine_rows "
             "order by delivery_id, row_number, reason_code").df()
@@ -66,7 +69,6 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
     summary = DeliveryReportSummary()
     kommuner = load_kommuner()
     names = {p.id: p.name for p in config.projects}
-    in_force = _in_force(deliveries)
     rejected_by_delivery = dict(tuple(quarantine.groupby("delivery_id"))) if len(quarantine) else {}
     warned_by_delivery = dict(tuple(warnings.groupby("delivery_id"))) if len(warnings) else {}
     empty_q = quarantine.iloc[0:0]
@@ -75,35 +77,20 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
         html_path, csv_path = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
         rejected = rejected_by_delivery.get(d.delivery_id, empty_q)
         warned = warned_by_delivery.get(d.delivery_id, empty_w)
-        current = in_force.get((d.project_id, d.kommunkod, d.reporting_month))
         page = _delivery_page(d, names.get(d.project_id, d.project_id), kommuner.get(d.kommunkod, ""),
-                              current, rejected, warned, csv_path.name)
+                              rejected, warned, csv_path.name)
         for path, content in ((html_path, page), (csv_path, _rows_csv(rejected, warned))):
             if _write_if_changed(path, content):
                 summary.written.append(path)
         summary.reports += 1
     index = reports_dir / "index.html"
-    if _write_if_changed(index, _index_page(deliveries, names, kommuner, in_force, unrouted, reports_dir)):
+    today = today or dt.date.today()
+    months = [(project.project.id, cell) for project in status.delivery_status(warehouse, config, today=today)
+              for cell in project.cells.values() if cell.is_missing(today) or (cell.in_force and cell.is_late)]
+    if _write_if_changed(index, _index_page(deliveries, names, kommuner, months, unrouted, reports_dir)):
         summary.written.append(index)
     summary.index = index
     return summary
-
-
-def _in_force(deliveries: pd.DataFrame) -> dict[tuple[str, str, str], object]:
-    """(project, kommun, month) → the delivery in force: the counting one that arrived last
-    (the same rule as dbt's int_snapshots_ranked)."""
-    current: dict[tuple[str, str, str], object] = {}
-    counting = deliveries[(deliveries["status"] == "VALIDATED") & deliveries["verdict"].isin(COUNTING)]
-    for d in counting.itertuples(index=False):
-        key = (d.project_id, d.kommunkod, d.reporting_month)
-        if key not in current or _arrival(d) > _arrival(current[key]):
-            current[key] = d
-    return current
-
-
-def _arrival(d) -> tuple:
-    seq = d.arrival_seq if d.arrival_seq == d.arrival_seq and d.arrival_seq is not None else -1
-    return (seq, d.received_at, d.delivery_id)
 
 
 def _write_if_changed(path: Path, content: str) -> bool:
@@ -139,32 +126,43 @@ def _count(value: object) -> int:
     return 0 if value is None or value != value else int(value)
 
 
-def _when(value: object) -> str:
-    return "" if value is None or value != value else f"{pd.Timestamp(value):%Y-%m-%d %H:%M} (UTC)"
+def _when(value: object, zone: bool = True) -> str:
+    if value is None or value != value:
+        return ""
+    return f"{shown(pd.Timestamp(value))} (svensk tid)" if zone else shown(pd.Timestamp(value))
 
 
-def _state(d, current) -> str:
-    month = d.reporting_month
-    if d.status != "VALIDATED":
-        return "Filen är inte färdigbehandlad. Rapporten skrivs om när den är klar."
-    if d.verdict in COUNTING:
-        if current is not None and current.delivery_id == d.delivery_id:
-            return f"Den här leveransen gäller för {month}."
-        return (f"Ersatt: en senare leverans för {month} gäller, {current.file_name} "
-                f"(mottagen {_when(current.received_at)}).")
-    if current is not None:
-        return (f"Den tidigare godkända leveransen för {month} gäller fortfarande: {current.file_name} "
-                f"(mottagen {_when(current.received_at)}).")
-    return f"Det finns ingen godkänd leverans för {month}: kommunen saknas för månaden tills en rättad fil kommer."
+def _state(d) -> str:
+    """Where this file stands now, after every file that arrived for its month."""
+    month, current = d.reporting_month, f"{d.in_force_file_name} (mottagen {_when(d.in_force_received_at)})"
+    return {
+        states.WAITING: "Filen är inte färdigbehandlad. Rapporten skrivs om när den är klar.",
+        states.IN_FORCE: f"Den här leveransen gäller för {month}.",
+        states.REPLACED: f"Ersatt: en senare leverans för {month} gäller, {current}.",
+        states.REJECTED_CORRECTED: f"En senare leverans för {month} är godkänd och gäller: {current}. "
+                                   "Den här filen räknas inte.",
+        states.REJECTED_EARLIER_COUNTS: f"Den här filen räknas inte. Den tidigare godkända leveransen för {month} "
+                                        f"gäller fortfarande: {current}.",
+        states.REJECTED_NOTHING_COUNTS: f"Det finns ingen godkänd leverans för {month}: kommunen saknas för månaden "
+                                        "tills en rättad fil kommer.",
+    }[d.state]
 
 
 def _todo(d) -> str:
     name_hint = f"{d.reporting_month} rättad{Path(d.file_name).suffix or '.csv'}"
-    if d.status != "VALIDATED":
+    resend = (f"lägg den rättade filen i samma mapp, med samma månad ({d.reporting_month}) i filnamnet, t.ex. "
+              f"'{name_hint}'")
+    if d.state == states.WAITING:
         return "Inget att göra ännu."
-    if d.verdict == "REJECTED":
-        return ("Rätta filen enligt meddelandet ovan och lägg den rättade filen i samma mapp, med samma månad "
-                f"({d.reporting_month}) i filnamnet, t.ex. '{name_hint}'. Den ersätter då den här filen vid nästa körning.")
+    if d.state == states.REJECTED_CORRECTED:
+        return "Inget att åtgärda: den rättade filen som kom senare gäller."
+    if d.state == states.REPLACED:
+        return "Inget att åtgärda: en senare leverans ersätter den här."
+    if d.state == states.REJECTED_EARLIER_COUNTS:
+        return (f"Var filen en rättelse av den godkända leveransen? Rätta den enligt meddelandet ovan och {resend}. "
+                "Annars gäller den tidigare leveransen och ni behöver inte göra något.")
+    if d.state == states.REJECTED_NOTHING_COUNTS:
+        return f"Rätta filen enligt meddelandet ovan och {resend}. Den ersätter då den här filen vid nästa körning."
     if _count(d.rows_rejected):
         return ("De avvisade raderna räknas inte. Rätta dem i ert system så kommer de med i nästa månads leverans "
                 "(varje leverans är en hel lista). Ska rättelsen gälla redan för den här månaden: skicka en rättad "
@@ -174,10 +172,22 @@ def _todo(d) -> str:
     return "Inget att åtgärda."
 
 
+def _rows_checked(d) -> bool:
+    """False for a file rejected as a whole before its rows were read: its counts are not 0, they
+    do not exist."""
+    return not (d.verdict == "REJECTED" and not _count(d.rows_total))
+
+
+def _row_count(d, column: str) -> str:
+    if not _rows_checked(d):
+        return "–" if column != "rows_total" else "– (raderna kontrollerades inte: filen avvisades som helhet, se orsaken ovan)"
+    return str(_count(getattr(d, column)))
+
+
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.REJECTED{color:#a00}.ACCEPTED_WITH_WARNINGS{color:#a60}.ACCEPTED{color:#070}
-.note{color:#555;font-size:.9em}"""
+.note{color:#555;font-size:.9em}.action{background:#fff4e5}"""
 
 
 def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str) -> str:
@@ -193,7 +203,7 @@ def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str
             f"ni gör</th></tr>{body}</table>{more}")
 
 
-def _delivery_page(d, project_name: str, kommun: str, current, rejected: pd.DataFrame, warned: pd.DataFrame,
+def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, warned: pd.DataFrame,
                    csv_name: str) -> str:
     reason = (f"<p><b>Orsak:</b> {_e(d.verdict_reason)} – {_e(d.verdict_message)}</p>"
               if d.verdict == "REJECTED" else "")
@@ -205,17 +215,17 @@ def _delivery_page(d, project_name: str, kommun: str, current, rejected: pd.Data
 <p>{_e(project_name)}</p>
 <table>
 <tr><th>Fil</th><td>{_e(d.file_name)}</td></tr>
-<tr><th>Mottagen</th><td>{_when(d.received_at)}</td></tr>
+<tr><th>Mottagen (svensk tid)</th><td>{_e(_when(d.received_at, False))}</td></tr>
 <tr><th>Kontrollsumma (SHA-256)</th><td><code>{_e(d.sha256)}</code></td></tr>
 <tr><th>Storlek</th><td>{_count(d.size_bytes)} byte</td></tr>
 </table>
 <h2>Utfall: <span class="{_e(d.verdict)}">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</span></h2>
-{reason}<p>{_e(_state(d, current))}</p>
+{reason}<p><b>Läge nu:</b> {_e(_state(d))}</p>
 <table>
-<tr><th>Rader i filen</th><td>{_count(d.rows_total)}</td></tr>
-<tr><th>Godkända</th><td>{_count(d.rows_accepted)}</td></tr>
-<tr><th>Avvisade</th><td>{_count(d.rows_rejected)}</td></tr>
-<tr><th>Med varningar</th><td>{_count(d.rows_warned)}</td></tr>
+<tr><th>Rader i filen</th><td>{_e(_row_count(d, "rows_total"))}</td></tr>
+<tr><th>Godkända</th><td>{_row_count(d, "rows_accepted")}</td></tr>
+<tr><th>Avvisade</th><td>{_row_count(d, "rows_rejected")}</td></tr>
+<tr><th>Med varningar</th><td>{_row_count(d, "rows_warned")}</td></tr>
 <tr><th>Okända kolumner (lästes inte)</th><td>{unknown}</td></tr>
 </table>
 <h2>Vad ni gör nu</h2><p>{_e(_todo(d))}</p>
@@ -227,31 +237,81 @@ inga personnummer eller namn. Alla rader finns också i <a href="{_e(csv_name)}"
 """
 
 
-def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[str, str], in_force: dict,
+def _month_ranges(cells: list) -> str:
+    """`2016-01 – 2016-04, 2016-07`: consecutive months as one range."""
+    months = sorted(c.month for c in cells)
+    ranges: list[list[str]] = []
+    for month in months:
+        year, number = int(month[:4]), int(month[5:])
+        previous = f"{year - (number == 1):04d}-{12 if number == 1 else number - 1:02d}"
+        if ranges and ranges[-1][-1] == previous:
+            ranges[-1].append(month)
+        else:
+            ranges.append([month])
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]} – {r[-1]}" for r in ranges)
+
+
+def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[str, str], months: list,
                 unrouted: list[tuple], reports_dir: Path) -> str:
+    """What needs action first (files no later file corrected, rejected rows in force, late and
+    missing months), then every delivery per project, newest month first."""
+    def link(d) -> str:
+        html_path, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
+        return f"<a href=\"{_e(html_path.relative_to(reports_dir).as_posix())}\">{_e(d.file_name)}</a>"
+
+    def kommun(code: str) -> str:
+        return f"{_e(code)} {_e(kommuner.get(code, ''))}"
+
+    action_rows = [
+        f"<tr class=action><td>{_e(names.get(d.project_id, d.project_id))}</td><td>{_e(d.reporting_month)}</td>"
+        f"<td>{kommun(d.kommunkod)}</td><td>{link(d)}</td><td>{_e(_when(d.received_at))}</td>"
+        f"<td>{_e(states.STATE_LABELS[d.state] if d.verdict == 'REJECTED' else f'{_count(d.rows_rejected)} avvisade rader')}"
+        f"</td></tr>"
+        for d in deliveries[deliveries["needs_action"]].sort_values(
+            ["project_id", "reporting_month", "kommunkod"]).itertuples(index=False)]
+    late = sorted((m for m in months if m[1].deliveries), key=lambda m: (m[0], m[1].month, m[1].kommunkod))
+    action_rows += [
+        f"<tr class=action><td>{_e(names.get(project_id, project_id))}</td><td>{_e(cell.month)}</td>"
+        f"<td>{kommun(cell.kommunkod)}</td><td>{link(cell.first_accepted)}</td>"
+        f"<td>{_e(_when(cell.first_accepted.received_at, False))}</td><td>Sen leverans (frist {cell.deadline})</td></tr>"
+        for project_id, cell in late]
+    missing: dict[tuple[str, str], list] = {}
+    for project_id, cell in months:
+        if not cell.deliveries:
+            missing.setdefault((project_id, cell.kommunkod), []).append(cell)
+    action_rows += [
+        f"<tr class=action><td>{_e(names.get(project_id, project_id))}</td><td>{_e(_month_ranges(cells))}</td>"
+        f"<td>{kommun(code)}</td><td></td><td></td><td>Saknas ({len(cells)} "
+        f"{'månad' if len(cells) == 1 else 'månader'}; frist den {cells[0].deadline.day}:e månaden efter)</td></tr>"
+        for (project_id, code), cells in sorted(missing.items())]
+    action = (f"<table><tr><th>Projekt</th><th>Månad</th><th>Kommun</th><th>Fil</th><th>Mottagen (svensk tid)</th><th>Vad</th></tr>"
+              f"{''.join(action_rows)}</table>" if action_rows else "<p>Inget att åtgärda.</p>")
     sections = []
     ordered = deliveries.sort_values(["project_id", "reporting_month", "kommunkod", "arrival_seq"],
                                      ascending=[True, False, True, False])
-    for project_id, group in ordered.groupby("project_id", sort=True):
-        rows = []
-        for d in group.itertuples(index=False):
-            html_path, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
-            current = in_force.get((d.project_id, d.kommunkod, d.reporting_month))
-            force = "gäller" if current is not None and current.delivery_id == d.delivery_id else ""
-            rows.append(
-                f"<tr><td>{_e(d.reporting_month)}</td><td>{_e(d.kommunkod)} {_e(kommuner.get(d.kommunkod, ''))}</td>"
-                f"<td><a href=\"{_e(html_path.relative_to(reports_dir).as_posix())}\">{_e(d.file_name)}</a></td>"
-                f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
-                f"<td>{_count(d.rows_rejected)}</td><td>{force}</td></tr>")
+    groups = dict(tuple(ordered.groupby("project_id", sort=False)))
+    for project_id, group in sorted(groups.items(), key=lambda item: (item[0] not in names, list(names).index(item[0])
+                                                                   if item[0] in names else 0, item[0])):
+        rows = "".join(
+            f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
+            f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
+            f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
+            f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>"
+            for d in group.itertuples(index=False))
         sections.append(f"<h2>{_e(names.get(project_id, project_id))}</h2><table><tr><th>Månad</th><th>Kommun</th>"
-                        f"<th>Fil</th><th>Utfall</th><th>Avvisade rader</th><th></th></tr>{''.join(rows)}</table>")
+                        f"<th>Fil</th><th>Mottagen (svensk tid)</th><th>Utfall</th><th>Läge</th><th>Avvisade rader</th></tr>"
+                        f"{rows}</table>")
     not_ingested = "".join(
-        f"<tr><td>{_e(path)}</td><td>{_e(code)}</td><td>{_e(message)}</td></tr>" for path, code, message, _, _ in unrouted)
+        f"<tr><td>{_e(path)}</td><td>{_e(_when(received, False))}</td><td>{_e(code)}</td><td>{_e(message)}</td></tr>"
+        for path, code, message, received, _ in unrouted)
     return f"""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Leveranser</title><style>{_STYLE}</style></head><body>
 <h1>Leveranser</h1>
+<h2>Att åtgärda</h2>
+{action}
 {''.join(sections) or '<p>Inga leveranser ännu.</p>'}
 <h2>Inte inlästa filer</h2>
-{f'<table><tr><th>Fil i inkorgen</th><th>Orsak</th><th>Vad ni gör</th></tr>{not_ingested}</table>' if unrouted else '<p>Inga.</p>'}
+{f'<table><tr><th>Fil i inkorgen</th><th>Mottagen (svensk tid)</th><th>Orsak</th><th>Vad ni gör</th></tr>{not_ingested}</table>'
+ if unrouted else '<p>Inga.</p>'}
 </body></html>
 """

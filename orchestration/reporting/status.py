@@ -3,11 +3,14 @@
 Per project a municipality × month matrix (one character per month) and below it every month
 that needs attention: missing, late, rejected, rows rejected, resubmitted, waiting.
 
-- The snapshot in force for a month is the accepted delivery that arrived last (the rule of
-  dbt's int_snapshots_ranked); a rejected file never replaces it.
+- Which file is in force, replaced or rejected comes from the warehouse's view
+  `landing.delivery_states` (lib/delivery_state.py), read here as by every other view.
 - A month is missing when nothing was received and its deadline has passed; it is late when its
-  first accepted delivery was received (the file's modification time) after the deadline: the
-  deadline day (default the 10th) of the following month.
+  first accepted delivery was received (the file's modification time, Swedish local date) after
+  the deadline: the deadline day (default the 10th) of the following month.
+- What needs action comes first: a rejected file no later file corrected, rejected rows in the
+  file in force, a late or a missing month. A rejected file that a later one corrected, a
+  resubmission and a file waiting for the next run are listed after, for information.
 - A delivery that intake recorded but no run has validated yet (a run killed or stopped
   halfway) is waiting, never rejected: the next `followup run` processes it.
 
@@ -22,13 +25,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import NamedTuple
+
 from orchestration.ingest.normalise import month_end
+from orchestration.lib import delivery_state as states
+from orchestration.lib.local_time import shown, swedish_date
 from orchestration.lib.safe_text import console, display_path
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 
 DEADLINE_DAY = 10
-COUNTING = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
 WAITING = "…"
 SYMBOLS = {"ACCEPTED": "✓", "ACCEPTED_WITH_WARNINGS": "!", "REJECTED": "✗", None: "·"}
 LEGEND = ("✓ godkänd  ! godkänd med avvisade rader eller varningar  ✗ avvisad, ingen godkänd fil för månaden  "
@@ -48,15 +54,19 @@ class Delivery:
     verdict_reason: str | None
     rows_rejected: int
     rows_warned: int
+    state: str                    # lib/delivery_state.py
+    in_force: bool
+    needs_action: bool
+    sha256: str
 
     @property
     def counts(self) -> bool:
-        return self.status == "VALIDATED" and self.verdict in COUNTING
+        return self.state in (states.IN_FORCE, states.REPLACED)
 
     @property
     def waiting(self) -> bool:
         """Recorded by intake, not yet validated: a run is at it, or the one that took it ended first."""
-        return self.status != "VALIDATED" and self.verdict is None
+        return self.state == states.WAITING
 
     @property
     def shown_name(self) -> str:
@@ -72,8 +82,7 @@ class MonthStatus:
 
     @property
     def in_force(self) -> Delivery | None:
-        counting = [d for d in self.deliveries if d.counts]
-        return counting[-1] if counting else None
+        return next((d for d in self.deliveries if d.in_force), None)
 
     @property
     def symbol(self) -> str:
@@ -90,10 +99,24 @@ class MonthStatus:
     @property
     def is_late(self) -> bool:
         first = self.first_accepted
-        return first is not None and first.received_at.date() > self.deadline
+        return first is not None and swedish_date(first.received_at) > self.deadline
 
     def is_missing(self, today: dt.date) -> bool:
         return not self.deliveries and today > self.deadline
+
+
+class Problem(NamedTuple):
+    kind: str
+    kommunkod: str
+    month: str
+    text: str
+
+    @property
+    def needs_action(self) -> bool:
+        return self.kind in ACTION_KINDS
+
+
+ACTION_KINDS = ("avvisad", "avvisade_rader", "saknas", "sen")     # the rest is for information
 
 
 @dataclass
@@ -101,7 +124,7 @@ class ProjectStatus:
     project: Project
     months: list[str]
     cells: dict[tuple[str, str], MonthStatus]
-    problems: list[tuple[str, str, str, str]]          # (kind, kommunkod, month, text)
+    problems: list[Problem]                             # what needs action first
     outside: list[Delivery]                             # months outside the matrix
 
 
@@ -114,8 +137,9 @@ def _load(warehouse: Path) -> tuple[list[Delivery], list[tuple[str, str, str]]]:
     with connect(warehouse, read_only=True) as db:
         rows = db.execute(
             "select project_id, kommunkod, reporting_month, file_name, received_at, coalesce(arrival_seq, 0), status, "
-            "verdict, verdict_reason, coalesce(rows_rejected, 0), coalesce(rows_warned, 0) from landing.deliveries "
-            "order by coalesce(arrival_seq, 0), received_at, delivery_id").fetchall()
+            "verdict, verdict_reason, coalesce(rows_rejected, 0), coalesce(rows_warned, 0), state, in_force, "
+            "needs_action, sha256 from landing.delivery_states order by coalesce(arrival_seq, 0), received_at, delivery_id"
+        ).fetchall()
         unrouted = db.execute(
             "select inbox_path, reason_code, message from landing.unrouted_files order by seen_at, inbox_path").fetchall()
     return [Delivery(*row) for row in rows], unrouted
@@ -149,46 +173,47 @@ def delivery_status(warehouse: Path, config: ProjectsConfig, project_id: str | N
                 problems += _problems(cells[(code, month)], name, today)
         for d in outside:
             outcome = "väntar på nästa körning" if d.waiting else d.verdict or d.status
-            problems.append(("utanför", d.kommunkod, d.reporting_month,
+            problems.append(Problem("utanför", d.kommunkod, d.reporting_month,
                              f"utanför projektperioden: {d.kommunkod} {d.reporting_month} {d.shown_name}: "
                              f"{outcome}{f' ({d.verdict_reason})' if d.verdict_reason else ''}"))
+        problems.sort(key=lambda p: not p.needs_action)          # stable: by municipality and month within
         result.append(ProjectStatus(project, months, cells, problems, outside))
     return result
 
 
-def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[tuple[str, str, str, str]]:
+def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[Problem]:
     code, month = cell.kommunkod, cell.month
     found = []
     if cell.is_missing(today):
-        found.append(("saknas", code, month, f"saknas: {name} {month} (frist {cell.deadline})"))
-        return found
-    if not cell.deliveries:
-        return found
+        return [Problem("saknas", code, month, f"saknas: {name} {month} (frist {cell.deadline})")]
     current = cell.in_force
     for d in cell.deliveries:
         if d.verdict == "REJECTED":
-            after = "förra godkända leveransen gäller" if current and current.arrival_seq < d.arrival_seq else None
-            after = after or ("en senare godkänd leverans gäller" if current else "ingen godkänd leverans för månaden")
-            found.append(("avvisad", code, month, f"avvisad: {name} {month} {d.shown_name}: {d.verdict_reason}; {after}"))
+            kind = "avvisad" if d.needs_action else "avvisad_rättad"
+            found.append(Problem(kind, code, month, f"avvisad: {name} {month} {d.shown_name} (mottagen "
+                                                    f"{shown(d.received_at)}): {d.verdict_reason}; "
+                                                    f"{states.STATE_LABELS[d.state].split(', ', 1)[-1]}"))
         elif d.waiting:
-            found.append(("väntar", code, month, f"väntar: {name} {month} {d.shown_name}: mottagen men inte färdigbehandlad; "
-                                                 "nästa körning (`followup run`) behandlar den"))
+            found.append(Problem("väntar", code, month, f"väntar: {name} {month} {d.shown_name}: mottagen men inte "
+                                                        "färdigbehandlad; nästa körning (`followup run`) behandlar den"))
     if current and cell.is_late:
-        found.append(("sen", code, month, f"sen: {name} {month} kom {cell.first_accepted.received_at.date()} "
-                                          f"(frist {cell.deadline})"))
+        found.append(Problem("sen", code, month, f"sen: {name} {month} kom {swedish_date(cell.first_accepted.received_at)} "
+                                                 f"(frist {cell.deadline})"))
     if current and current.rows_rejected:
-        found.append(("avvisade_rader", code, month,
-                      f"{current.rows_rejected} avvisade rader: {name} {month} {current.shown_name}"))
+        found.append(Problem("avvisade_rader", code, month,
+                             f"{current.rows_rejected} avvisade rader: {name} {month} {current.shown_name}"))
     if len(cell.deliveries) > 1:
         force = f"gäller: {current.shown_name}" if current else "ingen gäller"
-        found.append(("omleverans", code, month,
-                      f"{len(cell.deliveries)} leveranser (omleverans): {name} {month}, {force}"))
+        found.append(Problem("omleverans", code, month,
+                             f"{len(cell.deliveries)} leveranser (omleverans): {name} {month}, {force}"))
     return found
 
 
 def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | None = None,
-                  today: dt.date | None = None, deadline_day: int = DEADLINE_DAY, inbox: Path | None = None) -> str:
-    """The matrix and the list of what needs attention, as text for the terminal.
+                  today: dt.date | None = None, deadline_day: int = DEADLINE_DAY, inbox: Path | None = None,
+                  lists: bool = True) -> str:
+    """The matrix and the list of what needs attention, as text for the terminal; `lists=False`:
+    the matrices alone (the Dagster UI shows the lists beside them).
 
     With `inbox`, the files that were not ingested are listed only while they are still there."""
     kommuner = load_kommuner()
@@ -223,11 +248,17 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
             name = f"{code} {kommuner.get(code, '')}"[:18]
             lines.append(f"  {name:<18} {marks:<{max(len(months), len(span))}}  {delivered:>4} {late:>4} {missing:>6} "
                          f"{rejected_rows:>9}")
-        attention = [text for *_, text in status.problems]
-        if attention:
+        action = [p.text for p in status.problems if p.needs_action]
+        information = [p.text for p in status.problems if not p.needs_action]
+        if action and lists:
             lines.append("  att åtgärda:")
-            lines.extend(f"    {text}" for text in attention)
+            lines.extend(f"    {text}" for text in action)
+        if information and lists:
+            lines.append("  för kännedom:")
+            lines.extend(f"    {text}" for text in information)
         lines.append("")
+    if not lists:
+        return "\n".join(lines).rstrip()
     lines.append(LEGEND)
     for path, code, message in unrouted:
         if project_id and not path.startswith(f"{project_id}/"):
