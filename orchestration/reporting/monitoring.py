@@ -18,8 +18,6 @@ from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
 from orchestration.reporting.targets import Pace, pacing  # noqa: F401 - the targets' owner is targets.py
 
-ACCEPTED = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
-
 
 @dataclass(frozen=True)
 class MissingDelivery:
@@ -32,8 +30,7 @@ def missing_deliveries(warehouse: Path, config: ProjectsConfig) -> list[MissingD
     """Municipalities with no accepted delivery for their project's newest reporting month."""
     with connect(warehouse, read_only=True) as db:
         delivered = db.execute(
-            "select project_id, kommunkod, reporting_month from landing.deliveries where verdict in (?, ?)",
-            list(ACCEPTED)).fetchall()
+            "select project_id, kommunkod, reporting_month from landing.delivery_states where in_force").fetchall()
     missing = []
     for project in config.projects:
         months = {m for p, _, m in delivered if p == project.id and m in project.months()}
@@ -118,6 +115,12 @@ class MunicipalityMonth:
     late: bool
     quality: DeliveryQuality | None
     version: str
+    files: tuple[status.Delivery, ...] = ()          # every file of the month, in arrival order
+    problems: tuple[status.Problem, ...] = ()         # what status lists for the month, action first
+
+    @property
+    def needs_action(self) -> bool:
+        return any(p.needs_action for p in self.problems)
 
     @property
     def kommun_label(self) -> str:
@@ -131,12 +134,15 @@ def municipality_months(warehouse: Path, config: ProjectsConfig, today: dt.date 
     kommuner = load_kommuner()
     result = []
     for project_status in status.delivery_status(warehouse, config, today=today, deadline_day=deadline_day):
+        problems: dict[tuple[str, str], list[status.Problem]] = {}
+        for problem in project_status.problems:
+            problems.setdefault((problem.kommunkod, problem.month), []).append(problem)
         for (kommunkod, month), cell in sorted(project_status.cells.items(), key=lambda item: (item[0][1], item[0][0])):
             if not cell.deliveries:
                 continue
             shown = cell.in_force or cell.deliveries[-1]
-            fingerprint = [(d.arrival_seq, d.file_name, d.status, d.verdict, d.rows_rejected, d.rows_warned)
-                           for d in cell.deliveries]
+            fingerprint = [(d.arrival_seq, d.file_name, d.status, d.verdict, d.rows_rejected, d.rows_warned, d.state,
+                            d.needs_action) for d in cell.deliveries] + [cell.is_late]
             result.append(MunicipalityMonth(
                 project_status.project.id, kommunkod, kommuner.get(kommunkod, ""), month,
                 in_force=cell.in_force is not None,
@@ -145,6 +151,8 @@ def municipality_months(warehouse: Path, config: ProjectsConfig, today: dt.date 
                 late=cell.is_late,
                 quality=quality.get((shown.project_id, kommunkod, month, shown.arrival_seq)),
                 version=hashlib.sha256(json.dumps(fingerprint, default=str).encode()).hexdigest()[:16],
+                files=tuple(cell.deliveries),
+                problems=tuple(problems.get((kommunkod, month), ())),
             ))
     return result
 
