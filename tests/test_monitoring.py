@@ -180,20 +180,34 @@ def test_delivery_status_records_changed_municipality_months_once_as_partitions(
         assert instance.get_materialized_partitions(key) == {"2029 Leksand|2019-01", "2031 Rättvik|2019-01"}
         observed = [e for e in first.all_events if e.event_type_value == "ASSET_OBSERVATION"]
         assert [e.partition for e in observed] == ["2026 Gagnef|2019-01"]      # rejected: nothing counts
+        metadata = status_metadata(first)
+        assert metadata["filer avvisade"].value == 1 and metadata["filer avvisade utan senare godkänd fil"].value == 1
+        # the rejected file is listed first, in the run's files and under what needs action
+        processed = metadata["filer i körningen"].value.splitlines()
+        assert "2026 Gagnef" in processed[2] and "**Avvisad, ingen leverans gäller för månaden**" in processed[2]
+        assert "| 2026 Gagnef | 2019-01 | avvisad |" in metadata["att åtgärda"].value
+        assert metadata["att åtgärda, antal"].value >= 1
 
         again = dg.materialize([delivery_status], resources=resources, instance=instance)
         metadata = status_metadata(again)
-        assert metadata["municipality_months_recorded"].value == 0
+        assert metadata["kommun-månader uppdaterade"].value == 0
 
         corrected = ("fokus_16_25", "2026", "2019-01", "2019-01 (rättad).csv", 4, "ACCEPTED", 7, 0)
         warehouse_with_deliveries(tmp_path / "warehouse.duckdb", FOKUS + [corrected])
         third = dg.materialize([delivery_status], resources=resources, instance=instance)
         assert "2026 Gagnef|2019-01" in instance.get_materialized_partitions(key)
         metadata = status_metadata(third)
-        assert metadata["municipality_months_recorded"].value == 1
-        assert "2019-01 (rättad).csv" in metadata["processed"].value
-        assert "2026 Gagnef" in metadata["matrix fokus_16_25"].value
+        assert metadata["kommun-månader uppdaterade"].value == 1
+        assert "2019-01 (rättad).csv" in metadata["filer i körningen"].value
+        assert metadata["filer avvisade"].value == 1 and metadata["filer avvisade utan senare godkänd fil"].value == 0
+        assert "2026 Gagnef" in metadata["matris fokus_16_25"].value
         event = instance.get_latest_materialization_event(key)
         assert event.asset_materialization.partition == "2026 Gagnef|2019-01"
-        assert event.asset_materialization.metadata["file"].value == "2019-01 (rättad).csv"
-        assert event.asset_materialization.metadata["deliveries"].value == 2
+        detail = event.asset_materialization.metadata
+        assert detail["fil som gäller"].value == "2019-01 (rättad).csv" and detail["läge"].value == "Gäller"
+        files = detail["filer"].value.splitlines()[2:]           # both files of the month, in arrival order
+        assert len(files) == 2 and "Avvisad, en senare rättad leverans gäller" in files[0]
+        assert "2019-01 (rättad).csv" in files[1] and "| Godkänd | Gäller |" in files[1]
+        assert detail["leveransrapport"].value.startswith(str(tmp_path / "reports" / "fokus_16_25" / "2026" / "2019-01_"))
+        assert detail["räknas i nyckeltalen"].value == "ja" and detail["sen leverans"].value == "ja"
+        assert detail["att åtgärda"].value.startswith("sen: 2026 Gagnef 2019-01 kom")     # the correction came late
