@@ -116,7 +116,10 @@ def write_funder_report(warehouse: Path, project: Project, headline: Headline, o
     """rapport.html and trend.png in out_dir/<project>/ for the headline's month."""
     figures, trend = published_figures(warehouse, project, headline.period) if headline.period else ({}, Trend([]))
     png = trend_png(project, trend)
-    alt = ", ".join(s.label for s in chart_plan(project, trend).series) + " per månad"
+    plan = chart_plan(project, trend)
+    measures = [s.label for s in plan.series if s.style != "pace"]
+    alt = " och ".join([measures[0], *(m[0].lower() + m[1:] for m in measures[1:])]) + " per månad" + (
+        ", med mål" if project.targets else "")
     target = out_dir / project.id / "rapport.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_funder_report(project, headline.period, figures, png, alt), encoding="utf-8")
