@@ -30,6 +30,13 @@ def shown(row: dict) -> object:
     return float(row["value"])
 
 
+def table_rows(sheet) -> list[tuple]:
+    """The rows of a sheet's table: the autofilter's range below its header (the key under the
+    table is outside it)."""
+    first, last = (int("".join(filter(str.isdigit, end))) for end in sheet.auto_filter.ref.split(":"))
+    return list(sheet.iter_rows(min_row=first + 1, max_row=last, values_only=True))
+
+
 def same(cell: object, expected: object) -> bool:
     if isinstance(expected, float):
         return isinstance(cell, (int, float)) and math.isclose(cell, expected, rel_tol=1e-6, abs_tol=1e-6)
@@ -57,7 +64,7 @@ def test_every_project_gets_a_workbook_with_the_swedish_sheets(books):
 def test_municipality_sheet_equals_kpi_csv(books, demo_pipeline):
     for project_id, (table, book, _) in books.items():
         project = demo_pipeline.config.project(project_id)
-        rows = {r[0]: r for r in book["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        rows = {r[0]: r for r in table_rows(book["Kommuner"])}
         assert list(rows) == ["ALL", *project.municipalities]
         checked = 0
         for area, row in rows.items():
@@ -74,9 +81,9 @@ def test_breakdown_sheet_equals_kpi_csv(books):
     labels = {label: code for code, label in BREAKDOWN_LABELS.items()}
     groups = {label: code for code, label in GROUP_LABELS.items()}
     for project_id, (table, book, _) in books.items():
-        names = {r[1]: r[0] for r in book["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        names = {r[1]: r[0] for r in table_rows(book["Kommuner"])}
         compared = 0
-        for row in book["Fördelningar"].iter_rows(min_row=2, values_only=True):
+        for row in table_rows(book["Fördelningar"]):
             area, breakdown, group = names[row[0]], labels[row[1]], groups.get(row[2], row[2])
             for position, kpi in enumerate(BREAKDOWN_KPIS, start=3):
                 expected = table.get((area, kpi, breakdown, group))
@@ -98,7 +105,7 @@ def test_targets_and_newest_trend_row_equal_kpi_csv(books, demo_pipeline):
         assert same(share_row[1], shown(share))
         if share["target"]:
             assert same(share_row[2], float(share["target"]))
-        trend = list(book["Trend"].iter_rows(min_row=2, values_only=True))
+        trend = table_rows(book["Trend"])
         assert trend[-1][0] == exported.period and [r[0] for r in trend] == sorted(r[0] for r in trend)
         for position, kpi in enumerate(TREND_KPIS, start=1):
             expected = table.get(("ALL", kpi, "total", "T"))   # no pace target without a participants target
@@ -110,6 +117,19 @@ def test_shares_are_formatted_as_percentages(books):
         formats = {c.number_format for row in book["Kommuner"].iter_rows(min_row=2) for c in row
                    if isinstance(c.value, float) and 0 < c.value < 1}
         assert formats == {"0.0%"}
+
+
+def test_counts_show_no_decimals_and_a_median_one_only_when_it_is_a_half(books):
+    """Every figure of every sheet has a format of its own: a count (and a whole median) none of
+    the decimals it is stored with (350.0), a median between two days one, a share a percentage."""
+    for project_id, (_, book, _) in books.items():
+        for sheet in book:
+            for cell in (c for row in sheet.iter_rows() for c in row):
+                if isinstance(cell.value, bool) or not isinstance(cell.value, (int, float)):
+                    continue
+                assert cell.number_format in {"#,##0", "#,##0.0", "0.0%"}, (project_id, sheet.title, cell.coordinate)
+                if cell.number_format == "#,##0.0":
+                    assert cell.value % 1 == 0.5, (project_id, sheet.title, cell.coordinate, cell.value)
 
 
 def test_data_version_names_the_run_and_every_delivery(books, demo_pipeline):
@@ -137,7 +157,7 @@ def test_the_internal_workbook_is_exact(demo_pipeline):
         assert exported.workbook.name == "kpi_internal.xlsx"
         table = read_kpi_csv(exported.path)
         assert all(r["suppressed"] == "false" for r in table.values())
-        rows = {r[0]: r for r in openpyxl.load_workbook(exported.workbook)["Kommuner"].iter_rows(min_row=2, values_only=True)}
+        rows = {r[0]: r for r in table_rows(openpyxl.load_workbook(exported.workbook)["Kommuner"])}
         assert same(rows["ALL"][2], shown(table[("ALL", SUMMARY_KPIS[0], "total", "T")]))
         assert "x" not in {c for r in rows.values() for c in r}
 

@@ -4,19 +4,28 @@ A pure function on plain rows (the long KPI rows as `followup export` reads and 
 and the deliveries the figures were built from), so it is tested without a warehouse. Sheets: the
 project against its targets, per municipality, per breakdown, the monthly trend, the phase
 funnel, data quality, and the definitions with the suppression rule and the data version.
+
+Made to be printed as well as read on screen: every sheet prints landscape on A4, as wide as one
+page and as many pages tall as it needs, with its column labels repeated on every page and the
+project, period and page number in the footer. Counts show no decimals, shares are percentages,
+arrival times are dates in Swedish time, a hidden figure is a right-aligned grey `x`, and the key
+to the signs stands under every table of figures (outside its autofilter).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from orchestration.projects.config import Project, load_kommuner
@@ -25,7 +34,10 @@ from orchestration.reporting.kpi_names import BREAKDOWN_LABELS, GROUP_LABELS, KP
 SUPPRESSED = "x"  # SCB's sign for a figure withheld to protect individuals
 NO_VALUE = ".."   # SCB's sign for a figure that cannot be computed (no one to compute it over)
 PERCENT = "0.0%"
-DAYS = "0.0"
+COUNT = "#,##0"   # thousands shown in the reader's own way (1 234 in Swedish), never decimals
+HALF_DAYS = "#,##0.0"   # a median between two whole days (45.5); a whole median takes COUNT
+MOMENT = "yyyy-mm-dd hh:mm"
+SWEDISH_TIME = ZoneInfo("Europe/Stockholm")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 VERDICT_LABELS = {"ACCEPTED": "Godkänd", "ACCEPTED_WITH_WARNINGS": "Godkänd med varningar", "REJECTED": "Underkänd"}
@@ -46,7 +58,8 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     kpi, breakdown, group, value, numerator, denominator, target, target_met, suppressed); the
     newest period is the one the summary sheets show. data_version: one dict per delivery the
     figures stand on (kommunkod, reporting_month, file_name, sha256, received_at, verdict, and
-    optionally verdict_reason, rows_total, rows_accepted, rows_rejected, rows_warned, is_current).
+    optionally verdict_reason, rows_total, rows_accepted, rows_rejected, rows_warned, is_current);
+    received_at as the warehouse holds it, a naive UTC timestamp (or an aware one).
     exact: the rows are unsuppressed (the coordinators' own copy, kpi_internal.xlsx): the first sheet
     says so, and the file names the municipalities gave their deliveries are shown. A funder workbook
     identifies deliveries by sha256 and arrival time only: a file name is free text chosen by a
@@ -59,15 +72,18 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     kommuner = load_kommuner()
     names = {"ALL": "Hela projektet", **{code: f"{code} {kommuner.get(code, '')}".strip() for code in project.municipalities}}
     areas = ["ALL", *project.municipalities]
+    key = _key(exact)
 
     workbook = Workbook()
-    _targets_sheet(workbook.active, project, figures, newest, exact)
-    _areas_sheet(workbook.create_sheet("Kommuner"), figures, newest, areas, names)
-    _breakdown_sheet(workbook.create_sheet("Fördelningar"), figures, newest, areas, names, rows)
-    _trend_sheet(workbook.create_sheet("Trend"), project, figures, periods)
-    _phase_sheet(workbook.create_sheet("Faser"), figures, periods)
+    _targets_sheet(workbook.active, project, figures, newest, exact, key)
+    _areas_sheet(workbook.create_sheet("Kommuner"), figures, newest, areas, names, key)
+    _breakdown_sheet(workbook.create_sheet("Fördelningar"), figures, newest, areas, names, rows, key)
+    _trend_sheet(workbook.create_sheet("Trend"), project, figures, periods, key)
+    _phase_sheet(workbook.create_sheet("Faser"), figures, periods, key)
     _quality_sheet(workbook.create_sheet("Datakvalitet"), data_version, exact)
     _definitions_sheet(workbook.create_sheet("Definitioner"), project, data_version, run_id, built_at, exact)
+    for sheet in workbook:
+        _page_setup(sheet, project, newest, exact)
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,15 +95,17 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
 
 # ---- sheets ----------------------------------------------------------------------------------
 
-def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: str | None, exact: bool) -> None:
+def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: str | None, exact: bool,
+                   key: list[str]) -> None:
     sheet.title = "Mål"
     sheet.append([_text(project.name)])
-    sheet["A1"].font = Font(bold=True, size=13)
+    sheet["A1"].font = _TITLE_FONT
     scope = f"Hela projektet, period {period or '–'} (från projektstart till månadens slut)"
     if exact:
         scope += ". EXAKTA TAL utan röjandeskydd: endast för projektets samordnare, skicka inte vidare."
     sheet.append([scope])
-    _header(sheet, ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"], row=3)
+    labels = ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"]
+    _header(sheet, labels, row=3)
     kpis = ("participants", "participants_pace_target", "participants_target_share", "reach", *SUMMARY_KPIS[1:],
             "not_known_share", "income_support_start_share", "income_support_end_share", "from_other_project_share")
     for kpi in kpis:
@@ -98,22 +116,27 @@ def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: st
         _append_formatted(sheet, [KPI_LABELS[kpi], *_figure(row), row.get("target"),
                                   None if met is None or row["suppressed"] else ("ja" if met else "nej"),
                                   _plain(row, "numerator"), _plain(row, "denominator")],
-                          2, (kpi, kpi))                # the figure and its target
-    _finish(sheet, freeze="A4")
+                          2, (_kind(kpi), _kind(kpi), "verdict", "count", "count"))   # the figure and its target
+    _finish(sheet, len(labels), header_row=3, key=key)
+    _banner(sheet, 2, len(labels))                  # the scope (long in the exact copy) wraps over the table
 
 
 def _areas_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: list[str],
-                 names: dict[str, str]) -> None:
-    _header(sheet, ["Område", "Kommun", *(KPI_LABELS[k] for k in SUMMARY_KPIS)])
+                 names: dict[str, str], key: list[str]) -> None:
+    labels = ["Område", "Kommun", *(KPI_LABELS[k] for k in SUMMARY_KPIS)]
+    _header(sheet, labels)
+    kinds = [_kind(k) for k in SUMMARY_KPIS]
     for area in areas:
         _append_formatted(sheet, [area, _text(names[area]), *(_figure(figures.get((area, period, k, "total", "T")))[0]
-                                                             for k in SUMMARY_KPIS)], 3, SUMMARY_KPIS)
-    _finish(sheet)
+                                                             for k in SUMMARY_KPIS)], 3, kinds)
+    _finish(sheet, len(labels), key=key)
 
 
 def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: list[str], names: dict[str, str],
-                     rows: list[dict]) -> None:
-    _header(sheet, ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)])
+                     rows: list[dict], key: list[str]) -> None:
+    labels = ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)]
+    _header(sheet, labels)
+    kinds = [_kind(k) for k in BREAKDOWN_KPIS]
     order = list(BREAKDOWN_LABELS)
     groups: dict[str, set[tuple[str, str]]] = {}    # one pass over the rows, not one per area
     for r in rows:
@@ -124,48 +147,61 @@ def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas:
         for breakdown, group in cells:
             _append_formatted(sheet, [_text(names[area]), BREAKDOWN_LABELS[breakdown], _text(GROUP_LABELS.get(group, group)),
                                       *(_figure(figures.get((area, period, k, breakdown, group)))[0] for k in BREAKDOWN_KPIS)],
-                              4, BREAKDOWN_KPIS)
-    _finish(sheet)
+                              4, kinds)
+    _finish(sheet, len(labels), key=key)
 
 
-def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: list[str]) -> None:
-    _header(sheet, ["Månad", *(KPI_LABELS[k] for k in TREND_KPIS), "Mål deltagare", "Mål andel till aktivitet"])
+def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: list[str], key: list[str]) -> None:
+    labels = ["Månad", *(KPI_LABELS[k] for k in TREND_KPIS), "Mål deltagare", "Mål andel till aktivitet"]
+    _header(sheet, labels)
+    kinds = [_kind(k) for k in (*TREND_KPIS, "participants", "activity_share")]
     for period in periods:
         _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in TREND_KPIS),
                                   project.targets.get("participants"), project.targets.get("activity_share")],
-                          2, (*TREND_KPIS, "participants", "activity_share"))
-    _finish(sheet)
+                          2, kinds)
+    _finish(sheet, len(labels), key=key)
 
 
-def _phase_sheet(sheet: Worksheet, figures: dict, periods: list[str]) -> None:
-    _header(sheet, ["Månad", *(KPI_LABELS[k] for k in PHASE_KPIS), "Aktiva deltagare"])
+def _phase_sheet(sheet: Worksheet, figures: dict, periods: list[str], key: list[str]) -> None:
+    labels = ["Månad", *(KPI_LABELS[k] for k in PHASE_KPIS), "Aktiva deltagare"]
+    _header(sheet, labels)
+    kinds = ["count"] * (len(PHASE_KPIS) + 1)
     for period in periods:
-        sheet.append([period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0]
-                                for k in (*PHASE_KPIS, "active_participants"))])
-    _finish(sheet)
+        _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0]
+                                            for k in (*PHASE_KPIS, "active_participants"))], 2, kinds)
+    _finish(sheet, len(labels), key=key)
 
 
 def _quality_sheet(sheet: Worksheet, deliveries: list[dict], exact: bool) -> None:
-    _header(sheet, ["Kommunkod", "Månad", "Fil" if exact else "SHA-256 (början)", "Inkom", "Bedömning", "Orsak",
-                    "Rader", "Godkända rader", "Avvisade rader", "Rader med varning", "Gäller"])
+    labels = ["Kommunkod", "Månad", "Fil" if exact else "SHA-256 (början)", "Inkom (svensk tid)", "Bedömning",
+              "Orsak", "Rader", "Godkända rader", "Avvisade rader", "Rader med varning", "Gäller"]
+    _header(sheet, labels)
+    kinds = ["moment", None, None, "count", "count", "count", "count", None]
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "",
                                                       str(d.get("received_at") or ""))):
         current = delivery.get("is_current")
-        sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
-                      _text(delivery.get("file_name") if exact else (delivery.get("sha256") or "")[:12]),
-                      _text(_moment(delivery.get("received_at"))),
-                      _text(VERDICT_LABELS.get(delivery.get("verdict") or "", delivery.get("verdict") or "ej bedömd")),
-                      _text(delivery.get("verdict_reason")), delivery.get("rows_total"), delivery.get("rows_accepted"),
-                      delivery.get("rows_rejected"), delivery.get("rows_warned"),
-                      None if current is None else ("ja" if current else "nej")])
-    _finish(sheet)
+        _append_formatted(sheet, [
+            _text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+            _text(delivery.get("file_name") if exact else (delivery.get("sha256") or "")[:12]),
+            _swedish_time(delivery.get("received_at")),
+            _text(VERDICT_LABELS.get(delivery.get("verdict") or "", delivery.get("verdict") or "ej bedömd")),
+            _text(delivery.get("verdict_reason")), delivery.get("rows_total"), delivery.get("rows_accepted"),
+            delivery.get("rows_rejected"), delivery.get("rows_warned"),
+            None if current is None else ("ja" if current else "nej")], 4, kinds)
+    _finish(sheet, len(labels))
 
 
 def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict], run_id: str | None,
                        built_at: str | None, exact: bool) -> None:
-    _header(sheet, ["Nyckeltal", "Id", "Definition"])
+    """Two tables: the measures with the notes under them, then the deliveries of the data version.
+    Row 1 is a title, the row printed on every page: the deliveries' pages would otherwise be
+    headed by the measures' column labels."""
+    sheet.append([f"Definitioner och dataversion: {_text(project.name)}"])
+    sheet["A1"].font = _TITLE_FONT
+    _header(sheet, ["Nyckeltal", "Id", "Definition"], row=2)
     for kpi, label in KPI_LABELS.items():
-        sheet.append([label, kpi, KPI_DEFINITIONS[kpi]])
+        _append_formatted(sheet, [label, kpi, KPI_DEFINITIONS[kpi]], 1, ("prose", "prose", "prose"))
+    prose_rows = range(3, sheet.max_row + 1)
     sheet.append([])
     notes = [
         ("Period", "Kumulativt från projektets start till månadens sista dag, om inte nyckeltalet säger "
@@ -180,26 +216,38 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
                          f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
                          f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
                          f"varken mellan grupperna och totalen i en indelning eller mellan kommunerna och hela "
-                         f"projektet; de minsta möjliga cellerna väljs. Nollor visas. {NO_VALUE} betyder att "
+                         f"projektet; cellerna väljs så att så få och så små tal som möjligt döljs, men det är "
+                         f"inte garanterat den minsta möjliga uppsättningen. Nollor visas. {NO_VALUE} betyder att "
                          f"värdet inte kan beräknas (ingen att beräkna det över)."),
         ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
+        ("Antal och dagar", "Antal visas utan decimaler. Mål för deltagare hittills är ett antal personer och "
+                            "visas avrundat till hel person (i kpi.csv med decimaler). Mediantiden i dagar "
+                            "visas med en decimal bara när medianen ligger mitt mellan två dagar (45,5)."),
+        ("Tider", "Inkom är tidpunkten då filen kom in, i svensk tid."),
     ]
     for title, text in notes:
         sheet.append([title, None, text])
-        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+        sheet.cell(sheet.max_row, 1).font = _BOLD
+        for column in (1, 3):
+            sheet.cell(sheet.max_row, column).alignment = _PROSE
+    note_rows = range(prose_rows.stop + 1, sheet.max_row + 1)
     sheet.append([])
     sheet.append(["Dataversion", None, f"Körning {run_id or '–'}, byggd {built_at or '–'}; "
                                        f"{len(deliveries)} leveranser enligt nedan."])
-    sheet.cell(sheet.max_row, 1).font = Font(bold=True)
-    labels = ["Kommunkod", "Månad", "SHA-256", "Inkom", *(["Fil"] if exact else [])]
-    sheet.append(labels)
-    for position in range(1, len(labels) + 1):
-        sheet.cell(sheet.max_row, position).font = Font(bold=True)
+    sheet.cell(sheet.max_row, 1).font = _BOLD
+    labels = ["Kommunkod", "Månad", "SHA-256", "Inkom (svensk tid)", *(["Fil"] if exact else [])]
+    _header(sheet, labels, row=sheet.max_row + 1)
+    deliveries_header = sheet.max_row
+    sheet.row_breaks.append(_page_break(deliveries_header - 2))     # the data version starts a page
+    kinds = ["moment", *([None] if exact else [])]
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "")):
-        sheet.append([_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
-                      _text(delivery.get("sha256")), _text(_moment(delivery.get("received_at"))),
-                      *([_text(delivery.get("file_name"))] if exact else [])])
-    _finish(sheet, widest=100)
+        _append_formatted(sheet, [_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+                                  _text(delivery.get("sha256")), _swedish_time(delivery.get("received_at")),
+                                  *([_text(delivery.get("file_name"))] if exact else [])], 4, kinds)
+    _finish(sheet, len(labels), header_row=deliveries_header, measure_from=3, title_rows=1, freeze="A3", widest=70)
+    widths = {c: sheet.column_dimensions[get_column_letter(c)].width for c in (1, 2, 3)}
+    for row in (*prose_rows, *note_rows):         # neither Excel nor LibreOffice fits a row to wrapped text on opening
+        _fit_height(sheet, row, [(sheet.cell(row, c).value, widths[c]) for c in (1, 2, 3)], bold=False)
 
 
 # ---- cells -----------------------------------------------------------------------------------
@@ -232,24 +280,53 @@ def _kind(kpi: str) -> str:
         return "share"
     if kpi == "median_days_to_activity":
         return "days"
-    if kpi == "participants_pace_target":
-        return "days"  # one decimal, like the median
-    return "count"
+    return "count"          # participants_pace_target too: a number of persons
 
 
-def _format_cell(cell: Any, kpi: str) -> None:
-    if isinstance(cell.value, (int, float)):
-        cell.number_format = {"share": PERCENT, "days": DAYS, "count": "0"}[_kind(kpi)]
+_FONT = "Calibri"           # openpyxl's default; a font without a name falls back to a serif in LibreOffice
+_SIGN = Alignment(horizontal="right")
+_LEFT = Alignment(horizontal="left")
+_HIDDEN_FILL = PatternFill("solid", fgColor="D9D9D9")   # light grey: still legible printed in black and white
+_VERDICT_STYLE = {"ja": (PatternFill("solid", fgColor="C6EFCE"), Font(name=_FONT, color="006100")),    # green
+                  "nej": (PatternFill("solid", fgColor="FFC7CE"), Font(name=_FONT, color="9C0006"))}   # red
+_PROSE = Alignment(wrap_text=True, vertical="top")
 
 
-def _append_formatted(sheet: Worksheet, values: list, first: int, kpis: Iterable[str]) -> None:
-    """Append a row whose figures, from column `first` on, are formatted for their KPIs. The
-    cells are made and formatted before they are appended: finding the new row again through
-    `sheet.max_row` looks at every cell of the sheet, and once per figure that made the national
-    breakdown sheet (~6 200 rows, ~40 000 look-ups) take 70 s."""
+def _format_cell(cell: Cell, kind: str | None) -> None:
+    """Number format or style of one cell by the kind of its column: count, share, days (a median,
+    whole or half), moment (a date-time), verdict (ja/nej of a target), prose (wrapped text)."""
+    value = cell.value
+    if isinstance(value, bool) or kind is None:
+        return
+    if isinstance(value, (int, float)):
+        if kind == "share":
+            cell.number_format = PERCENT
+        elif kind == "days" and not float(value).is_integer():
+            cell.number_format = HALF_DAYS
+        else:
+            cell.number_format = COUNT
+    elif isinstance(value, dt.datetime):
+        cell.number_format = MOMENT
+        cell.alignment = _LEFT                      # under its label, apart from the figures to its right
+    elif value == SUPPRESSED:
+        cell.alignment = _SIGN
+        cell.fill = _HIDDEN_FILL
+    elif value == NO_VALUE:
+        cell.alignment = _SIGN
+    elif kind == "verdict" and value in _VERDICT_STYLE:
+        cell.fill, cell.font = _VERDICT_STYLE[value]
+    elif kind == "prose":
+        cell.alignment = _PROSE
+
+
+def _append_formatted(sheet: Worksheet, values: list, first: int, kinds: Iterable[str | None]) -> None:
+    """Append a row whose cells, from column `first` on, are formatted for their kinds (see
+    `_format_cell`). The cells are made and formatted before they are appended: finding the new
+    row again through `sheet.max_row` looks at every cell of the sheet, and once per figure that
+    made the national breakdown sheet (~6 200 rows, ~40 000 look-ups) take 70 s."""
     cells = [Cell(sheet, value=value) for value in values]
-    for cell, kpi in zip(cells[first - 1:], kpis):
-        _format_cell(cell, kpi)
+    for cell, kind in zip(cells[first - 1:], kinds):
+        _format_cell(cell, kind)
     sheet.append(cells)
 
 
@@ -263,25 +340,165 @@ def _text(value: Any) -> Any:
     return None if value is None else neutralise_formula(str(value))
 
 
-def _moment(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "isoformat") and not isinstance(value, str) else str(value)
+def _swedish_time(value: Any) -> Any:
+    """An arrival time as a date-time cell in Swedish local time, without a time zone (a workbook
+    cannot hold one). The warehouse keeps `received_at` as a naive timestamp in UTC (the file's
+    modification time, ingest/inbox.py); an aware one is converted from its own zone. A text that
+    is not a time stays text."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return _text(value)
+    if not isinstance(value, dt.datetime):
+        return _text(value)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return aware.astimezone(SWEDISH_TIME).replace(tzinfo=None)
+
+
+# ---- layout ----------------------------------------------------------------------------------
+
+_LABEL = Alignment(wrap_text=True, vertical="top")
+_FIGURE_LABEL = Alignment(wrap_text=True, vertical="top", horizontal="right")
+_UNDER_LABELS = Border(bottom=Side(style="thin"))
+_BOLD = Font(name=_FONT, bold=True)
+_TITLE_FONT = Font(name=_FONT, bold=True, size=13)
+_KEY_FONT = Font(name=_FONT, italic=True, size=9)
+_LINE_POINTS = 15           # the height of one line of Calibri 11, the workbook's font
 
 
 def _header(sheet: Worksheet, labels: Iterable[str], row: int = 1) -> None:
+    """Bold column labels that wrap within their column (the column's figures set its width)."""
     for column, label in enumerate(labels, start=1):
         cell = sheet.cell(row, column, label)
-        cell.font = Font(bold=True)
+        cell.font = _BOLD
+        cell.alignment = _LABEL
+        cell.border = _UNDER_LABELS
 
 
-def _finish(sheet: Worksheet, freeze: str = "A2", widest: int = 60) -> None:
-    """Frozen header row and column widths that fit their content (within reason)."""
-    sheet.freeze_panes = freeze
-    widths: dict[int, int] = {}
-    for row in sheet.iter_rows():
-        for cell in row:
-            if cell.value is not None:
-                widths[cell.column] = max(widths.get(cell.column, 0), len(str(cell.value)))
+def _key(exact: bool) -> list[str]:
+    """The signs, written under every table of figures."""
+    first = ("Exakta tal utan röjandeskydd, endast för projektets samordnare: skicka inte vidare." if exact else
+             f"{SUPPRESSED} = dold för att skydda enskilda (röjandeskydd): ett litet antal, eller ett tal "
+             "som skulle låta någon räkna fram ett.")
+    return [first, f"{NO_VALUE} = kan inte beräknas (ingen att beräkna det över). Se bladet Definitioner."]
+
+
+def _finish(sheet: Worksheet, columns: int, header_row: int = 1, key: Sequence[str] = (),
+            title_rows: int | None = None, freeze: str | None = None, widest: int = 40,
+            measure_from: int | None = None) -> None:
+    """Frozen labels, widths, the autofilter over the table (header row to its last row), the key
+    under it and the rows printed on every page. Looks at every cell once (the widths), never per row.
+    measure_from: the first row whose contents set the widths (default: the row under the header)."""
+    last_row = sheet.max_row
+    sheet.freeze_panes = freeze or f"A{header_row + 1}"
+    widths, figures = _widths(sheet, header_row, measure_from or header_row + 1, last_row, widest)
     for column, width in widths.items():
-        sheet.column_dimensions[get_column_letter(column)].width = min(widest, max(8, width + 2))
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    for column in figures:                          # a figure's label stands over it, on the right
+        sheet.cell(header_row, column).alignment = _FIGURE_LABEL
+    sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{last_row}"
+    _fit_height(sheet, header_row, [(sheet.cell(header_row, c).value, widths.get(c, 8)) for c in range(1, columns + 1)])
+    table_width = sum(widths.get(c, 8) for c in range(1, columns + 1))
+    for offset, text in enumerate(key):
+        row = last_row + 2 + offset                 # one empty row, then the key, outside the autofilter
+        cell = sheet.cell(row, 1, text)
+        cell.font = _KEY_FONT
+        cell.alignment = _PROSE
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
+        _fit_height(sheet, row, [(text, table_width)], points=12, bold=False)
+    sheet.print_title_rows = f"1:{title_rows or header_row}"
+
+
+def _widths(sheet: Worksheet, header_row: int, first_row: int, last_row: int,
+            widest: int) -> tuple[dict[int, float], set[int]]:
+    """The width of every column, and which columns hold figures. A column of figures is 10–14 wide whatever its label (the label wraps, a long word widens it
+    a little); a column of text as wide as its longest text, up to `widest`. Rows above the header
+    (titles) do not count."""
+    longest: dict[int, int] = {}
+    numeric: dict[int, bool] = {}
+    for row in sheet.iter_rows(min_row=first_row, max_row=last_row):
+        for cell in row:
+            value = cell.value
+            if value is None:
+                continue
+            if isinstance(value, dt.datetime):
+                shown, figure = 16, False           # yyyy-mm-dd hh:mm: a text column's width, not a figure's
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                shown, figure = len(f"{value:,.1f}"), True
+            else:
+                shown, figure = len(str(value)), value in (SUPPRESSED, NO_VALUE)
+            longest[cell.column] = max(longest.get(cell.column, 0), shown)
+            numeric[cell.column] = numeric.get(cell.column, True) and figure
+    widths = {}
+    for column in range(1, sheet.max_column + 1):
+        label = sheet.cell(header_row, column).value
+        word = max((len(w) for w in str(label).split()), default=0) if label else 0
+        word_width = word * 1.2 + 2                 # bold
+        if numeric.get(column, False):
+            widths[column] = round(min(18, max(10, min(14, longest[column] + 3), word_width)), 1)
+        elif column in longest or label:
+            widths[column] = round(min(widest, max(8, longest.get(column, 0) + 2, word_width)), 1)
+    return widths, {column for column, figure in numeric.items() if figure}
+
+
+def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[Any, float]], points: int = _LINE_POINTS,
+                bold: bool = True) -> None:
+    """Height for wrapped text, set explicitly: merged cells are never fitted by Excel or LibreOffice,
+    nor is a row by LibreOffice when it opens a workbook, and a row sized here looks the same in both."""
+    lines = 1
+    for text, width in texts:
+        if text is None:
+            continue
+        lines = max(lines, _lines(str(text), width * (1.05 if bold else 1.15)))
+    if lines > 1 or points != _LINE_POINTS:
+        sheet.row_dimensions[row].height = lines * points
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines of `text` wrapped by word in a column `width` characters wide (of bold text; a wider
+    font than Calibri, as LibreOffice substitutes it, still fits)."""
+    room = max(1.0, width - 0.5)
+    lines, used = 1, 0.0
+    for word in text.split():
+        needed = len(word) + (1 if used else 0)
+        if used and used + needed > room:
+            lines, used = lines + 1, len(word)
+        else:
+            used += needed
+    return lines
+
+
+def _banner(sheet: Worksheet, row: int, columns: int) -> None:
+    """A line of text above a table, wrapped over the table's width."""
+    width = sum(sheet.column_dimensions[get_column_letter(c)].width or 8 for c in range(1, columns + 1))
+    sheet.cell(row, 1).alignment = _PROSE
+    sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
+    _fit_height(sheet, row, [(sheet.cell(row, 1).value, width)])
+
+
+def _page_break(row: int):
+    from openpyxl.worksheet.pagebreak import Break
+    return Break(id=row)
+
+
+def _page_setup(sheet: Worksheet, project: Project, period: str | None, exact: bool) -> None:
+    """Landscape A4, as wide as one page and as tall as it takes; project, period and page in the footer."""
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_margins = PageMargins(left=0.5, right=0.5, top=0.6, bottom=0.7, header=0.3, footer=0.3)
+    sheet.oddHeader.left.text = "&A"           # the sheet's name
+    sheet.oddHeader.left.size = 9
+    sheet.oddFooter.left.text = _footer_text(project.name)
+    sheet.oddFooter.center.text = _footer_text(f"Period {period or '–'}"
+                                               + (": EXAKTA TAL, skicka inte vidare" if exact else ""))
+    sheet.oddFooter.right.text = "Sida &P av &N"
+    for part in (sheet.oddFooter.left, sheet.oddFooter.center, sheet.oddFooter.right):
+        part.size = 9
+
+
+def _footer_text(text: str) -> str:
+    return text.replace("&", "&&")             # & starts a code (&P, &N) in a header or footer
