@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -182,3 +183,143 @@ def test_without_a_recorded_build_the_run_comes_from_the_dagster_instance_or_is_
     record_marts_build(warehouse, "run-2")
     built = figures_built_by(tmp_path / "dagster", warehouse)
     assert built.run_id == "run-2" and built.built_at is not None
+
+
+# ---- print and format ------------------------------------------------------------------------
+
+FIGURE_SHEETS = ("Mål", "Kommuner", "Fördelningar", "Trend", "Faser")
+
+
+def cell_of(sheet, label: str, column_label: str, label_column: int = 1):
+    """The cell of a table's row (by its label) and column (by its header label)."""
+    header_row = int("".join(filter(str.isdigit, sheet.auto_filter.ref.split(":")[0])))
+    header = [c.value for c in sheet[header_row]]
+    row = next(r for r in table(sheet, values_only=False) if r[label_column - 1].value == label)
+    return row[header.index(column_label)]
+
+
+def test_counts_show_no_decimals_days_only_a_half_and_shares_percent(workbook):
+    targets = workbook["Mål"]
+    assert cell_of(targets, "Deltagare", "Värde").number_format == "#,##0"
+    assert cell_of(targets, "Deltagare", "Mål").number_format == "#,##0"          # 120 persons
+    assert cell_of(targets, "Mål för deltagare hittills (jämn takt)", "Värde").number_format == "#,##0"
+    assert cell_of(targets, "Andel till aktivitet av alla deltagare", "Täljare").number_format == "#,##0"
+    assert cell_of(targets, "Andel till aktivitet av alla deltagare", "Nämnare").number_format == "#,##0"
+    assert cell_of(targets, "Andel till aktivitet av alla deltagare", "Mål").number_format == "0.0%"
+    half = cell_of(targets, "Mediantid till aktivitet (dagar)", "Värde")
+    assert (half.value, half.number_format) == (45.5, "#,##0.0")
+    whole = next(r for r in table(workbook["Fördelningar"], values_only=False) if r[2].value == "Kvinna")[7]
+    assert (whole.value, whole.number_format) == (30, "#,##0")                    # not 30.0
+    trend = workbook["Trend"]
+    assert cell_of(trend, "2020-02", "Mål deltagare").number_format == "#,##0"
+    assert cell_of(trend, "2020-02", "Mål andel till aktivitet").number_format == "0.0%"
+    assert cell_of(workbook["Faser"], "2020-02", "Fas Hitta").number_format == "#,##0"
+    quality = workbook["Datakvalitet"]
+    assert all(c.number_format == "#,##0" for r in table(quality, values_only=False) for c in r[6:10])
+
+
+def test_a_hidden_figure_is_a_right_aligned_x_on_grey(workbook):
+    hidden = cell_of(workbook["Kommuner"], "0192", "Deltagare")
+    assert hidden.value == "x"
+    assert hidden.alignment.horizontal == "right"
+    assert hidden.fill.fill_type == "solid" and hidden.fill.fgColor.rgb.endswith("D9D9D9")
+    no_value = cell_of(workbook["Mål"], "Andel till aktivitet av avslutade", "Värde")
+    assert no_value.value == ".." and no_value.alignment.horizontal == "right"
+    assert no_value.fill.fill_type is None
+    shown = cell_of(workbook["Kommuner"], "0136", "Deltagare")
+    assert shown.fill.fill_type is None
+
+
+def test_the_key_stands_under_every_table_of_figures_outside_its_autofilter(workbook):
+    for title in FIGURE_SHEETS:
+        sheet = workbook[title]
+        last = int("".join(filter(str.isdigit, sheet.auto_filter.ref.split(":")[1])))
+        assert last == max(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 2).value is not None), title
+        under = [(r, sheet.cell(r, 1)) for r in range(last + 1, sheet.max_row + 1)]
+        key = [(r, c) for r, c in under if c.value]
+        assert key and key[0][0] - last in (1, 2), title
+        text = " ".join(c.value for _, c in key)
+        assert "x = dold för att skydda enskilda (röjandeskydd)" in text, title
+        assert ".. = kan inte beräknas" in text and "Definitioner" in text, title
+        assert all(c.font.i for _, c in key), title
+
+
+def test_the_exact_workbook_key_says_the_figures_are_exact(tmp_path):
+    book = openpyxl.load_workbook(write_workbook(ROWS, PROJECT, tmp_path / "kpi_internal.xlsx", DELIVERIES, exact=True))
+    sheet = book["Kommuner"]
+    text = " ".join(str(sheet.cell(r, 1).value) for r in range(1, sheet.max_row + 1))
+    assert "Exakta tal utan röjandeskydd" in text and "x = dold" not in text
+    assert "EXAKTA TAL" in sheet.oddFooter.center.text
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_labels_and_a_footer(workbook):
+    for sheet in workbook:
+        setup = sheet.page_setup
+        assert setup.orientation == "landscape", sheet.title
+        assert int(setup.paperSize) == 9, sheet.title                   # A4
+        assert (int(setup.fitToWidth), int(setup.fitToHeight)) == (1, 0), sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        assert sheet.print_title_rows, sheet.title
+        assert "Projekt Ett" in sheet.oddFooter.left.text, sheet.title
+        assert "2020-02" in sheet.oddFooter.center.text, sheet.title
+        assert sheet.oddFooter.right.text == "Sida &P av &N", sheet.title
+        assert sheet.page_margins.left >= 0.4, sheet.title
+    titles = {sheet.title: sheet.print_title_rows.replace("$", "") for sheet in workbook}
+    assert titles["Kommuner"] == "1:1" and titles["Trend"] == "1:1"
+    assert titles["Mål"] == "1:3"                                       # the project's name, scope and labels
+    assert titles["Definitioner"] == "1:1"       # its title: the measures' labels would head the deliveries' pages
+
+
+def test_a_project_name_with_an_ampersand_stays_itself_in_the_footer(tmp_path):
+    project = dataclasses.replace(PROJECT, name="Jobb & Studier")
+    book = openpyxl.load_workbook(write_workbook(ROWS, project, tmp_path / "kpi.xlsx", DELIVERIES))
+    assert book["Mål"].oddFooter.left.text == "Jobb && Studier"          # & alone would start a code
+
+
+def test_labels_are_bold_and_wrap_and_do_not_widen_a_column_of_figures(workbook):
+    sheet = workbook["Kommuner"]
+    header = list(sheet[1])
+    assert all(c.font.b and c.alignment.wrap_text and c.alignment.vertical == "top" for c in header)
+    for cell in header[2:]:                                              # the figures
+        assert 10 <= sheet.column_dimensions[cell.column_letter].width <= 14, cell.value
+        assert cell.alignment.horizontal == "right", cell.value
+    assert sheet.column_dimensions["B"].width >= len("0136 Haninge")
+    assert sheet.row_dimensions[1].height >= 3 * 15                      # the longest label takes lines
+
+
+def test_every_table_has_an_autofilter_over_its_header_and_rows(workbook):
+    expected = {"Mål": "A3:F", "Kommuner": "A1:K", "Fördelningar": "A1:I", "Trend": "A1:J", "Faser": "A1:F",
+                "Datakvalitet": "A1:K"}
+    for title, start in expected.items():
+        assert workbook[title].auto_filter.ref.startswith(start), (title, workbook[title].auto_filter.ref)
+    assert workbook["Trend"].auto_filter.ref == "A1:J3"                  # two months
+    definitions = workbook["Definitioner"]
+    top = int("".join(filter(str.isdigit, definitions.auto_filter.ref.split(":")[0])))
+    assert definitions.cell(top, 3).value == "SHA-256"                   # the deliveries of the data version
+
+
+def test_a_target_met_is_green_and_a_target_missed_red_with_the_word_too(workbook):
+    sheet = workbook["Mål"]
+    met = cell_of(sheet, "Andel i aktivitet sex månader efter avslut", "Målet nått")
+    missed = cell_of(sheet, "Andel till aktivitet av alla deltagare", "Målet nått")
+    assert met.value == "ja" and met.fill.fgColor.rgb.endswith("C6EFCE")
+    assert missed.value == "nej" and missed.fill.fgColor.rgb.endswith("FFC7CE")
+    assert met.fill.fill_type == missed.fill.fill_type == "solid"
+
+
+@pytest.mark.parametrize(("received_at", "shown"), [
+    (dt.datetime(2020, 1, 15, 23, 30), dt.datetime(2020, 1, 16, 0, 30)),                  # naive: UTC, as stored
+    (dt.datetime(2020, 7, 1, 10, 0, tzinfo=dt.timezone.utc), dt.datetime(2020, 7, 1, 12, 0)),   # summer time
+    ("2020-01-15 23:30:00", dt.datetime(2020, 1, 16, 0, 30)),
+])
+def test_arrival_times_are_date_times_in_swedish_time(tmp_path, received_at, shown):
+    delivery = dict(DELIVERIES[0], received_at=received_at)
+    book = openpyxl.load_workbook(write_workbook(ROWS, PROJECT, tmp_path / "kpi.xlsx", [delivery]))
+    quality = book["Datakvalitet"]
+    assert quality["D1"].value == "Inkom (svensk tid)"
+    cell = table(quality, values_only=False)[0][3]
+    assert cell.value == shown and cell.is_date
+    assert cell.number_format == "yyyy-mm-dd hh:mm"
+    definitions = book["Definitioner"]
+    assert any(c.value == shown for r in definitions.iter_rows() for c in r)
+    assert any(c.value == "Inkom (svensk tid)" for r in definitions.iter_rows() for c in r)

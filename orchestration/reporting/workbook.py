@@ -26,6 +26,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from orchestration.projects.config import Project, load_kommuner
@@ -216,8 +217,8 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
                          f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
                          f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
                          f"varken mellan grupperna och totalen i en indelning eller mellan kommunerna och hela "
-                         f"projektet; cellerna väljs så att så få och så små tal som möjligt döljs, men det är "
-                         f"inte garanterat den minsta möjliga uppsättningen. Nollor visas. {NO_VALUE} betyder att "
+                         f"projektet; cellerna väljs så att så få och så små tal som möjligt döljs och ingen cell "
+                         f"döljs i onödan, men det är inte garanterat den minsta möjliga uppsättningen. Nollor visas. {NO_VALUE} betyder att "
                          f"värdet inte kan beräknas (ingen att beräkna det över)."),
         ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
         ("Antal och dagar", "Antal visas utan decimaler. Mål för deltagare hittills är ett antal personer och "
@@ -238,7 +239,7 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
     labels = ["Kommunkod", "Månad", "SHA-256", "Inkom (svensk tid)", *(["Fil"] if exact else [])]
     _header(sheet, labels, row=sheet.max_row + 1)
     deliveries_header = sheet.max_row
-    sheet.row_breaks.append(_page_break(deliveries_header - 2))     # the data version starts a page
+    sheet.row_breaks.append(Break(id=deliveries_header - 2))        # the data version starts a page
     kinds = ["moment", *([None] if exact else [])]
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "")):
         _append_formatted(sheet, [_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
@@ -412,9 +413,10 @@ def _finish(sheet: Worksheet, columns: int, header_row: int = 1, key: Sequence[s
 
 def _widths(sheet: Worksheet, header_row: int, first_row: int, last_row: int,
             widest: int) -> tuple[dict[int, float], set[int]]:
-    """The width of every column, and which columns hold figures. A column of figures is 10–14 wide whatever its label (the label wraps, a long word widens it
-    a little); a column of text as wide as its longest text, up to `widest`. Rows above the header
-    (titles) do not count."""
+    """The width of every column, and which columns hold figures. A column of figures (or of
+    nothing) is 10–14 wide whatever its label (the label wraps; a long word widens it a little); a
+    column of text as wide as its longest text, up to `widest`. Rows above the header (titles) do
+    not count."""
     longest: dict[int, int] = {}
     numeric: dict[int, bool] = {}
     for row in sheet.iter_rows(min_row=first_row, max_row=last_row):
@@ -430,16 +432,19 @@ def _widths(sheet: Worksheet, header_row: int, first_row: int, last_row: int,
                 shown, figure = len(str(value)), value in (SUPPRESSED, NO_VALUE)
             longest[cell.column] = max(longest.get(cell.column, 0), shown)
             numeric[cell.column] = numeric.get(cell.column, True) and figure
-    widths = {}
+    widths, figures = {}, set()
     for column in range(1, sheet.max_column + 1):
         label = sheet.cell(header_row, column).value
+        if column not in longest and not label:
+            continue
         word = max((len(w) for w in str(label).split()), default=0) if label else 0
         word_width = word * 1.2 + 2                 # bold
-        if numeric.get(column, False):
-            widths[column] = round(min(18, max(10, min(14, longest[column] + 3), word_width)), 1)
-        elif column in longest or label:
-            widths[column] = round(min(widest, max(8, longest.get(column, 0) + 2, word_width)), 1)
-    return widths, {column for column, figure in numeric.items() if figure}
+        if numeric.get(column, True):
+            widths[column] = round(min(18, max(10, min(14, longest.get(column, 0) + 3), word_width)), 1)
+            figures.add(column)
+        else:
+            widths[column] = round(min(widest, max(8, longest[column] + 2, word_width)), 1)
+    return widths, figures
 
 
 def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[Any, float]], points: int = _LINE_POINTS,
@@ -475,11 +480,6 @@ def _banner(sheet: Worksheet, row: int, columns: int) -> None:
     sheet.cell(row, 1).alignment = _PROSE
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
     _fit_height(sheet, row, [(sheet.cell(row, 1).value, width)])
-
-
-def _page_break(row: int):
-    from openpyxl.worksheet.pagebreak import Break
-    return Break(id=row)
 
 
 def _page_setup(sheet: Worksheet, project: Project, period: str | None, exact: bool) -> None:
