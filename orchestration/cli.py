@@ -26,6 +26,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from orchestration.lib.delivery_state import STATE_LABELS, VERDICT_LABELS
 from orchestration.lib.home import DataHome
 from orchestration.lib.safe_text import console
 from orchestration.lib.telemetry import disable_telemetry
@@ -285,7 +286,7 @@ def _run_and_report(home: DataHome, config_path: str | None, project_id: str | N
         for d in outcome.deliveries:
             reason = f" ({d.reason})" if d.reason else ""
             print(console(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} "
-                          f"{d.rows_rejected:>8}  {d.verdict}{reason}"))
+                          f"{d.rows_rejected:>8}  {_verdict(d.verdict)}{reason}; {STATE_LABELS[d.state].lower()}"))
     elif outcome.success:
         print("Inga nya leveranser.")
     for path, message in outcome.not_ingested:
@@ -356,19 +357,25 @@ def _busy_message(error: Exception, command: str) -> str:
     return _warehouse_held_message(error.path, error.holder.describe(), command)
 
 
+def _verdict(verdict: str) -> str:
+    return VERDICT_LABELS.get(verdict, verdict)
+
+
 def _print_summary(deliveries) -> None:
-    """Per project: how many deliveries got which verdict; then every one that needs attention."""
+    """Per project: how many deliveries got which verdict; then those that need action, then those
+    a later file took care of."""
     by_project: dict[str, dict[str, int]] = {}
     for d in deliveries:
         counts = by_project.setdefault(d.project_id, {})
         counts[d.verdict] = counts.get(d.verdict, 0) + 1
     for project_id, counts in by_project.items():
-        print(f"{project_id:<18} " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())))
-    for d in deliveries:
-        if d.verdict != "ACCEPTED":
-            reason = f" ({d.reason})" if d.reason else ""
-            print(console(f"  att åtgärda: {d.project_id} {d.kommunkod} {d.reporting_month} {console(d.file_name, False)}: "
-                          f"{d.rows_accepted} godkända, {d.rows_rejected} avvisade rader, {d.verdict}{reason}"))
+        print(f"{project_id:<18} " + ", ".join(f"{n} {_verdict(verdict).lower()}" for verdict, n in sorted(counts.items())))
+    shown = [d for d in deliveries if d.needs_action] + [d for d in deliveries if d.verdict == "REJECTED" and not d.needs_action]
+    for d in shown:
+        reason = f" ({d.reason})" if d.reason else ""
+        print(console(f"  {'att åtgärda' if d.needs_action else 'för kännedom'}: {d.project_id} {d.kommunkod} "
+                      f"{d.reporting_month} {console(d.file_name, False)}: {d.rows_accepted} godkända, "
+                      f"{d.rows_rejected} avvisade rader, {_verdict(d.verdict)}{reason}; {STATE_LABELS[d.state].lower()}"))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -396,9 +403,11 @@ def _demo_in(home: DataHome, config, deadline: float) -> int:
     print()
     print(format_headlines(headlines(home.warehouse, config)))
     print()
-    print(f"Funder tables (kpi.csv, kpi.xlsx): {', '.join(str(e.path.parent) for e in exported)}")
-    print(f"One-page reports: {home.exports}/<project>/rapport.html (written by the run)")
-    print("Dashboards: make dashboard   (or: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} .venv/bin/dagster dev)")
+    print(f"Tabeller till finansiärer (kpi.csv, kpi.xlsx): {', '.join(str(e.path.parent) for e in exported)}")
+    print(f"Enkelsidiga rapporter: {home.exports}/<projekt>/rapport.html (skrivna av körningen)")
+    print(f"Leveransrapporter, det som behöver åtgärdas först: {home.reports / 'index.html'}")
+    print("Översikt i Dagster: make dashboard   (eller: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} "
+          ".venv/bin/dagster dev)")
     print(f"Leveransstatus: .venv/bin/followup status --home {home.root}")
     return 0
 

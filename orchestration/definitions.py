@@ -12,7 +12,8 @@ from orchestration.privacy.assets import pseudonymised_rows
 from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
 from orchestration.quality.assets import delivery_reports, validate
 from orchestration.reporting.assets import kpi_exports
-from orchestration.reporting.delivery_assets import delivery_status, every_municipality_delivered, municipality_month_specs
+from orchestration.reporting.delivery_assets import (delivery_status, every_municipality_delivered, municipality_month_checks,
+                                                     municipality_month_specs)
 from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
 from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import resource_from_environment
@@ -36,7 +37,8 @@ _projects = _projects_for_partitions()
 defs = dg.Definitions(
     assets=[projects_config, intake, pseudonymised_rows, validate, delivery_reports, followup_dbt_models,
             kpi_exports, delivery_status, read_copy, *(municipality_month_specs(_projects) if _projects else [])],
-    asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met],
+    asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met,
+                  *(municipality_month_checks(_projects) if _projects else [])],
     jobs=[followup_job],
     schedules=[monthly_schedule],
     sensors=[inbox_sensor],

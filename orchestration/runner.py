@@ -32,6 +32,8 @@ class DeliveryLine:
     rows_accepted: int
     rows_rejected: int
     reason: str | None
+    state: str                    # lib/delivery_state.py, after the run
+    needs_action: bool
 
 
 @dataclass
@@ -152,8 +154,8 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
         with connect(home.warehouse, read_only=True) as db:
             rows = db.execute(
                 "select delivery_id, project_id, kommunkod, reporting_month, file_name, coalesce(verdict, status), "
-                "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason from landing.deliveries "
-                "order by project_id, kommunkod, reporting_month, received_at").fetchall()
+                "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason, state, needs_action "
+                "from landing.delivery_states order by project_id, kommunkod, reporting_month, received_at").fetchall()
             unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
         return rows, unrouted
 

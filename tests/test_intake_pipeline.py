@@ -97,7 +97,8 @@ def test_the_run_after_the_crash_completes_and_takes_the_resubmissions(scenario)
     }
     assert query(resubmit.home, "select count(*) from landing.deliveries where status <> 'VALIDATED'") == [(0,)]
     printed = resubmit.extra["output"]
-    assert "REJECTED (KOLUMN_SAKNAS)" in printed and "ACCEPTED_WITH_WARNINGS" in printed
+    assert "Avvisad (KOLUMN_SAKNAS)" in printed and "Godkänd med anmärkningar" in printed
+    assert "avvisad, en tidigare godkänd leverans gäller fortfarande" in printed     # the failed correction
 
 
 def test_a_corrected_resubmission_replaces_the_earlier_snapshot_in_the_marts(scenario):

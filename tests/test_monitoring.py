@@ -69,7 +69,7 @@ def warehouse_with_deliveries(path, deliveries, quarantine=()):
             "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, archive_path, "
             "sha256, size_bytes, received_at, status, verdict, verdict_reason, rows_total, rows_accepted, rows_rejected, "
             "rows_warned, arrival_seq) values (?, ?, ?, ?, ?, 'a', 's', 1, ?, 'VALIDATED', ?, ?, ?, ?, ?, 0, ?)",
-            [f"d{seq}", project, kommun, month, file_name, dt.datetime(2019, 3, 5), verdict,
+            [f"d{seq}", project, kommun, month, file_name, dt.datetime(2019, 2, 4 + seq), verdict,
              "KOLUMN_SAKNAS" if verdict == "REJECTED" else None, accepted + rejected, accepted, rejected, seq])
     for seq, row, reason in quarantine:
         db.execute("insert into landing.quarantine_rows values (?, 'fokus_16_25', '2029', '2019-01', ?, ?, 'personnummer', 'fel')",
@@ -209,5 +209,12 @@ def test_delivery_status_records_changed_municipality_months_once_as_partitions(
         assert len(files) == 2 and "Avvisad, en senare rättad leverans gäller" in files[0]
         assert "2019-01 (rättad).csv" in files[1] and "| Godkänd | Gäller |" in files[1]
         assert detail["leveransrapport"].value.startswith(str(tmp_path / "reports" / "fokus_16_25" / "2026" / "2019-01_"))
-        assert detail["räknas i nyckeltalen"].value == "ja" and detail["sen leverans"].value == "ja"
-        assert detail["att åtgärda"].value.startswith("sen: 2026 Gagnef 2019-01 kom")     # the correction came late
+        assert detail["räknas i nyckeltalen"].value == "ja" and detail["sen leverans"].value == "nej"
+        assert detail["att åtgärda"].value == "Inget."
+        # the months' check, in its partition grid: Leksand's file in force has rejected rows; Gagnef's
+        # correction settled its month (a rejected month that nothing counts in is grey: never checked)
+        infos = instance.event_log_storage.get_asset_check_partition_info(
+            [dg.AssetCheckKey(key, "inget_att_atgarda")])
+        statuses = {i.partition_key: (i.latest_execution_status.value, i.is_current) for i in infos}
+        assert statuses == {"2026 Gagnef|2019-01": ("SUCCEEDED", True), "2029 Leksand|2019-01": ("FAILED", True),
+                            "2031 Rättvik|2019-01": ("SUCCEEDED", True)}

@@ -230,7 +230,7 @@ def test_escape_sequences_in_file_names_never_reach_the_terminal(scenario):
         assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
         assert_no_control_characters(result.stdout, result.stderr)
     assert f"Inte inläst: {PROJECT}/{KOMMUN}/leverans ?]0;pwned??[2J?[31mutan månad.csv" in scenario.recovery.stdout
-    assert "REJECTED (FIL_TOM)" in scenario.recovery.stdout
+    assert "Avvisad (FIL_TOM)" in scenario.recovery.stdout
     assert "avvisad: 0482 Flen 2009-12 2009-12 ?]0;pwned??[2J?[31mtom.csv: FIL_TOM" in scenario.status.stdout
     assert "Inte inläst (MANAD_SAKNAS)" in scenario.status.stdout
 

@@ -157,12 +157,13 @@ def test_asset_metadata_holds_counts_and_summaries_never_rows(run):
     metadata = run_metadata(run)
     assert len(metadata) > 100
     pseudonymise = {k: v.value for asset, k, v in metadata if asset == "pseudonymised_rows"}
-    assert set(pseudonymise) == {"deliveries", "rows", "distinct_persons", "unreadable_files", "notes_stored",
-                                 "note_replacements", "taken_alone_after_failed_runs"}
-    assert all(isinstance(v, int) for k, v in pseudonymise.items() if k != "note_replacements")
-    assert re.fullmatch(r"(\[[a-z-]+\] \d+)(, \[[a-z-]+\] \d+)*", pseudonymise["note_replacements"])
+    assert set(pseudonymise) == {"leveranser", "rader", "unika personer", "filer som inte kunde läsas",
+                                 "anteckningar sparade", "ersättningar i anteckningar",
+                                 "tagna ensamma efter avbrutna körningar"}
+    assert all(isinstance(v, int) for k, v in pseudonymise.items() if k != "ersättningar i anteckningar")
+    assert re.fullmatch(r"(\[[a-z-]+\] \d+)(, \[[a-z-]+\] \d+)*", pseudonymise["ersättningar i anteckningar"])
     for label in LABELS.values():
-        assert label in pseudonymise["note_replacements"]
+        assert label in pseudonymise["ersättningar i anteckningar"]
     # No table of rows anywhere, and no pseudonym or note text in any value.
     assert not [(a, k) for a, k, v in metadata if isinstance(v, dg.TableMetadataValue)]
     person_ids = {p for (p,) in select(run, "select distinct person_id from landing.enrolment_rows where person_id is not null")}

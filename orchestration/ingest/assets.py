@@ -36,17 +36,17 @@ def landing_key(table: str) -> dg.AssetKey:
     group_name="ingest",
     pool=WAREHOUSE_POOL,
     specs=[dg.AssetSpec(landing_key(t), kinds={"duckdb"},
-                        description=f"landing.{t}: from the projects configuration (projects-config.md)")
+                        description=f"landing.{t}: ur projektkonfigurationen")
            for t in CONFIG_TABLES],
 )
 def projects_config(followup: FollowupResource):
-    """The projects configuration (periods, municipalities, targets), checked and loaded."""
+    """Projektkonfigurationen (perioder, kommuner, mål), kontrollerad och inläst."""
     config = followup.projects()
     counts = write_config_tables(followup.data_home().warehouse, config)
     for table in CONFIG_TABLES:
         yield dg.MaterializeResult(asset_key=landing_key(table), metadata={
-            "source": str(config.source), "projects": counts["projects"],
-            "municipalities": counts["municipalities"], "targets": counts["targets"],
+            "fil": str(config.source), "projekt": counts["projects"],
+            "kommuner": counts["municipalities"], "mål": counts["targets"],
         })
 
 
@@ -56,9 +56,10 @@ def projects_config(followup: FollowupResource):
     pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec("inbox_deliveries", kinds={"duckdb"}, deps=[landing_key("projects")],
-                     description="New or changed files in the inbox, archived by sha256 and recorded as deliveries."),
+                     description="Nya eller ändrade filer i inkorgen, arkiverade (sha256) och registrerade som leveranser."),
         dg.AssetSpec(landing_key("unrouted_files"), kinds={"duckdb"}, deps=[landing_key("projects")],
-                     description="Files that could not be placed (no month in the name, unknown folder)."),
+                     description="Filer som inte kunde placeras (ingen månad i namnet, okänd mapp, ingen vanlig fil) "
+                                 "och därför inte lästes in."),
     ],
 )
 def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
@@ -74,12 +75,12 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
     table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {markdown_cell(r.file.name)} |"
                       for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
-        "new_deliveries": len(report.new),
-        "unchanged_files": report.unchanged,
-        "not_ingested": len(report.unrouted),
-        "still_arriving": len(report.still_arriving),
-        "not_archived": len(report.failed),
-        "new_files": dg.MetadataValue.md(
+        "nya leveranser": len(report.new),
+        "oförändrade filer": report.unchanged,
+        "inte inlästa": len(report.unrouted),
+        "ändrades under kopieringen": len(report.still_arriving),
+        "kunde inte arkiveras": len(report.failed),
+        "nya filer": dg.MetadataValue.md(
             "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })
-    yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"not_ingested": len(report.unrouted)})
+    yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"inte inlästa": len(report.unrouted)})

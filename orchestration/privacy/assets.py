@@ -9,7 +9,9 @@ from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.resources import FollowupResource
 
 
-@dg.asset(group_name="privacy", pool=WAREHOUSE_POOL, deps=["inbox_deliveries"], kinds={"duckdb"})
+@dg.asset(group_name="privacy", pool=WAREHOUSE_POOL, deps=["inbox_deliveries"], kinds={"duckdb"},
+          description="Nya leveransers rader med personnummer ersatta av nyckelade pseudonymer, namn och "
+                      "kontaktuppgifter borttagna och fritext rensad. Metadata: bara antal, aldrig en rad.")
 def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
     """Rows of new deliveries with personnummer replaced by keyed pseudonyms, identifiers dropped,
     free-text notes scrubbed. Metadata: counts only (never a row, a note or a number)."""
@@ -20,11 +22,12 @@ def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
         raise dg.Failure(description=str(error), allow_retries=False) from None
     report = pseudonymise_pending(home, key)
     return dg.MaterializeResult(metadata={
-        "deliveries": report.deliveries,
-        "rows": report.rows,
-        "distinct_persons": report.persons,
-        "unreadable_files": len(report.unreadable),
-        "taken_alone_after_failed_runs": report.taken_alone,
-        "notes_stored": report.notes,
-        "note_replacements": ", ".join(f"{label} {n}" for label, n in report.note_replacements.items()) or "none",
+        "leveranser": report.deliveries,
+        "rader": report.rows,
+        "unika personer": report.persons,
+        "filer som inte kunde läsas": len(report.unreadable),
+        "tagna ensamma efter avbrutna körningar": report.taken_alone,
+        "anteckningar sparade": report.notes,
+        "ersättningar i anteckningar": ", ".join(f"{label} {n}" for label, n in report.note_replacements.items())
+                                       or "inga",
     })

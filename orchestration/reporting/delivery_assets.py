@@ -8,10 +8,13 @@
 """
 
 import datetime as dt
+import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 
@@ -129,6 +132,48 @@ def files_table(files: Sequence[status.Delivery], reports_dir: Path) -> str:
     return "\n".join(lines)
 
 
+ATTENTION_CHECK = "inget_att_atgarda"
+
+
+def attention_check_result(cell: MunicipalityMonth | None) -> tuple[bool, dict[str, object]]:
+    """A municipality-month passes when nothing in it needs action; the metadata says what does."""
+    action = [p.text for p in cell.problems if p.needs_action] if cell else []
+    return not action, {"att åtgärda": dg.MetadataValue.md(markdown_cell("; ".join(action)) if action else "Inget.")}
+
+
+def municipality_month_checks(config: ProjectsConfig) -> list[dg.AssetChecksDefinition]:
+    """Per project, a check per municipality-month: "nothing to act on". `delivery_status` records
+    its result for every month it records (so a run needs no extra step), and the check's own
+    partition grid (the asset's Checks tab → inget_att_atgarda → Partitions) shows the months that
+    need action in red among the green ones; executed by hand it works the month out afresh.
+
+    Why a check: the asset's partition view shows only whether a partition is materialized, and a
+    month with rejected rows still has a file that counts. A partitioned check can turn back to
+    passed when a later file settles the month, which a second asset of problems could not (a
+    materialization cannot be undone)."""
+    kommuner = load_kommuner()
+    with warnings.catch_warnings():      # partitioned checks are a preview in Dagster 1.13 (pinned in the lock)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [_attention_check(project, municipality_months_partitions(project, kommuner))
+                for project in config.projects]
+
+
+def _attention_check(project: Project, partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=municipality_months_key(project.id), name=ATTENTION_CHECK, partitions_def=partitions_def,
+                    pool=WAREHOUSE_POOL,
+                    description="Inget att åtgärda för kommunen och månaden: ingen avvisad fil utan senare godkänd, "
+                                "inga avvisade rader i filen som gäller, inte sen. Röd = något att åtgärda.")
+    def check(context: dg.AssetCheckExecutionContext, followup: FollowupResource) -> dg.AssetCheckResult:
+        home, config = followup.data_home(), followup.projects()
+        wanted = str(context.partition_key)
+        cell = next((c for c in municipality_months(home.warehouse, config)
+                     if c.project_id == project.id and str(partition_key(c)) == wanted), None)
+        passed, metadata = attention_check_result(cell)
+        return dg.AssetCheckResult(passed=passed, metadata=metadata, severity=dg.AssetCheckSeverity.WARN)
+
+    return check
+
+
 def unrecorded(instance: dg.DagsterInstance, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> list[MunicipalityMonth]:
     """The cells whose version differs from the one last recorded for their partition: one query
     per event type for the whole asset, however many partitions it has."""
@@ -156,12 +201,33 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
         key = municipality_months_key(project_id)
         partitions_def = municipality_months_partitions(config.project(project_id), kommuner)
         valid = [c for c in project_cells if partitions_def.has_partition_key(str(partition_key(c)))]
-        for cell in unrecorded(context.instance, key, valid):
+        changed = unrecorded(context.instance, key, valid)
+        for cell in changed:
             event = dg.AssetMaterialization if cell.in_force else dg.AssetObservation
             context.log_event(event(asset_key=key, partition=partition_key(cell),
                                     metadata=partition_metadata(cell, reports_dir), tags={DATA_VERSION_TAG: cell.version}))
             recorded.append(cell)
+        _record_attention(context, key, [c for c in changed if c.in_force])
     return recorded
+
+
+def _record_attention(context: dg.AssetExecutionContext, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> None:
+    """The check result of each materialized month, pointing at that materialization (the check's
+    partition grid shows a result only for the partition's latest materialization). One query for
+    the materializations just logged, whatever the number of months."""
+    if not cells:
+        return
+    storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
+        key, DagsterEventType.ASSET_MATERIALIZATION, {str(partition_key(c)) for c in cells})
+    now = time.time()
+    for cell in cells:
+        passed, metadata = attention_check_result(cell)
+        storage_id = storage_ids.get(str(partition_key(cell)))
+        context.log_event(dg.AssetCheckEvaluation(
+            asset_key=key, check_name=ATTENTION_CHECK, passed=passed, partition=str(partition_key(cell)),
+            metadata=metadata, severity=dg.AssetCheckSeverity.WARN,
+            target_materialization_data=None if storage_id is None else AssetCheckEvaluationTargetMaterializationData(
+                storage_id=storage_id, run_id=context.run_id, timestamp=now)))
 
 
 MARKDOWN_INLINE = 1000        # Dagster's UI shows shorter markdown metadata inline, longer behind a button

@@ -19,6 +19,8 @@ from orchestration.resources import FollowupResource
     pool=WAREHOUSE_POOL,
     deps=[dg.AssetKey("kpi_exports"), dg.AssetKey("delivery_status"), dg.AssetKey("delivery_reports")],
     kinds={"duckdb"},
+    description="Läskopian (read-copy.duckdb) som `followup status` och `followup export` läser medan en "
+                "senare körning arbetar i lagret: leveranserna, filerna som inte lästes in och nyckeltalen.",
 )
 def read_copy(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
     """What `followup status` and `followup export` read (the deliveries, the files not ingested,
@@ -27,9 +29,9 @@ def read_copy(context: dg.AssetExecutionContext, followup: FollowupResource) -> 
     home = followup.data_home()
     written = write_copy(home.warehouse, copy_path(home.root), context.run_id)
     return dg.MaterializeResult(metadata={
-        "path": str(written.path),
-        "bytes": written.bytes,
-        "seconds": round(written.seconds, 2),
+        "fil": str(written.path),
+        "byte": written.bytes,
+        "sekunder": round(written.seconds, 2),
         "tables": dg.MetadataValue.md("| tabell | rader | läses av |\n|---|--:|---|\n" + "\n".join(
             f"| {table} | {rows} | {COPIED_TABLES[table]} |" for table, rows in written.rows.items())),
     })
