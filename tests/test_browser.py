@@ -75,9 +75,100 @@ def test_the_partition_view_shows_which_municipality_delivered_which_month(page,
     visible(page, "2380 Östersund")
     visible(page, resubmitted.kommun_label).click()
     visible(page, resubmitted.month).click()
-    visible(page, "verdict")                                  # the partition's metadata: verdict, file, rows
+    visible(page, "läge")                                     # the partition's detail, in Swedish
     visible(page, resubmitted.quality.file_name)
     save_screenshot(page, tmp_path, "dagster-municipality_months-uvas.png")
+
+
+def rejected_then_corrected(demo_pipeline):
+    """The demo's one rejected file and the municipality-month it belongs to (a later file corrected it)."""
+    from orchestration.reporting.monitoring import municipality_months
+
+    cell, = [c for c in municipality_months(demo_pipeline.home.warehouse, demo_pipeline.config)
+             if any(d.verdict == "REJECTED" for d in c.files)]
+    rejected = next(d for d in cell.files if d.verdict == "REJECTED")
+    return cell, rejected
+
+
+def test_delivery_status_shows_what_needs_action_first_and_the_rejected_file(page, dashboard, demo_pipeline, tmp_path):
+    from orchestration.reporting.monitoring import municipality_months
+
+    cells = municipality_months(demo_pipeline.home.warehouse, demo_pipeline.config)
+    action = [c for c in cells if c.needs_action]
+    assert action, "the demo has municipality-months with rejected rows"
+    page.goto(f"{dashboard}/assets/delivery_status")
+    # what needs action is the first entry, shown inline (not behind "Show Markdown"), every one listed
+    table = page.locator("table").filter(has_text="att åtgärda, antal").first
+    table.wait_for(state="visible")
+    first_row = table.locator("tbody tr").first
+    assert first_row.inner_text().startswith("att åtgärda")
+    listed = first_row.inner_text()
+    for cell in action:
+        assert f"{cell.kommun_label}\t{cell.month}" in listed or f"{cell.kommun_label} {cell.month}" in listed, cell
+    counters = {key: table.locator("tr").filter(has=page.get_by_text(key, exact=True)).first.inner_text()
+                for key in ("att åtgärda, antal", "filer avvisade", "filer avvisade utan senare godkänd fil")}
+    assert counters["att åtgärda, antal"].split()[-1] == str(sum(len([p for p in c.problems if p.needs_action])
+                                                                  for c in cells))
+    assert counters["filer avvisade"].split()[-1] == "1"          # the demo's one rejected file is counted
+    assert "Show Markdown" not in table.locator("tr").filter(has_text="matris uvas").first.inner_text()
+    save_screenshot(page, tmp_path, "dagster-delivery_status.png")
+
+    # the run's files: the rejected one is there, with its state in Swedish
+    cell, rejected = rejected_then_corrected(demo_pipeline)
+    table.locator("tr").filter(has=page.get_by_text("filer i körningen", exact=True)).get_by_text("Show Markdown").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(rejected.file_name, exact=True).first.wait_for(state="visible")
+    row = dialog.locator("tr").filter(has_text=rejected.file_name).first.inner_text()
+    assert "Avvisad" in row and "en senare rättad leverans gäller" in row and "REJECTED" not in row
+    save_screenshot(page, tmp_path, "dagster-delivery_status-files.png")
+
+
+def test_a_months_detail_lists_its_files_with_arrival_times_and_reports(page, dashboard, demo_pipeline, tmp_path):
+    from orchestration.lib.local_time import shown
+
+    cell, rejected = rejected_then_corrected(demo_pipeline)
+    page.goto(f"{dashboard}/assets/municipality_months/uvas?view=partitions")
+    visible(page, cell.kommun_label).click()
+    visible(page, cell.month).click()
+    visible(page, "filer")
+    for d in cell.files:                                       # both files, in Swedish local time
+        visible(page, d.file_name)
+        visible(page, shown(d.received_at), exact=False)
+    visible(page, "Avvisad, en senare rättad leverans gäller", exact=False)
+    visible(page, "leveransrapport")
+    visible(page, str(demo_pipeline.home.reports / "uvas" / cell.kommunkod), exact=False)
+    save_screenshot(page, tmp_path, "dagster-municipality_month-detail.png")
+
+
+def test_months_needing_action_are_red_in_the_checks_partition_grid(page, dashboard, demo_pipeline, tmp_path):
+    from orchestration.reporting.monitoring import municipality_months
+
+    cells = [c for c in municipality_months(demo_pipeline.home.warehouse, demo_pipeline.config)
+             if c.project_id == "uvas" and c.in_force]
+    failing = [c for c in cells if c.needs_action]
+    page.goto(f"{dashboard}/assets/municipality_months/uvas?view=checks&checkDetail=inget_att_atgarda")
+    visible(page, "Execution history")               # the check's own tabs, the last of them its partitions
+    page.get_by_role("tab", name="Partitions").last.click()
+    visible(page, f"Failed ({len(failing)})")
+    visible(page, f"Passed ({len(cells) - len(failing)})")
+    cell = failing[0]
+    page.locator(f"[data-tooltip='{cell.kommun_label}']").first.click()
+    month = page.locator(f"[data-tooltip='{cell.month}']").first.locator("xpath=..")
+    month.scroll_into_view_if_needed()
+    assert "--color-accent-red" in month.locator("div[style*='border-radius: 100%']").last.get_attribute("style")
+    save_screenshot(page, tmp_path, "dagster-inget_att_atgarda-partitions.png")
+
+
+def test_a_share_target_not_reached_is_flagged_in_the_headline_and_its_check(page, dashboard, demo_pipeline, tmp_path):
+    page.goto(f"{dashboard}/assets/kpi_exports")
+    headline = page.locator("table").filter(has_text="nått?").first
+    headline.wait_for(state="visible")
+    text = headline.inner_text()
+    ostra = text[text.index("Samordning av insatser för unga"):]
+    assert "Andel till aktivitet av avslutade" in ostra and "70 %" in ostra and "inte nått" in ostra
+    page.goto(f"{dashboard}/assets/kpi_values?view=checks")
+    visible(page, "share_targets_met")
+    save_screenshot(page, tmp_path, "dagster-kpi_values-checks.png")
 
 
 def test_run_history_checks_schedule_and_sensor_are_there_after_the_demo(page, dashboard, tmp_path):

@@ -256,10 +256,10 @@ def files_processed(cells: Sequence[MunicipalityMonth], reports_dir: Path) -> st
     return "\n".join(lines)
 
 
-def attention_entries(cells: Sequence[MunicipalityMonth], projects: dict[str, str]) -> dict[str, dg.MetadataValue]:
+def attention_entries(cells: Sequence[MunicipalityMonth]) -> dict[str, dg.MetadataValue]:
     """Everything that needs action, none left out, in markdown entries short enough for the UI to
     show inline (one long entry would hide behind "Show Markdown")."""
-    rows = [f"| {markdown_cell(projects.get(c.project_id, c.project_id))} | {c.kommun_label} | {c.month} | "
+    rows = [f"| {c.project_id} | {c.kommun_label} | {c.month} | "
             f"{markdown_cell(p.text.split(': ', 1)[0])} |"
             for c in cells for p in c.problems if p.needs_action]
     head = "| projekt | kommun | månad | vad |\n|---|---|---|---|\n"
@@ -289,7 +289,6 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     cells = municipality_months(home.warehouse, config)
     recorded = record_municipality_months(context, config, cells, home.reports)
     counts = warehouse_row_counts(home.warehouse)
-    projects = {p.id: p.name for p in config.projects}
     matrices = {
         f"matris {project.id}": dg.MetadataValue.md(
             code_block(format_status(home.warehouse, config, project.id, lists=False)))
@@ -297,7 +296,7 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     }
     files = [d for c in cells for d in c.files]
     return dg.MaterializeResult(metadata={
-        **attention_entries(cells, projects),
+        **attention_entries(cells),
         "att åtgärda, antal": sum(1 for c in cells for p in c.problems if p.needs_action),
         **matrices,
         "teckenförklaring": status.LEGEND,

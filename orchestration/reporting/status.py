@@ -238,6 +238,8 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
                      f"frist den {deadline_day}:e månaden efter")
         span = f"{months[0]} … {months[-1]}" if months else "inga månader har gått ännu"
         lines.append(f"  {'kommun':<18} {span:<{max(len(months), len(span))}}  lev. sena saknas avv.rader")
+        if len(months) > len(span):
+            lines.append(f"  {'':<18} {year_ruler(months)}")
         for code in project.municipalities:
             cells = [status.cells[(code, m)] for m in months]
             delivered = sum(len(c.deliveries) for c in cells)
@@ -267,6 +269,16 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
             continue
         lines.append(f"Inte inläst ({console(code, False)}): {console(path, False)}: {console(message, False)}")
     return "\n".join(lines)
+
+
+def year_ruler(months: list[str]) -> str:
+    """`2015   2016        2017`: each year written above its first month in the matrix."""
+    ruler = [" "] * len(months)
+    for index, month in enumerate(months):
+        if (index == 0 or month.endswith("-01")) and index + 4 <= len(months) and ruler[index] == " ":
+            if index == 0 or all(c == " " for c in ruler[max(0, index - 1):index]):
+                ruler[index:index + 4] = month[:4]
+    return "".join(ruler).rstrip()
 
 
 def _shown_inbox_paths(inbox: Path) -> set[str]:
