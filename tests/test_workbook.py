@@ -131,7 +131,7 @@ def test_trend_and_phase_sheets_run_month_by_month(workbook):
 def test_data_quality_lists_deliveries_without_their_file_names(workbook):
     sheet = workbook["Datakvalitet"]
     rows = table(sheet)
-    assert [(r[0], r[4]) for r in rows] == [("0136", "Godkänd"), ("0192", "Underkänd")]
+    assert [(r[0], r[4]) for r in rows] == [("0136", "Godkänd"), ("0192", "Avvisad")]
     assert rows[1][5] == "KOLUMN_SAKNAS"
     assert [r[2] for r in rows] == ["a" * 12, "b" * 12]
     names = [d["file_name"] for d in DELIVERIES]

@@ -19,7 +19,6 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -29,6 +28,8 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from orchestration.lib.delivery_state import VERDICT_LABELS
+from orchestration.lib.local_time import swedish
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.reporting.kpi_names import BREAKDOWN_LABELS, GROUP_LABELS, KPI_DEFINITIONS, KPI_LABELS
 
@@ -38,10 +39,8 @@ PERCENT = "0.0%"
 COUNT = "#,##0"   # thousands shown in the reader's own way (1 234 in Swedish), never decimals
 HALF_DAYS = "#,##0.0"   # a median between two whole days (45.5); a whole median takes COUNT
 MOMENT = "yyyy-mm-dd hh:mm"
-SWEDISH_TIME = ZoneInfo("Europe/Stockholm")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-VERDICT_LABELS = {"ACCEPTED": "Godkänd", "ACCEPTED_WITH_WARNINGS": "Godkänd med varningar", "REJECTED": "Underkänd"}
 SUMMARY_KPIS = ("participants", "new_participants", "active_participants", "exited", "moved_to_activity",
                 "activity_share", "exit_activity_share", "median_days_to_activity", "outcome_6m_activity_share")
 BREAKDOWN_KPIS = ("participants", "moved_to_activity", "activity_share", "exit_activity_share",
@@ -353,8 +352,7 @@ def _swedish_time(value: Any) -> Any:
             return _text(value)
     if not isinstance(value, dt.datetime):
         return _text(value)
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-    return aware.astimezone(SWEDISH_TIME).replace(tzinfo=None)
+    return swedish(value)
 
 
 # ---- layout ----------------------------------------------------------------------------------
