@@ -255,7 +255,7 @@ def test_names_reach_the_terminal_and_the_event_log_without_control_characters(h
     with dg.DagsterInstance.from_config(str(hostile_run.home.dagster)) as instance:
         records = instance.fetch_materializations(dg.AssetKey("inbox_deliveries"), limit=1).records
         metadata = records[0].asset_materialization.metadata
-    table = metadata["new_files"].value
+    table = metadata["nya filer"].value
     assert r"export 2321 2018-06 \|x?\[31m\*red\*?.csv" in table and "\x1b" not in table
     assert "Deltagarlista 2313 2018-06 rättad.csv" in table
     for row in table.splitlines()[2:]:
@@ -270,7 +270,7 @@ def test_the_dashboard_shows_each_odd_name_in_one_cell_as_written(hostile_run, t
             serve_dashboard(hostile_run.home, tmp_path, str(hostile_run.config)) as base, \
             dashboard_page(browser) as page:
         page.goto(f"{base}/assets/inbox_deliveries?view=events")
-        page.get_by_role("row").filter(has_text="new_files").get_by_text("Show Markdown").click()
+        page.get_by_role("row").filter(has_text="nya filer").get_by_text("Show Markdown").click()
         table = page.get_by_role("dialog").locator("table").filter(has_text="kommun").filter(has_text="rättad")
         table.wait_for(state="visible")
         row = table.locator("tr").filter(has_text="2321")

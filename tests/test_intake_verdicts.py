@@ -252,7 +252,7 @@ def test_a_rejected_resubmission_leaves_the_earlier_snapshot_in_force(home):
     assert broken["arrival_seq"] > earlier["arrival_seq"]
     status = delivery_status(home.warehouse, _config(), "uvas", today=dt.date(2016, 5, 1))[0]
     assert status.cells[("2303", "2016-03")].in_force.file_name == "2016-03.csv"
-    assert any(kind == "avvisad" and "förra godkända leveransen gäller" in text
+    assert any(kind == "avvisad" and "en tidigare godkänd leverans gäller fortfarande" in text
                for kind, code, month, text in status.problems if code == "2303")
     page = next(home.reports.glob(f"uvas/2303/2016-03_{broken['sha256'][:8]}.html")).read_text(encoding="utf-8")
     assert "Den tidigare godkända leveransen för 2016-03 gäller fortfarande: 2016-03.csv" in page

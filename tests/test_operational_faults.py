@@ -231,7 +231,8 @@ def test_escape_sequences_in_file_names_never_reach_the_terminal(scenario):
         assert_no_control_characters(result.stdout, result.stderr)
     assert f"Inte inläst: {PROJECT}/{KOMMUN}/leverans ?]0;pwned??[2J?[31mutan månad.csv" in scenario.recovery.stdout
     assert "Avvisad (FIL_TOM)" in scenario.recovery.stdout
-    assert "avvisad: 0482 Flen 2009-12 2009-12 ?]0;pwned??[2J?[31mtom.csv: FIL_TOM" in scenario.status.stdout
+    assert "avvisad: 0482 Flen 2009-12 2009-12 ?]0;pwned??[2J?[31mtom.csv (mottagen " in scenario.status.stdout
+    assert "): FIL_TOM; " in scenario.status.stdout
     assert "Inte inläst (MANAD_SAKNAS)" in scenario.status.stdout
 
 
@@ -253,7 +254,8 @@ def test_names_stored_raw_by_an_older_version_are_shown_harmless(tmp_path):
     result = followup("status", "--home", str(home.root), "--project", PROJECT)
     assert result.returncode == 0, result.stderr
     assert_no_control_characters(result.stdout, result.stderr)
-    assert "avvisad: 0482 Flen 2009-09 2009-09 ?]0;pwned??[2J?[31m.csv: FIL_TOM" in result.stdout
+    assert "avvisad: 0482 Flen 2009-09 2009-09 ?]0;pwned??[2J?[31m.csv (mottagen " in result.stdout
+    assert "): FIL_TOM; ingen leverans gäller för månaden" in result.stdout
     assert "väntar: 0482 Flen 2009-10" in result.stdout
     assert "Inte inläst (MANAD_SAKNAS)" in result.stdout
 

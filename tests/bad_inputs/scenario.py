@@ -105,7 +105,8 @@ class Scenario:
         returncode, output = run_cli_watched(self.live)
         assert returncode == 0, output
         new = query(self.live, "select delivery_id, project_id, kommunkod, reporting_month, file_name, verdict, "
-                               "rows_accepted, rows_rejected, verdict_reason from landing.deliveries")
+                               "rows_accepted, rows_rejected, verdict_reason, state, needs_action "
+                               "from landing.delivery_states")
         from orchestration.runner import DeliveryLine, RunOutcome
 
         lines = [DeliveryLine(*row[1:]) for row in new if row[0] not in before]
