@@ -121,7 +121,8 @@ def test_trend_and_phase_sheets_run_month_by_month(workbook):
     assert [(r[0], r[1]) for r in trend] == [("2020-01", 20), ("2020-02", 42)]
     header = [c.value for c in workbook["Trend"][1]]
     assert trend[1][header.index("Andel till aktivitet av alla deltagare")] == 0.25
-    assert trend[1][header.index("Mål deltagare")] == 120
+    assert trend[1][header.index("Mål: Deltagare")] == 120
+    assert header[-2:] == ["Mål: Deltagare", "Mål: Andel till aktivitet av alla deltagare"]     # every target
     cell = workbook["Trend"].cell(3, header.index("Andel till aktivitet av alla deltagare") + 1)
     assert cell.number_format == "0.0%"
     phases = {r[0]: r for r in table(workbook["Faser"])}
@@ -211,8 +212,8 @@ def test_counts_show_no_decimals_days_only_a_half_and_shares_percent(workbook):
     whole = next(r for r in table(workbook["Fördelningar"], values_only=False) if r[2].value == "Kvinna")[7]
     assert (whole.value, whole.number_format) == (30, "#,##0")                    # not 30.0
     trend = workbook["Trend"]
-    assert cell_of(trend, "2020-02", "Mål deltagare").number_format == "#,##0"
-    assert cell_of(trend, "2020-02", "Mål andel till aktivitet").number_format == "0.0%"
+    assert cell_of(trend, "2020-02", "Mål: Deltagare").number_format == "#,##0"
+    assert cell_of(trend, "2020-02", "Mål: Andel till aktivitet av alla deltagare").number_format == "0.0%"
     assert cell_of(workbook["Faser"], "2020-02", "Fas Hitta").number_format == "#,##0"
     quality = workbook["Datakvalitet"]
     assert all(c.number_format == "#,##0" for r in table(quality, values_only=False) for c in r[6:10])

@@ -152,13 +152,14 @@ def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas:
 
 
 def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: list[str], key: list[str]) -> None:
-    labels = ["Månad", *(KPI_LABELS[k] for k in TREND_KPIS), "Mål deltagare", "Mål andel till aktivitet"]
+    targeted = list(project.targets)                    # every target, whatever measure it is set on
+    shown = [*TREND_KPIS, *(k for k in targeted if k not in TREND_KPIS)]
+    labels = ["Månad", *(KPI_LABELS[k] for k in shown), *(f"Mål: {KPI_LABELS[k]}" for k in targeted)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in (*TREND_KPIS, "participants", "activity_share")]
+    kinds = [_kind(k) for k in (*shown, *targeted)]
     for period in periods:
-        _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in TREND_KPIS),
-                                  project.targets.get("participants"), project.targets.get("activity_share")],
-                          2, kinds)
+        _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in shown),
+                                  *(project.targets[k] for k in targeted)], 2, kinds)
     _finish(sheet, len(labels), key=key)
 
 
