@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-fast dashboard benchmark lock clean
+.PHONY: demo test test-fast dashboard benchmark benchmark-reading lock clean
 
 # The virtual environment, installed exactly from the lock file, then the project itself.
 $(STAMP): pyproject.toml requirements.lock
@@ -40,6 +40,10 @@ dashboard: $(STAMP)
 # Timings of the three benchmark cases against the DuckDB floor (BENCHMARKS.md); data in /tmp.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCHMARK_ARGS)
+
+# The costliest files within every reading limit, timed (BENCHMARKS.md, "Reading limits").
+benchmark-reading: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks/test_reading_limits.py
 
 # Re-pin every dependency after changing pyproject.toml (needs the registry).
 lock:

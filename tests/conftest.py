@@ -73,6 +73,10 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
 # pytest-dev/pytest-xdist#1386.)
 DEMO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).parent.glob("test_*.py")
                        if "demo_pipeline" in path.read_text(encoding="utf-8"))
+# The same for the files that read the corpus scenario's stages (tests/bad_inputs/scenario.py:
+# runs of the pipeline that each worker would otherwise build again).
+SCENARIO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).parent.glob("test_*.py")
+                           if "shared_scenario(" in path.read_text(encoding="utf-8")) - DEMO_FILES
 
 
 @pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist; without it the suite runs in one process
@@ -84,6 +88,6 @@ def pytest_xdist_make_scheduler(config, log):
     class DemoRunAsOneFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return "demo_pipeline" if path in DEMO_FILES else path
+            return "demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES else path
 
     return DemoRunAsOneFile(config, log)
