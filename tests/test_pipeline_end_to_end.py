@@ -60,6 +60,23 @@ def test_every_delivery_got_a_verdict_and_only_the_broken_file_was_rejected(pipe
         assert (verdict == "REJECTED") == file.expected_rejected, file.path.name
 
 
+def test_the_file_every_view_shows_in_force_is_the_snapshot_the_kpis_are_built_from(pipeline):
+    """The views read landing.delivery_states; dbt's marts have their own copy of the rule
+    (int_snapshots_ranked): on the demo, with its resubmission and its corrected rejection, they agree."""
+    home, _, simulation, *_ = pipeline
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        views = dict(db.execute("select delivery_id, in_force from landing.delivery_states").fetchall())
+        marts = dict(db.execute("select delivery_id, is_current from marts.fct_deliveries").fetchall())
+        states = db.execute("select state, count(*) from landing.delivery_states group by all").fetchall()
+    assert views == marts
+    # the generator's record: a superseded file is replaced by its resubmission, a rejected one
+    # is followed by its correction
+    written = simulation.files
+    assert dict(states) == {"GALLER": sum(1 for f in written if not f.superseded and not f.expected_rejected),
+                            "ERSATT": sum(1 for f in written if f.superseded),
+                            "AVVISAD_RATTAD": sum(1 for f in written if f.expected_rejected)}
+
+
 def test_kpis_equal_the_generators_truth_for_every_project_area_and_sampled_month(pipeline):
     home, config, simulation, _, _, _ = pipeline
     table = kpi_table(home)

@@ -143,9 +143,12 @@ def attention_check_result(cell: MunicipalityMonth | None) -> tuple[bool, dict[s
 
 def municipality_month_checks(config: ProjectsConfig) -> list[dg.AssetChecksDefinition]:
     """Per project, a check per municipality-month: "nothing to act on". `delivery_status` records
-    its result for every month it records (so a run needs no extra step), and the check's own
-    partition grid (the asset's Checks tab → inget_att_atgarda → Partitions) shows the months that
-    need action in red among the green ones; executed by hand it works the month out afresh.
+    a failed result for each month it records that needs action (so a run needs no extra step),
+    and the check's own partition grid (the asset's Checks tab → inget_att_atgarda → Partitions)
+    shows those months red among grey ones. A month that is recorded again (a later file) loses
+    its red by itself: a result counts only for the month's materialization it points at. Only
+    failures are logged: an event per month would add ~14 ms × 10 440 months to a national
+    backfill. Executed by hand, the check works the month out afresh.
 
     Why a check: the asset's partition view shows only whether a partition is materialized, and a
     month with rejected rows still has a file that counts. A partitioned check can turn back to
@@ -162,7 +165,8 @@ def _attention_check(project: Project, partitions_def: dg.PartitionsDefinition) 
     @dg.asset_check(asset=municipality_months_key(project.id), name=ATTENTION_CHECK, partitions_def=partitions_def,
                     pool=WAREHOUSE_POOL,
                     description="Inget att åtgärda för kommunen och månaden: ingen avvisad fil utan senare godkänd, "
-                                "inga avvisade rader i filen som gäller, inte sen. Röd = något att åtgärda.")
+                                "inga avvisade rader i filen som gäller, inte sen. Röd = något att åtgärda; grå = "
+                                "inget att åtgärda (eller ingen fil som gäller: se tillgångens partitioner).")
     def check(context: dg.AssetCheckExecutionContext, followup: FollowupResource) -> dg.AssetCheckResult:
         home, config = followup.data_home(), followup.projects()
         wanted = str(context.partition_key)
@@ -207,14 +211,14 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
             context.log_event(event(asset_key=key, partition=partition_key(cell),
                                     metadata=partition_metadata(cell, reports_dir), tags={DATA_VERSION_TAG: cell.version}))
             recorded.append(cell)
-        _record_attention(context, key, [c for c in changed if c.in_force])
+        _record_attention(context, key, [c for c in changed if c.in_force and c.needs_action])
     return recorded
 
 
 def _record_attention(context: dg.AssetExecutionContext, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> None:
-    """The check result of each materialized month, pointing at that materialization (the check's
-    partition grid shows a result only for the partition's latest materialization). One query for
-    the materializations just logged, whatever the number of months."""
+    """A failed check result for each month that needs action, pointing at the month's
+    materialization just logged (the check's partition grid shows a result only for the
+    partition's latest materialization). One query for them all, whatever the number of months."""
     if not cells:
         return
     storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
