@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +60,39 @@ def test_export_without_a_warehouse_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "followup run" in result.stderr
 
 
+READER_QUERY = ("select max(period), max_by(value, period) from marts.kpi_values "
+                "where area = 'ALL' and kpi = 'participants' and breakdown = 'total'")
+READER = f"""
+import json, sys, duckdb
+path = sys.argv[1]
+db = duckdb.connect(path, read_only=True)
+for command in sys.stdin:
+    if command.strip() == "reopen":
+        db.close()
+        db = duckdb.connect(path, read_only=True)
+    newest, participants = db.execute({READER_QUERY!r}).fetchone()
+    print(json.dumps({{"newest": newest, "participants": participants}}), flush=True)
+"""
+
+
+@contextlib.contextmanager
+def reader_holding(path: Path):
+    """Another process with a read-only DuckDB connection to `path`; `ask("read" | "reopen")`."""
+    process = subprocess.Popen([sys.executable, "-c", READER, str(path)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+
+    def ask(command: str) -> dict:
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+        return json.loads(process.stdout.readline())
+
+    try:
+        yield ask
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+
+
 @pytest.mark.slow
 def test_run_status_and_export_on_one_small_project(tmp_path):
     home = tmp_path / "home"
@@ -65,15 +100,35 @@ def test_run_status_and_export_on_one_small_project(tmp_path):
     simulation = generate_deliveries(load_projects(), home / "inbox", project_ids=["vaga_valja_vag"])
     (home / "inbox" / "vaga_valja_vag" / "0482" / "deltagare.csv").write_text("x", encoding="utf-8")
 
+    last_month = [f for f in simulation.files if f.reporting_month == "2009-12"]
+    held_back = {f.path: f.path.read_bytes() for f in last_month}       # December comes after a reader opened the file
+    for path in held_back:
+        path.unlink()
     result = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("vaga_valja_vag")]
-    assert len(lines) == len(simulation.files)
+    assert len(lines) == len(simulation.files) - len(last_month)
     assert "MANAD_SAKNAS" not in result.stdout and "deltagare.csv" in result.stdout  # reported, not ingested
     assert "Running with dbt" not in result.stdout  # the narration goes to the log file
 
-    again = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
-    assert again.returncode == 0 and "Inga nya leveranser." in again.stdout
+    # A BI tool holds the serving file open, read-only, across the whole next run: the run is not
+    # blocked, the open connection keeps seeing the November it opened, a new one sees December.
+    serving = home / "serving" / "followup.duckdb"
+    with reader_holding(serving) as ask:
+        before = ask("read")
+        assert before["newest"] == "2009-11" and before["participants"] > 0
+        for path, content in held_back.items():
+            path.write_bytes(content)
+        again = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
+        assert again.returncode == 0, again.stderr
+        assert sum(1 for line in again.stdout.splitlines() if line.startswith("vaga_valja_vag")) == len(last_month)
+        assert ask("read") == before                                  # no half-built state, no change under it
+        after = ask("reopen")
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as db:
+        in_warehouse = db.execute(READER_QUERY).fetchone()
+    assert (after["newest"], after["participants"]) == ("2009-12", in_warehouse[1]) and in_warehouse[0] == "2009-12"
 
     status = followup("status", "--home", str(home), "--project", "vaga_valja_vag")
     assert status.returncode == 0

@@ -419,11 +419,13 @@ def test_status_without_a_copy_gives_up_after_its_wait_with_exit_3(tmp_path):
 def test_the_read_copy_holds_only_what_status_and_export_read_and_replaces_the_old_one(tmp_path):
     home = landing_home(tmp_path / "home")
     target = copy_path(home.root)
+    target.parent.mkdir()
     target.write_bytes(b"an older copy")
     written = write_copy(home.warehouse, target, "run-1")
     with connect(target, read_only=True) as db:
         tables = {f"{s}.{t}" for s, t in db.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
     assert tables == {"landing.deliveries", "landing.unrouted_files", "ops.read_copy"}   # no marts yet
+    assert target == home.root / "serving" / "followup.duckdb"
     assert set(COPIED_TABLES) >= tables - {"ops.read_copy"}
     assert "landing.enrolment_rows" not in COPIED_TABLES and "landing.pseudonymised_rows" not in COPIED_TABLES
     assert written.bytes == target.stat().st_size and not list(home.root.glob("*.part*"))

@@ -1,16 +1,18 @@
-"""The read copy: what `followup status` and `followup export` read, as it stood at the end of the
-last successful run, in its own DuckDB file beside the warehouse.
+"""The serving file (the read copy): the marts and the deliveries as they stood at the end of the
+last successful run, in a DuckDB file of their own, `<home>/serving/followup.duckdb`. What
+`followup status` and `followup export` read while a run holds the warehouse, and what a BI tool,
+Excel over ODBC or a notebook opens: a reader never blocks a run and never sees half a run.
 
 DuckDB lets one process write a file and nobody else open it meanwhile, and a run writes the
 warehouse in every step (dbt for its whole step: ~20 s at demo size, minutes nationally). So the
 last step of every run (`reporting/read_copy.py`, also in runs Dagster starts itself) copies the
-tables the two commands read into `read-copy.duckdb`, written under a temporary name and put in
-place with one rename: a reader sees the previous copy or the new one, never half of one. While
-the warehouse is held, the commands read the copy instead (cli.py).
+tables below into a new file, written under a temporary name and put in place with one rename:
+a reader that has the old file open keeps reading the old file (the rename does not touch it),
+one that opens it afterwards reads the new one; a run never waits for either.
 
-Only the tables the commands read are copied, under their own names, so the same queries run on
-either file. The large row tables (pseudonymised, enrolment, quarantine rows) and dbt's
-intermediate tables are not read by either and are not copied.
+Tables keep their names, so the same queries run on either file. The row tables before dbt
+(pseudonymised, enrolment, quarantine rows) and dbt's staging and intermediate tables are not
+copied: the marts are what is read.
 """
 
 from __future__ import annotations
@@ -26,14 +28,19 @@ import duckdb
 from orchestration.lib.delivery_state import DELIVERY_STATES_VIEW
 from orchestration.lib.warehouse import connect, memory_limit
 
-COPY_NAME = "read-copy.duckdb"
+SERVING_DIR, COPY_NAME = "serving", "followup.duckdb"
+LEGACY_COPY_NAME = "read-copy.duckdb"        # where the copy was until session 6; removed when replaced
 
 # table → who reads it
 COPIED_TABLES = {
-    "landing.deliveries": "status: every delivery, its status and verdict",
+    "landing.deliveries": "status, BI: every delivery, its status and verdict (also landing.delivery_states)",
     "landing.unrouted_files": "status: files that were not ingested",
-    "marts.kpi_values": "export: the figures",
-    "marts.fct_deliveries": "export: the workbook's data version",
+    "marts.kpi_values": "export, BI: every KPI of every month, exact (the coordinators' figures)",
+    "marts.fct_deliveries": "export, BI: the deliveries the figures stand on",
+    "marts.fct_enrolments": "BI: the enrolments of the snapshots in force (pseudonymised)",
+    "marts.dim_projects": "BI: the projects, their periods and targets",
+    "marts.dim_project_areas": "BI: each project's municipalities",
+    "marts.fct_project_overlap": "BI: persons in more than one project",
     "ops.marts_builds": "export: the run that built the figures",
 }
 
@@ -47,12 +54,13 @@ class WrittenCopy:
 
 
 def copy_path(root: Path) -> Path:
-    return Path(root) / COPY_NAME
+    return Path(root) / SERVING_DIR / COPY_NAME
 
 
 def write_copy(warehouse: Path, target: Path, run_id: str | None = None) -> WrittenCopy:
     """Copy COPIED_TABLES (those the warehouse has) from `warehouse` to `target`, atomically."""
     started = time.monotonic()
+    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     _remove(part)
     rows: dict[str, int] = {}
@@ -79,12 +87,18 @@ def write_copy(warehouse: Path, target: Path, run_id: str | None = None) -> Writ
             connection.execute("insert into ops.read_copy values (?, ?)", [run_id, dt.datetime.now()])
         finally:
             connection.close()          # checkpoints: no write-ahead log is left beside the part
+        os.chmod(part, 0o640)
         _fsync(part)
         os.replace(part, target)
     except BaseException:
         _remove(part)
         raise
     return WrittenCopy(target, target.stat().st_size, time.monotonic() - started, rows)
+
+
+def remove_legacy_copy(root: Path) -> None:
+    """The copy's old place (before session 6), so no stale copy lingers in an upgraded home."""
+    _remove(Path(root) / LEGACY_COPY_NAME)
 
 
 def written_at(copy: Path) -> dt.datetime | None:

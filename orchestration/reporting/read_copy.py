@@ -1,5 +1,6 @@
-"""The read copy as the last step of every run: `followup status` and `followup export` read it
-while another run holds the warehouse (lib/warehouse_copy.py says what it holds and why).
+"""The serving file (serving/followup.duckdb) as the last step of every run: `followup status` and
+`followup export` read it while another run holds the warehouse, and BI tools and notebooks read
+it instead of the warehouse (lib/warehouse_copy.py says what it holds and why).
 
 An asset in the monthly job rather than a step of `followup run`, so that runs Dagster starts
 itself (schedule, sensor, Materialize in the UI) leave a copy too. It comes after the exports
@@ -10,7 +11,7 @@ which shows the last run that succeeded.
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL
-from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, write_copy
+from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, remove_legacy_copy, write_copy
 from orchestration.resources import FollowupResource
 
 
@@ -19,19 +20,21 @@ from orchestration.resources import FollowupResource
     pool=WAREHOUSE_POOL,
     deps=[dg.AssetKey("kpi_exports"), dg.AssetKey("delivery_status"), dg.AssetKey("delivery_reports")],
     kinds={"duckdb"},
-    description="Läskopian (read-copy.duckdb) som `followup status` och `followup export` läser medan en "
-                "senare körning arbetar i lagret: leveranserna, filerna som inte lästes in och nyckeltalen.",
+    description="Läsfilen serving/followup.duckdb: nyckeltalen, leveranserna och inskrivningarna som den "
+                "senaste lyckade körningen lämnade dem. `followup status` och `followup export` läser den medan "
+                "en körning arbetar i lagret, och BI-verktyg och notebooks läser den i stället för lagret: en "
+                "läsare stoppar aldrig en körning och ser aldrig en halv.",
 )
 def read_copy(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
-    """What `followup status` and `followup export` read (the deliveries, the files not ingested,
-    the KPI figures and the data version), as this run left them, in read-copy.duckdb: the
-    commands read it while a later run holds the warehouse."""
+    """The marts and deliveries as this run left them, in serving/followup.duckdb, written anew and
+    renamed into place."""
     home = followup.data_home()
     written = write_copy(home.warehouse, copy_path(home.root), context.run_id)
+    remove_legacy_copy(home.root)
     return dg.MaterializeResult(metadata={
         "fil": str(written.path),
         "byte": written.bytes,
         "sekunder": round(written.seconds, 2),
-        "tables": dg.MetadataValue.md("| tabell | rader | läses av |\n|---|--:|---|\n" + "\n".join(
+        "tabeller": dg.MetadataValue.md("| tabell | rader | läses av |\n|---|--:|---|\n" + "\n".join(
             f"| {table} | {rows} | {COPIED_TABLES[table]} |" for table, rows in written.rows.items())),
     })
