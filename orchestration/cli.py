@@ -38,9 +38,9 @@ EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 # yet (the first run of a data home) and no --wait was given.
 READ_WAIT_MINUTES = 5.0
 
-EXIT_CODES_HELP = ("Exit codes: 0 done (even if deliveries were rejected), 1 the run failed (a full disk is said as "
-                   "such), 2 usage or configuration, 3 another run holds the data home (use --wait MINUTES to wait "
-                   "for it instead).")
+EXIT_CODES_HELP = ("Slutkoder: 0 klart (även om leveranser avvisades), 1 körningen misslyckades (en full disk sägs "
+                   "som sådan), 2 fel i kommandot eller konfigurationen, 3 en annan körning håller datahemmet (vänta "
+                   "på den med --wait MINUTER).")
 
 
 class UsageError(Exception):
@@ -125,59 +125,65 @@ def _home_of(args: argparse.Namespace) -> DataHome:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar eller studerar.")
+    parser = argparse.ArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar "
+                                                                  "eller studerar.")
     commands = parser.add_subparsers(dest="command")
 
     def command(name: str, handler, help_text: str, writes: bool = False) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text,
                                   epilog=(WRITER_HELP + " " + EXIT_CODES_HELP) if writes else None)
-        sub.add_argument("--home", help="data home (default: $FOLLOWUP_HOME, else ./.followup)")
+        sub.add_argument("--home", help="datahemmet (standard: $FOLLOWUP_HOME, annars ./.followup)")
         if writes:
-            sub.add_argument("--wait", type=_minutes, default=0.0, metavar="MINUTES",
-                             help="when another run holds the data home, wait up to MINUTES for it to end "
-                                  "(default: do not wait; exit code 3)")
+            sub.add_argument("--wait", type=_minutes, default=0.0, metavar="MINUTER",
+                             help="när en annan körning håller datahemmet: vänta högst MINUTER på att den blir klar "
+                                  "(standard: vänta inte; slutkod 3)")
         sub.set_defaults(handler=handler)
         return sub
 
     def reader_wait(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--wait", type=_minutes, default=None, metavar="MINUTES",
-                         help="while a run holds the warehouse the last successful run's read copy is read; "
-                              "when there is none yet, wait up to MINUTES for the warehouse "
-                              f"(default {READ_WAIT_MINUTES:g}; then exit code 3)")
+        sub.add_argument("--wait", type=_minutes, default=None, metavar="MINUTER",
+                         help="medan en körning håller lagret läses den senaste lyckade körningens läsfil "
+                              "(serving/followup.duckdb); finns ingen ännu, vänta högst MINUTER på lagret "
+                              f"(standard {READ_WAIT_MINUTES:g}; sedan slutkod 3)")
 
-    command("demo", _demo, "generate synthetic deliveries for the example projects and run everything",
-            writes=True)
-    run = command("run", _run, "ingest new deliveries and bring every table up to date", writes=True)
-    run.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
-    run.add_argument("--project", help="only this project's inbox")
-    export = command("export", _export, "write the funder tables (kpi.csv) per project")
-    export.add_argument("--out", required=True, help="output folder")
-    export.add_argument("--project")
-    export.add_argument("--period", help="YYYY-MM (default: the newest month with deliveries)")
-    export.add_argument("--unsuppressed", action="store_true", help="exact figures for the region's own coordinators")
-    export.add_argument("--config")
+    config_help = "projektkonfigurationen (standard: $FOLLOWUP_CONFIG, annars exemplet som följer med)"
+    command("demo", _demo, "skapa syntetiska leveranser för exempelprojekten och kör allt", writes=True)
+    run = command("run", _run, "läs in nya leveranser och bygg alla tabeller och filer", writes=True)
+    run.add_argument("--config", help=config_help)
+    run.add_argument("--project", help="bara det här projektets inkorg")
+    export = command("export", _export, "skriv tabellerna till finansiärer (kpi.csv, kpi.xlsx) per projekt")
+    export.add_argument("--out", required=True, help="mappen att skriva till")
+    export.add_argument("--project", help="bara det här projektet")
+    export.add_argument("--period", help="ÅÅÅÅ-MM (standard: den senaste månaden med leveranser)")
+    export.add_argument("--unsuppressed", action="store_true",
+                        help="exakta tal utan röjandeskydd, bara för regionens egna samordnare")
+    export.add_argument("--config", help=config_help)
     reader_wait(export)
-    status = command("status", _status, "which municipality delivered which month, verdicts, what is missing")
-    status.add_argument("--project")
-    status.add_argument("--config")
+    status = command("status", _status, "vilken kommun som levererat vilken månad, utfall, vad som saknas och "
+                                        "vad som behöver åtgärdas")
+    status.add_argument("--project", help="bara det här projektet")
+    status.add_argument("--config", help=config_help)
     status.add_argument("--deadline-day", type=int, default=10, metavar="N",
-                        help="a month's delivery is late when received after day N of the following month (1–28, default 10)")
+                        help="en månads leverans är sen när den kommer efter dag N i månaden efter (1–28, standard 10)")
     reader_wait(status)
-    command("create-key", _create_key, "create the pseudonymisation key file (mode 0600) in the data home")
+    doctor = command("doctor", _doctor, "kontrollera datahemmet: nyckel, konfiguration, lager, läsfil, diskutrymme "
+                                        "och Dagsters lagring, en rad per kontroll; slutkod 0 bara när allt håller")
+    doctor.add_argument("--config", help=config_help)
+    command("create-key", _create_key, "skapa nyckelfilen för pseudonymisering (rättigheter 0600) i datahemmet")
     rotate = command("rotate-key", _rotate_key,
-                     "replace the pseudonymisation key and pseudonymise every delivery again from the archive",
+                     "byt pseudonymiseringsnyckel och pseudonymisera alla leveranser igen från arkivet",
                      writes=True)
-    rotate.add_argument("--config", help="projects configuration (default: $FOLLOWUP_CONFIG, else the bundled example)")
-    purge = command("purge-raw", _purge_raw, "delete archived raw files past the retention time, and say what was deleted",
+    rotate.add_argument("--config", help=config_help)
+    purge = command("purge-raw", _purge_raw, "radera arkiverade råfiler äldre än lagringstiden, och säg vad som raderades",
                     writes=True)
-    purge.add_argument("--older-than", required=True, type=int, metavar="DAYS",
-                       help="delete raw files received more than DAYS days ago (already processed ones only)")
-    purge.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    purge.add_argument("--older-than", required=True, type=int, metavar="DAGAR",
+                       help="radera råfiler mottagna för mer än DAGAR dagar sedan (bara färdigbehandlade)")
+    purge.add_argument("--dry-run", action="store_true", help="visa bara vad som skulle raderas")
     return parser
 
 
-WRITER_HELP = ("One command at a time writes a data home: while another run, demo, rotate-key or purge-raw "
-               "holds it, this one stops at once with exit code 3, or with --wait waits for it.")
+WRITER_HELP = ("Ett kommando i taget skriver i ett datahem: medan en annan run, demo, rotate-key eller purge-raw "
+               "håller det slutar det här direkt med slutkod 3, eller väntar med --wait.")
 
 
 def _minutes(text: str) -> float:
@@ -436,6 +442,17 @@ def _is_month(text: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from orchestration.lib.doctor import examine, report
+
+    home = _home_of(args)
+    if not home.root.exists():
+        raise UsageError(f"datahemmet {home.root} finns inte")
+    text, healthy = report(examine(home, args.config))
+    print(console(text))
+    return 0 if healthy else EXIT_FAILED
 
 
 def _status(args: argparse.Namespace) -> int:
