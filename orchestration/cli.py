@@ -169,6 +169,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor = command("doctor", _doctor, "kontrollera datahemmet: nyckel, konfiguration, lager, läsfil, diskutrymme "
                                         "och Dagsters lagring, en rad per kontroll; slutkod 0 bara när allt håller")
     doctor.add_argument("--config", help=config_help)
+    backup = command("backup", _backup, "säkerhetskopiera datahemmet (allt utom nyckeln) till en ny mapp, med "
+                                         "kontrollsummor", writes=True)
+    backup.add_argument("--to", required=True, help="den nya mappen för säkerhetskopian")
+    restore = command("restore", _restore, "återställ en säkerhetskopia till ett nytt datahem, efter att varje "
+                                           "fils kontrollsumma stämt")
+    restore.add_argument("--from", dest="source", required=True, help="mappen med säkerhetskopian")
     command("create-key", _create_key, "skapa nyckelfilen för pseudonymisering (rättigheter 0600) i datahemmet")
     rotate = command("rotate-key", _rotate_key,
                      "byt pseudonymiseringsnyckel och pseudonymisera alla leveranser igen från arkivet",
@@ -453,6 +459,38 @@ def _doctor(args: argparse.Namespace) -> int:
     text, healthy = report(examine(home, args.config))
     print(console(text))
     return 0 if healthy else EXIT_FAILED
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from orchestration.lib.backup import BackupError, backup
+    from orchestration.lib.diskspace import format_bytes
+
+    home = _home_of(args)
+    if not home.root.exists():
+        raise UsageError(f"datahemmet {home.root} finns inte")
+    try:
+        with _holding(home, "backup", args.wait):
+            summary = backup(home, Path(args.to))
+    except BackupError as error:
+        raise UsageError(str(error))
+    print(f"Säkerhetskopia i {summary.target}: {summary.files} filer, {format_bytes(summary.bytes)}, med "
+          f"kontrollsummor i manifest.json. Nyckeln är inte med: förvara den för sig (PRIVACY.md).")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from orchestration.lib.backup import BackupError, restore
+    from orchestration.privacy.keys import key_path
+
+    home = _home_of(args)
+    try:
+        summary = restore(Path(args.source), home)
+    except BackupError as error:
+        raise UsageError(str(error))
+    print(f"Återställde {summary.files} filer till {home.root}; varje kontrollsumma stämde. Lägg tillbaka "
+          f"nyckeln i {key_path(home.root)} (rättigheter 0600) eller i FOLLOWUP_PSEUDONYM_KEY: samma nyckel "
+          "som förut, det kontrolleras mot datahemmets fingeravtryck vid nästa körning.")
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

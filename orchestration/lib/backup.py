@@ -1,0 +1,140 @@
+"""`followup backup` and `followup restore`: a data home copied whole, except its key, with a
+manifest of sha256 sums that restore checks before it writes anything.
+
+Consistent while the home is in use: the command holds the home's run lock (no `followup` writer
+runs), keeps a read-only connection to the warehouse open while it copies (DuckDB lets no writer
+in meanwhile, so a run Dagster's daemon starts waits for its slot or fails its step and retries),
+and copies Dagster's SQLite files with SQLite's own backup, which is consistent even while a
+sensor writes to them. The key is never in a backup: keep it apart (PRIVACY.md); the restored
+home checks the key put back against the fingerprint the backup carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.home import DataHome
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+LEFT_OUT = ("secrets", "followup.lock")            # the key, and the lock of the home being copied
+LEFT_OUT_SUFFIXES = (".part", ".tmp", "-wal", "-shm", "-journal")   # half-written files; SQLite's side files
+                                                                  # (its databases are copied by its backup)
+
+
+class BackupError(RuntimeError):
+    """Said to the user as it is: names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    target: Path
+    files: int
+    bytes: int
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    found = []
+    for folder, folders, names in os.walk(root):
+        relative = Path(folder).relative_to(root)
+        if relative == Path("."):
+            folders[:] = [f for f in folders if f not in LEFT_OUT]
+        for name in names:
+            path = Path(folder) / name
+            if (relative == Path(".") and name in LEFT_OUT) or name.endswith(LEFT_OUT_SUFFIXES) or not path.is_file():
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def backup(home: DataHome, target: Path) -> BackupSummary:
+    """Copy `home` (all but the key) into the new folder `target`, the manifest written last."""
+    target = Path(target)
+    if target.exists() and any(target.iterdir()):
+        raise BackupError(f"{target} finns redan och är inte tom: välj en ny mapp för säkerhetskopian.")
+    target.mkdir(parents=True, exist_ok=True)
+    entries: dict[str, dict] = {}
+    warehouse = duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
+    try:
+        for path in _files(home.root):
+            relative = path.relative_to(home.root)
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".db" and path.is_relative_to(home.dagster):
+                _copy_sqlite(path, destination)
+            else:
+                shutil.copy2(path, destination)
+            entries[relative.as_posix()] = {"sha256": _sha256(destination), "bytes": destination.stat().st_size}
+    finally:
+        if warehouse is not None:
+            warehouse.close()
+    manifest = {"format": FORMAT, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "source": str(home.root), "files": entries}
+    part = target / (MANIFEST + ".part")
+    part.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(part, target / MANIFEST)
+    return BackupSummary(target, len(entries), sum(e["bytes"] for e in entries.values()))
+
+
+def _copy_sqlite(source: Path, destination: Path) -> None:
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as reading, sqlite3.connect(destination) as writing:
+        reading.backup(writing)
+    reading.close()
+    writing.close()
+
+
+def verify(source: Path) -> dict[str, dict]:
+    """The manifest's files, each checked against its sha256; BackupError names every one that is
+    missing or differs."""
+    manifest_path = Path(source) / MANIFEST
+    if not manifest_path.exists():
+        raise BackupError(f"{manifest_path} saknas: {source} är ingen hel säkerhetskopia (den skrivs sist).")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise BackupError(f"{manifest_path} kan inte läsas ({error}).") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{manifest_path} har format {manifest.get('format')}; den här versionen läser {FORMAT}.")
+    wrong = []
+    for relative, entry in files.items():
+        path = Path(source) / relative
+        if Path(relative).is_absolute() or ".." in Path(relative).parts:
+            wrong.append(f"{relative} (ogiltig sökväg)")
+        elif not path.is_file():
+            wrong.append(f"{relative} (saknas)")
+        elif _sha256(path) != entry.get("sha256"):
+            wrong.append(f"{relative} (kontrollsumman stämmer inte)")
+    if wrong:
+        shown = "; ".join(wrong[:10]) + (f"; och {len(wrong) - 10} till" if len(wrong) > 10 else "")
+        raise BackupError(f"säkerhetskopian i {source} är inte hel: {shown}. Inget återställdes.")
+    return files
+
+
+def restore(source: Path, home: DataHome) -> BackupSummary:
+    """Check the backup whole, then copy it into the new, empty home."""
+    if home.root.exists() and any(home.root.iterdir()):
+        raise BackupError(f"{home.root} finns redan och är inte tomt: återställ till ett nytt datahem.")
+    files = verify(source)
+    for relative in files:
+        destination = home.root / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(source) / relative, destination)
+    return BackupSummary(home.root, len(files), sum(e["bytes"] for e in files.values()))
