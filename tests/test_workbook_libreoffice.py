@@ -11,37 +11,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import re
-import shutil
-import subprocess
 
 import openpyxl
 import pytest
 
+from tests.libreoffice import convert_workbooks, require
+
 pytestmark = pytest.mark.slow
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 ALL_SHEETS_AS_SHOWN = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
 
 
 @pytest.fixture(scope="module")
 def converted(demo_pipeline, tmp_path_factory):
-    if SOFFICE is None:
-        if os.environ.get("FOLLOWUP_REQUIRE_LIBREOFFICE"):
-            pytest.fail("LibreOffice (soffice) is required here but not installed: apt-get install libreoffice-calc-nogui")
-        pytest.skip("LibreOffice is not installed")
+    require()
     work = tmp_path_factory.mktemp("libreoffice")
-    books = {}
-    for exported in demo_pipeline.exported:
-        copy = work / f"{exported.project_id}.xlsx"
-        shutil.copyfile(exported.workbook, copy)
-        books[exported.project_id] = copy
-    result = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation=file://{work / 'profile'}", "--headless", "--convert-to",
-         ALL_SHEETS_AS_SHOWN, "--outdir", str(work / "csv"), *map(str, books.values())],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    books, _ = convert_workbooks(demo_pipeline.exported, work, ALL_SHEETS_AS_SHOWN, "csv")
     return work / "csv", books
 
 

@@ -25,32 +25,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests.libreoffice import convert_workbooks, require
+
 pytestmark = pytest.mark.slow
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-POPPLER = all(shutil.which(tool) for tool in ("pdfinfo", "pdftotext"))
 UVAS_PAGES_BEFORE = 103          # the UVAS demo workbook without a page setup
 
 
 @pytest.fixture(scope="module")
 def printed(demo_pipeline, tmp_path_factory) -> dict[str, tuple[Path, Path, list[str]]]:
     """project id → (workbook, PDF, the text of each page)."""
-    if SOFFICE is None or not POPPLER:
-        if os.environ.get("FOLLOWUP_REQUIRE_LIBREOFFICE"):
-            pytest.fail("LibreOffice (soffice) and poppler (pdfinfo, pdftotext) are required here: "
-                        "apt-get install libreoffice-calc-nogui poppler-utils")
-        pytest.skip("LibreOffice or poppler is not installed")
+    require("pdfinfo", "pdftotext", install="libreoffice-calc-nogui poppler-utils")
     work = tmp_path_factory.mktemp("print")
-    books = {}
-    for exported in demo_pipeline.exported:
-        copy = work / f"{exported.project_id}.xlsx"
-        shutil.copyfile(exported.workbook, copy)
-        books[exported.project_id] = copy
-    result = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation=file://{work / 'profile'}", "--headless", "--convert-to", "pdf",
-         "--outdir", str(work / "pdf"), *map(str, books.values())],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    books, result = convert_workbooks(demo_pipeline.exported, work, "pdf", "pdf")
     out = {}
     for project_id, book in books.items():
         pdf = work / "pdf" / f"{project_id}.pdf"

@@ -20,12 +20,16 @@ REJECTED_EARLIER_COUNTS = "AVVISAD_TIDIGARE_GALLER"  # the correction failed: an
 REJECTED_NOTHING_COUNTS = "AVVISAD"              # the month has no file that counts
 WAITING = "VANTAR"                               # recorded by intake, not yet validated
 
+# what a rejected file leaves in force for its month
+REJECTED_CONSEQUENCES = {
+    REJECTED_CORRECTED: "en senare rättad leverans gäller",
+    REJECTED_EARLIER_COUNTS: "en tidigare godkänd leverans gäller fortfarande",
+    REJECTED_NOTHING_COUNTS: "ingen leverans gäller för månaden",
+}
 STATE_LABELS = {
     IN_FORCE: "Gäller",
     REPLACED: "Ersatt av en senare leverans",
-    REJECTED_CORRECTED: "Avvisad, en senare rättad leverans gäller",
-    REJECTED_EARLIER_COUNTS: "Avvisad, en tidigare godkänd leverans gäller fortfarande",
-    REJECTED_NOTHING_COUNTS: "Avvisad, ingen leverans gäller för månaden",
+    **{state: f"Avvisad, {consequence}" for state, consequence in REJECTED_CONSEQUENCES.items()},
     WAITING: "Väntar på nästa körning",
 }
 VERDICT_LABELS = {

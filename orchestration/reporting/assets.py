@@ -9,10 +9,11 @@ import datetime as dt
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.lib.safe_text import markdown_cell
 from orchestration.lib.warehouse import connect
 from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
-from orchestration.reporting.headline import headlines, headlines_markdown, markdown_cell
+from orchestration.reporting.headline import headlines, headlines_markdown
 from orchestration.resources import FollowupResource
 
 

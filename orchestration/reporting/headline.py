@@ -6,10 +6,10 @@ the coordinators' views, not the funders'.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.safe_text import console, markdown_cell
 from orchestration.projects.config import ProjectsConfig
 from orchestration.reporting.targets import ALWAYS_SHOWN, Measure, format_value, project_measures
 
@@ -57,26 +57,15 @@ def _cells(headline: Headline) -> list[list[str]]:
     return rows
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def format_headlines(rows: list[Headline]) -> str:
     """A plain-text table for the terminal: a row per measure, numbers right-aligned."""
     table = [list(COLUMNS)] + [cells for h in rows for cells in _cells(h)]
-    table = [[_CONTROL.sub(" ", cell) for cell in row] for row in table]
+    table = [[console(cell, keep_newlines=False) for cell in row] for row in table]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     right = {3, 4}
     return "\n".join(
         "  ".join(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
         for row in table)
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-
-
-def markdown_cell(text: str) -> str:
-    """Text as one table cell: on one line, markdown and HTML characters taken literally."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(_CONTROL.sub(" ", text).split()))
 
 
 def headlines_markdown(rows: list[Headline]) -> str:
@@ -85,5 +74,5 @@ def headlines_markdown(rows: list[Headline]) -> str:
     for h in rows:
         for i, cells in enumerate(_cells(h)):
             cells[0] = h.name if i == 0 else ""
-            lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(markdown_cell(" ".join(c.split())) for c in cells) + " |")
     return "\n".join(lines)

@@ -192,7 +192,7 @@ def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[Problem]:
             kind = "avvisad" if d.needs_action else "avvisad_rättad"
             found.append(Problem(kind, code, month, f"avvisad: {name} {month} {d.shown_name} (mottagen "
                                                     f"{shown(d.received_at)}): {d.verdict_reason}; "
-                                                    f"{states.STATE_LABELS[d.state].split(', ', 1)[-1]}"))
+                                                    f"{states.REJECTED_CONSEQUENCES[d.state]}"))
         elif d.waiting:
             found.append(Problem("väntar", code, month, f"väntar: {name} {month} {d.shown_name}: mottagen men inte "
                                                         "färdigbehandlad; nästa körning (`followup run`) behandlar den"))
