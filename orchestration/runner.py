@@ -16,6 +16,7 @@ import duckdb
 
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
+from orchestration.lib.layout import refuse_newer, upgrade_home
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
 from orchestration.lib.telemetry import disable_telemetry, write_dagster_yaml
 from orchestration.lib.warehouse import connect, ensure_schema
@@ -101,11 +102,13 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
                  on_wait: Callable[[WarehouseHolder], None] | None = None) -> RunOutcome:
     """One run. The deliveries it reports are those it processed: found new, or recorded by an
     earlier run that ended before validating them (killed, or stopped by a full disk). Raises
-    `WarehouseBusy` when another process holds the warehouse for longer than `wait_seconds`."""
+    `WarehouseBusy` when another process holds the warehouse for longer than `wait_seconds`, and
+    `HomeTooNew` (before anything is written) for a home a newer release wrote."""
+    refuse_newer(home)
     _forget_empty_dagster_yaml(home)
     prepare_environment(home, config_path)
     when_free = functools.partial(when_warehouse_free, path=home.warehouse, wait_seconds=wait_seconds, on_wait=on_wait)
-    when_free(lambda: ensure_schema(home.warehouse))
+    when_free(lambda: (upgrade_home(home), ensure_schema(home.warehouse)))   # an older home first migrated in place
 
     def state_before() -> tuple[set[str], set[tuple]]:
         with connect(home.warehouse, read_only=True) as db:

@@ -7,6 +7,10 @@ in meanwhile, so a run Dagster's daemon starts waits for its slot or fails its s
 and copies Dagster's SQLite files with SQLite's own backup, which is consistent even while a
 sensor writes to them. The key is never in a backup: keep it apart (PRIVACY.md); the restored
 home checks the key put back against the fingerprint the backup carries.
+
+The manifest carries the home's layout version (lib/layout.py): a backup of a home a newer release
+wrote is refused, like the home itself, and so is restoring a backup a newer release made. A
+backup of an older home restores as it is; its next run upgrades it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.home import DataHome
+from orchestration.lib.layout import LAYOUT_VERSION, HomeTooNew, home_version, refuse_newer, this_release
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -67,6 +72,8 @@ def _files(root: Path) -> list[Path]:
 def backup(home: DataHome, target: Path) -> BackupSummary:
     """Copy `home` (all but the key) into the new folder `target`, the manifest written last."""
     target = Path(target)
+    refuse_newer(home)
+    layout = home_version(home)
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} finns redan och är inte tom: välj en ny mapp för säkerhetskopian.")
     target.mkdir(parents=True, exist_ok=True)
@@ -86,7 +93,7 @@ def backup(home: DataHome, target: Path) -> BackupSummary:
         if warehouse is not None:
             warehouse.close()
     manifest = {"format": FORMAT, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "source": str(home.root), "files": entries}
+                "source": str(home.root), "layout": layout, "release": this_release(), "files": entries}
     part = target / (MANIFEST + ".part")
     part.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(part, target / MANIFEST)
@@ -102,7 +109,7 @@ def _copy_sqlite(source: Path, destination: Path) -> None:
 
 def verify(source: Path) -> dict[str, dict]:
     """The manifest's files, each checked against its sha256; BackupError names every one that is
-    missing or differs."""
+    missing or differs, HomeTooNew refuses a backup of a newer release's home."""
     manifest_path = Path(source) / MANIFEST
     if not manifest_path.exists():
         raise BackupError(f"{manifest_path} saknas: {source} är ingen hel säkerhetskopia (den skrivs sist).")
@@ -113,6 +120,13 @@ def verify(source: Path) -> dict[str, dict]:
         raise BackupError(f"{manifest_path} kan inte läsas ({error}).") from None
     if manifest.get("format") != FORMAT:
         raise BackupError(f"{manifest_path} har format {manifest.get('format')}; den här versionen läser {FORMAT}.")
+    layout = manifest.get("layout", 1)              # backups made before the manifest said it: version 1
+    if not isinstance(layout, int):
+        raise BackupError(f"{manifest_path} kan inte läsas (datahemsversionen {layout!r} är inget heltal).")
+    if layout > LAYOUT_VERSION:
+        raise HomeTooNew(f"säkerhetskopian i {source}", layout, manifest.get("release"),
+                         "Återställ den med den nyare versionen, eller välj en säkerhetskopia som den här versionen "
+                         "har gjort.")
     wrong = []
     for relative, entry in files.items():
         path = Path(source) / relative

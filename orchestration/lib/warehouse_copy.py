@@ -28,8 +28,7 @@ import duckdb
 from orchestration.lib.delivery_state import DELIVERY_STATES_VIEW
 from orchestration.lib.warehouse import connect, memory_limit
 
-SERVING_DIR, COPY_NAME = "serving", "followup.duckdb"
-LEGACY_COPY_NAME = "read-copy.duckdb"        # where the copy was until session 6; removed when replaced
+SERVING_DIR, COPY_NAME = "serving", "followup.duckdb"   # once read-copy.duckdb at the root: lib/layout.py removes it
 
 # table → who reads it
 COPIED_TABLES = {
@@ -94,11 +93,6 @@ def write_copy(warehouse: Path, target: Path, run_id: str | None = None) -> Writ
         _remove(part)
         raise
     return WrittenCopy(target, target.stat().st_size, time.monotonic() - started, rows)
-
-
-def remove_legacy_copy(root: Path) -> None:
-    """The copy's old place (before session 6), so no stale copy lingers in an upgraded home."""
-    _remove(Path(root) / LEGACY_COPY_NAME)
 
 
 def written_at(copy: Path) -> dt.datetime | None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestration.lib.layout import check_home
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 
 
 def write_config_tables(warehouse: Path, config: ProjectsConfig) -> dict[str, int]:
-    """Replace the landing.project* tables with this configuration, in one transaction."""
+    """Replace the landing.project* tables with this configuration, in one transaction.
+
+    The first step of every run, whoever starts it (followup run, the schedule, the sensor, the UI),
+    so the home is checked here: a newer one refused, an older one upgraded (lib/layout.py; the
+    warehouse lies at the home's root)."""
+    check_home(warehouse.parent)
     ensure_schema(warehouse)
     kommuner = load_kommuner()
     projects = [

@@ -11,7 +11,7 @@ which shows the last run that succeeded.
 import dagster as dg
 
 from orchestration.ingest.assets import WAREHOUSE_POOL
-from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, remove_legacy_copy, write_copy
+from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, write_copy
 from orchestration.resources import FollowupResource
 
 
@@ -30,7 +30,6 @@ def read_copy(context: dg.AssetExecutionContext, followup: FollowupResource) -> 
     renamed into place."""
     home = followup.data_home()
     written = write_copy(home.warehouse, copy_path(home.root), context.run_id)
-    remove_legacy_copy(home.root)
     return dg.MaterializeResult(metadata={
         "fil": str(written.path),
         "byte": written.bytes,
