@@ -73,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    from orchestration.lib.layout import HomeLayoutError, refuse_newer
+
     try:
+        if args.command != "restore":       # restore's --home is a new home; restore checks the backup's version
+            refuse_newer(_home_of(args))    # a home a newer release wrote: refused before anything is touched
         return args.handler(args)
     except BrokenPipeError:
         raise
-    except UsageError as error:
+    except (UsageError, HomeLayoutError) as error:
         _error(str(error))
         return EXIT_USAGE
     except Busy as error:
