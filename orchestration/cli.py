@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    from orchestration.lib.dagster_instance import DagsterStorageError
     from orchestration.lib.layout import HomeLayoutError, refuse_newer
 
     try:
@@ -81,7 +82,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return args.handler(args)
     except BrokenPipeError:
         raise
-    except (UsageError, HomeLayoutError) as error:
+    except (UsageError, HomeLayoutError, DagsterStorageError) as error:   # DagsterStorageError: a wrong PostgreSQL URL
         _error(str(error))
         return EXIT_USAGE
     except Busy as error:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.dagster_instance import require_reachable, write_dagster_yaml
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
-from orchestration.lib.telemetry import disable_telemetry, write_dagster_yaml
+from orchestration.lib.telemetry import disable_telemetry
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.lib.warehouse_copy import copy_path
 
@@ -48,8 +49,10 @@ class RunOutcome:
 
 
 def prepare_environment(home: DataHome, config_path: str | None) -> None:
-    """Environment every tool reads: data home, config, DAGSTER_HOME, telemetry off."""
+    """Environment every tool reads: data home, config, DAGSTER_HOME, telemetry off. A wrong
+    FOLLOWUP_DAGSTER_POSTGRES_URL raises DagsterStorageError (in Swedish) before anything is done."""
     disable_telemetry()
+    require_reachable()
     home.create()
     os.environ["FOLLOWUP_HOME"] = str(home.root)
     if config_path:
@@ -105,7 +108,6 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     `WarehouseBusy` when another process holds the warehouse for longer than `wait_seconds`, and
     `HomeTooNew` (before anything is written) for a home a newer release wrote."""
     refuse_newer(home)
-    _forget_empty_dagster_yaml(home)
     prepare_environment(home, config_path)
     when_free = functools.partial(when_warehouse_free, path=home.warehouse, wait_seconds=wait_seconds, on_wait=on_wait)
     when_free(lambda: (upgrade_home(home), ensure_schema(home.warehouse)))   # an older home first migrated in place
@@ -223,15 +225,3 @@ def _reaped(pid: int, block: bool = False) -> bool:
     except ChildProcessError:
         return True
     return done == pid
-
-
-def _forget_empty_dagster_yaml(home: DataHome) -> None:
-    """A dagster.yaml left empty by a write that failed (a full disk) would be kept as the
-    user's own and run the instance without the data home's settings (one warehouse writer,
-    telemetry off); an empty one is written afresh."""
-    path = home.dagster / "dagster.yaml"
-    try:
-        if path.stat().st_size == 0:
-            path.unlink()
-    except FileNotFoundError:
-        pass

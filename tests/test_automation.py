@@ -219,7 +219,7 @@ def test_every_stage_and_check_that_opens_the_warehouse_is_in_the_warehouse_pool
 
 
 def test_the_data_homes_instance_queues_runs_one_at_a_time_with_one_warehouse_slot(tmp_path):
-    from orchestration.lib.telemetry import write_dagster_yaml
+    from orchestration.lib.dagster_instance import write_dagster_yaml
 
     write_dagster_yaml(tmp_path)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
@@ -265,7 +265,7 @@ WRITER = textwrap.dedent("""
     "DuckDB's file lock still keeps the second writer out (its step fails and is retried). On PostgreSQL "
     "(issue 15) FOR UPDATE SKIP LOCKED holds; until then this test states the goal, not a guarantee."))
 def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tmp_path):
-    from orchestration.lib.telemetry import write_dagster_yaml
+    from orchestration.lib.dagster_instance import write_dagster_yaml
 
     dagster_home = tmp_path / "dagster"
     write_dagster_yaml(dagster_home)
