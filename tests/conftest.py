@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from orchestration.lib.telemetry import disable_telemetry
+from tests.postgres import postgres_server, postgres_url  # noqa: F401  (a real PostgreSQL server, tests/postgres.py)
 
 disable_telemetry()
 

@@ -8,6 +8,11 @@ and copies Dagster's SQLite files with SQLite's own backup, which is consistent 
 sensor writes to them. The key is never in a backup: keep it apart (PRIVACY.md); the restored
 home checks the key put back against the fingerprint the backup carries.
 
+Dagster's storage on PostgreSQL (FOLLOWUP_DAGSTER_POSTGRES_URL) is no file to copy: the backup
+says so, in its output and its manifest, with the `pg_dump` command that saves it beside the
+backup; a restore says how to load that dump, or that the new home starts with an empty run
+history (no figure depends on it: they are in the warehouse).
+
 The manifest carries the home's layout version (lib/layout.py): a backup of a home a newer release
 wrote is refused, like the home itself, and so is restoring a backup a newer release made. A
 backup of an older home restores as it is; its next run upgrades it.
@@ -19,13 +24,23 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.dagster_instance import (
+    DUMP_FILE,
+    URL_VARIABLE,
+    Storage,
+    describe_url,
+    pg_dump_command,
+    storage_of,
+)
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import LAYOUT_VERSION, HomeTooNew, home_version, refuse_newer, this_release
 
@@ -45,6 +60,7 @@ class BackupSummary:
     target: Path
     files: int
     bytes: int
+    dagster_note: str | None = None     # Dagster's storage is not in the backup: what to do instead
 
 
 def _sha256(path: Path) -> str:
@@ -69,8 +85,9 @@ def _files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def backup(home: DataHome, target: Path) -> BackupSummary:
-    """Copy `home` (all but the key) into the new folder `target`, the manifest written last."""
+def backup(home: DataHome, target: Path, say: Callable[[str], None] | None = print) -> BackupSummary:
+    """Copy `home` (all but the key) into the new folder `target`, the manifest written last. When
+    Dagster's storage is on PostgreSQL, `say` is told how to dump it (and the summary carries it)."""
     target = Path(target)
     refuse_newer(home)
     layout = home_version(home)
@@ -78,6 +95,7 @@ def backup(home: DataHome, target: Path) -> BackupSummary:
         raise BackupError(f"{target} finns redan och är inte tom: välj en ny mapp för säkerhetskopian.")
     target.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict] = {}
+    storage = storage_of(home.dagster)
     warehouse = duckdb.connect(str(home.warehouse), read_only=True) if home.warehouse.exists() else None
     try:
         for path in _files(home.root):
@@ -93,11 +111,31 @@ def backup(home: DataHome, target: Path) -> BackupSummary:
         if warehouse is not None:
             warehouse.close()
     manifest = {"format": FORMAT, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "source": str(home.root), "layout": layout, "release": this_release(), "files": entries}
+                "source": str(home.root), "layout": layout, "release": this_release(),
+                "dagster_storage": _dagster_storage_entry(storage, target), "files": entries}
     part = target / (MANIFEST + ".part")
     part.write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(part, target / MANIFEST)
-    return BackupSummary(target, len(entries), sum(e["bytes"] for e in entries.values()))
+    note = _dump_note(storage, target) if storage.kind == "postgres" else None
+    if note and say:
+        say(note)
+    return BackupSummary(target, len(entries), sum(e["bytes"] for e in entries.values()), note)
+
+
+def _dagster_storage_entry(storage: Storage, target: Path) -> dict:
+    """What the manifest says of Dagster's storage: in the backup (SQLite), or where it is and how to
+    dump it (PostgreSQL; no password)."""
+    if storage.kind != "postgres":
+        return {"kind": "sqlite", "in_backup": True}
+    return {"kind": "postgres", "in_backup": False, "where": describe_url(storage.url) if storage.url else None,
+            "dump_with": pg_dump_command(storage.url, target), "dump_file": DUMP_FILE}
+
+
+def _dump_note(storage: Storage, target: Path) -> str:
+    where = describe_url(storage.url) if storage.url else f"adressen i {storage.variable or URL_VARIABLE}"
+    return (f"Dagsters körhistorik ligger i PostgreSQL ({where}) och kan inte kopieras som filer: den är inte med i "
+            f"säkerhetskopian. Spara den bredvid, med\n    {pg_dump_command(storage.url, target)}\n(lösenordet läser "
+            "pg_dump ur ~/.pgpass eller PGPASSWORD). Inga nyckeltal finns där: de ligger i lagret, som är med.")
 
 
 def _copy_sqlite(source: Path, destination: Path) -> None:
@@ -142,8 +180,9 @@ def verify(source: Path) -> dict[str, dict]:
     return files
 
 
-def restore(source: Path, home: DataHome) -> BackupSummary:
-    """Check the backup whole, then copy it into the new, empty home."""
+def restore(source: Path, home: DataHome, say: Callable[[str], None] | None = print) -> BackupSummary:
+    """Check the backup whole, then copy it into the new, empty home. When the backup's Dagster
+    storage was on PostgreSQL, `say` is told how to load its dump (and the summary carries it)."""
     if home.root.exists() and any(home.root.iterdir()):
         raise BackupError(f"{home.root} finns redan och är inte tomt: återställ till ett nytt datahem.")
     files = verify(source)
@@ -151,4 +190,20 @@ def restore(source: Path, home: DataHome) -> BackupSummary:
         destination = home.root / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(Path(source) / relative, destination)
-    return BackupSummary(home.root, len(files), sum(e["bytes"] for e in files.values()))
+    note = _restore_note(Path(source))
+    if note and say:
+        say(note)
+    return BackupSummary(home.root, len(files), sum(e["bytes"] for e in files.values()), note)
+
+
+def _restore_note(source: Path) -> str | None:
+    manifest = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
+    storage = manifest.get("dagster_storage")
+    if not isinstance(storage, dict) or storage.get("kind") != "postgres":
+        return None
+    dump = source.absolute() / str(storage.get("dump_file") or DUMP_FILE)
+    return (f"Dagsters körhistorik låg i PostgreSQL ({storage.get('where') or 'utanför datahemmet'}) och är inte med i "
+            f"säkerhetskopian. Läs in dumpen från `pg_dump` i en ny, tom databas med\n    pg_restore --no-owner "
+            f"--dbname=postgresql://ANVÄNDARE@VÄRD/DATABAS {shlex.quote(str(dump))}\n(`psql -f` för en dump i "
+            f"textform) och sätt {URL_VARIABLE} till den databasen. Annars börjar det återställda datahemmet med en tom "
+            "körhistorik; inga nyckeltal ändras av det: de ligger i lagret.")

@@ -19,6 +19,7 @@ from pathlib import Path
 URL_VARIABLE = "FOLLOWUP_DAGSTER_POSTGRES_URL"
 OWN_FIRST_LINE = "# Written by followup"
 CONNECT_TIMEOUT_SECONDS = 10
+DUMP_FILE = "dagster-postgres.dump"          # beside a backup's files, where pg_dump_command writes it
 
 _HEAD = f"""\
 {OWN_FIRST_LINE}; written again when {URL_VARIABLE} is set or removed. To keep a dagster.yaml
@@ -212,20 +213,19 @@ def check_postgres(url: str) -> str | None:
     import psycopg2
 
     shown = describe_url(url)
-    secrets = [s for s in (parsed.password, parsed.query.get("password")) if isinstance(s, str) and s]
     try:
         connection = psycopg2.connect(_libpq(url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg2.ProgrammingError as error:      # libpq could not read the URL
-        return f"{URL_VARIABLE} kan inte läsas ({_scrubbed(error, secrets)}). {form}"
+        return f"{URL_VARIABLE} kan inte läsas ({without_password(str(error), url)}). {form}"
     except psycopg2.OperationalError as error:
-        return _connect_failure(_scrubbed(error, secrets), shown, parsed)
+        return _connect_failure(without_password(str(error), url), shown, parsed)
     try:
         with connection.cursor() as cursor:
             cursor.execute("select to_regclass('runs') is not null, "
                            "has_schema_privilege(current_schema(), 'CREATE')")
             has_tables, may_create = cursor.fetchone()
     except psycopg2.Error as error:
-        return f"Dagsters lagring i PostgreSQL ({shown}) kan inte läsas: {_scrubbed(error, secrets)}"
+        return f"Dagsters lagring i PostgreSQL ({shown}) kan inte läsas: {without_password(str(error), url)}"
     finally:
         connection.close()
     if not has_tables and not may_create:
@@ -252,13 +252,17 @@ def _connect_failure(reason: str, shown: str, parsed) -> str:
             f"{URL_VARIABLE}; utan variabeln använder followup SQLite i datahemmet.")
 
 
-def _scrubbed(error: Exception, secrets: list[str]) -> str:
-    """The error's text with every form of the password (as given, percent-encoded) replaced."""
-    from urllib.parse import quote, quote_plus
+def without_password(text: str, url: str | None) -> str:
+    """`text` with every form of `url`'s password (as written, percent-encoded, decoded) replaced."""
+    from urllib.parse import quote, quote_plus, unquote
 
-    text = str(error).strip()
+    parsed = _parsed(url) if url else None
+    if parsed is None:
+        return text.strip()
+    secrets = [s for s in (parsed.password, parsed.query.get("password")) if isinstance(s, str) and s]
+    text = text.strip()
     for secret in secrets:
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+        for form in sorted({secret, unquote(secret), quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
             text = text.replace(form, "***")
     return text
 
@@ -278,4 +282,4 @@ def pg_dump_command(url: str | None, target: Path) -> str:
     (no password in it: pg_dump reads it from ~/.pgpass or PGPASSWORD)."""
     address = url_without_password(url) if url else f"${URL_VARIABLE}"
     quoted = shlex.quote(address) if url else f'"{address}"'
-    return f"pg_dump --format=custom --file={shlex.quote(str(Path(target) / 'dagster-postgres.dump'))} {quoted}"
+    return f"pg_dump --format=custom --file={shlex.quote(str(Path(target).absolute() / DUMP_FILE))} {quoted}"

@@ -111,20 +111,51 @@ def _space(home: DataHome, _: str | None) -> Finding:
 
 
 def _dagster(home: DataHome, _: str | None) -> Finding:
+    """Which storage Dagster keeps the runs in (the one the next run uses) and whether it is read."""
     import dagster as dg
 
-    if not (home.dagster / "dagster.yaml").exists():
+    from orchestration.lib.dagster_instance import (
+        URL_VARIABLE,
+        Storage,
+        check_postgres,
+        configured_url,
+        is_own,
+        storage_of,
+        without_password,
+    )
+
+    path = home.dagster / "dagster.yaml"
+    if not path.exists():
         return Finding("Dagster", False, f"{home.dagster}/dagster.yaml finns inte: kör `followup run` en gång")
+    written = storage_of(home.dagster)
+    storage = written
+    if is_own(path):                    # followup writes it again for the next run, as the environment says
+        url = configured_url()
+        storage = Storage("postgres", url, URL_VARIABLE) if url else Storage("sqlite")
+    if storage.kind == "postgres":
+        if storage.url is None:
+            return Finding("Dagster", False, f"{path} lägger körningarna i PostgreSQL, men {storage.variable or 'adressen'} "
+                                             "är inte satt i den här miljön")
+        problem = check_postgres(storage.url)
+        if problem:
+            return Finding("Dagster", False, problem)
+    where = storage.describe() if storage.kind == "postgres" else f"SQLite i {home.dagster}"
+    if storage.kind != written.kind:    # the history so far stays where it is
+        if storage.kind == "postgres":
+            return Finding("Dagster", True, f"{where} nås; nästa körning byter dit från SQLite ({URL_VARIABLE} är "
+                                            "satt), den tidigare körhistoriken stannar i SQLite-filerna")
+        return Finding("Dagster", True, f"{where}; nästa körning byter hit från {written.describe()} "
+                                        f"({URL_VARIABLE} är inte satt), den tidigare körhistoriken stannar där")
     try:
         with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
             runs = instance.get_runs(limit=1)
     except Exception as error:          # any storage fault is this check's finding, not a crash
-        return Finding("Dagster", False, f"lagringen i {home.dagster} kan inte läsas: {type(error).__name__}: {error}")
+        reason = without_password(f"{type(error).__name__}: {error}", storage.url)
+        return Finding("Dagster", False, f"lagringen ({where}) kan inte läsas: {reason}")
     if not runs:
-        return Finding("Dagster", True, f"lagringen i {home.dagster} läses; inga körningar ännu")
+        return Finding("Dagster", True, f"{where} läses; inga körningar ännu")
     last = runs[0]
-    return Finding("Dagster", True, f"lagringen i {home.dagster} läses; senaste körningen {last.run_id[:8]} "
-                                    f"({last.status.value})")
+    return Finding("Dagster", True, f"{where} läses; senaste körningen {last.run_id[:8]} ({last.status.value})")
 
 
 def _daemon(home: DataHome, _: str | None) -> Finding:
