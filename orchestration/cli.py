@@ -1,4 +1,4 @@
-"""`followup`: demo, run, export, status, create-key, rotate-key, purge-raw (shared/spec/cli.md).
+"""`followup`: demo, run, export, status, doctor, backup, restore, serve, create-key, rotate-key, purge-raw.
 
 Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed
 (a full disk among the reasons, said as such), 2 a usage or configuration error, 3 another run
@@ -180,6 +180,15 @@ def _parser() -> argparse.ArgumentParser:
     restore = command("restore", _restore, "återställ en säkerhetskopia till ett nytt datahem, efter att varje "
                                            "fils kontrollsumma stämt")
     restore.add_argument("--from", dest="source", required=True, help="mappen med säkerhetskopian")
+    serve = command("serve", _serve, "kör Dagsters användargränssnitt och demon (schemat, inkorgssensorn, körkön) "
+                                     "för datahemmet tills Ctrl-C eller SIGTERM")
+    serve.add_argument("--config", help=config_help)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="adressen gränssnittet lyssnar på (standard 127.0.0.1: bara den här datorn; gränssnittet "
+                            "har ingen inloggning, sätt en omvänd proxy med inloggning framför, se deploy/)")
+    serve.add_argument("--port", type=int, default=3000, help="porten (standard 3000)")
+    serve.add_argument("--only", choices=("webserver", "daemon"),
+                       help="starta bara den ena processen (systemd-enheterna i deploy/ kör en var)")
     command("create-key", _create_key, "skapa nyckelfilen för pseudonymisering (rättigheter 0600) i datahemmet")
     rotate = command("rotate-key", _rotate_key,
                      "byt pseudonymiseringsnyckel och pseudonymisera alla leveranser igen från arkivet",
@@ -496,6 +505,29 @@ def _restore(args: argparse.Namespace) -> int:
           f"nyckeln i {key_path(home.root)} (rättigheter 0600) eller i FOLLOWUP_PSEUDONYM_KEY: samma nyckel "
           "som förut, det kontrolleras mot datahemmets fingeravtryck vid nästa körning.")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from orchestration.automation.service import PROCESSES, ServiceError, ServiceFailed, serve
+    from orchestration.runner import prepare_environment
+
+    home = _home_of(args)
+    if not home.root.exists():
+        raise UsageError(f"datahemmet {home.root} finns inte: skapa det med `followup create-key --home {home.root}`")
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: ange en port mellan 1 och 65535")
+    config_path = args.config or _env_config()
+    _config(config_path)
+    _require_key(home)
+    prepare_environment(home, config_path)
+    try:
+        return serve(home, args.host, args.port, (args.only,) if args.only else PROCESSES,
+                     say=lambda text: print(console(text), flush=True))
+    except ServiceError as error:
+        raise UsageError(str(error))
+    except ServiceFailed as error:
+        _error(str(error))
+        return EXIT_FAILED
 
 
 def _status(args: argparse.Namespace) -> int:

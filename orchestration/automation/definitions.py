@@ -4,7 +4,8 @@ Deliveries are due by the 10th of the following month (extract contract); the sc
 the 11th at 06:00 Stockholm time so a month's processing and exports complete once they are in.
 `FOLLOWUP_SCHEDULE_CRON` and `FOLLOWUP_SCHEDULE_TIMEZONE` move it (read when the code location
 loads). The sensor starts a run as soon as files appear or change, for the projects whose inbox
-folders changed only, so a coordinator does not wait for the schedule.
+folders changed only, so a coordinator does not wait for the schedule; it looks every minute
+(`FOLLOWUP_SENSOR_INTERVAL_SECONDS`).
 
 At most one writer at the warehouse, whatever starts the run: every stage and check that opens
 the warehouse is in the pool `warehouse`, whose limit is 1 in the data home's dagster.yaml
@@ -51,6 +52,14 @@ def schedule_cron() -> str:
 
 def schedule_timezone() -> str:
     return os.environ.get("FOLLOWUP_SCHEDULE_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
+
+
+def sensor_interval_seconds() -> int:
+    """Seconds between two looks at the inbox (FOLLOWUP_SENSOR_INTERVAL_SECONDS, standard 60)."""
+    text = os.environ.get("FOLLOWUP_SENSOR_INTERVAL_SECONDS", "").strip() or "60"
+    if not text.isdigit() or not 1 <= int(text) <= 86_400:
+        raise ValueError(f"FOLLOWUP_SENSOR_INTERVAL_SECONDS={text!r} ska vara ett antal sekunder mellan 1 och 86400.")
+    return int(text)
 
 
 def step_retry_policy() -> dg.RetryPolicy | None:
@@ -132,7 +141,7 @@ def configured_projects() -> set[str] | None:
         return None
 
 
-@dg.sensor(job=followup_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+@dg.sensor(job=followup_job, minimum_interval_seconds=sensor_interval_seconds(), default_status=dg.DefaultSensorStatus.STOPPED,
            description="Startar en körning när filer i inkorgen är nya eller ändrade, bara för de projekten.")
 def inbox_sensor(context: dg.SensorEvaluationContext):
     """Start a run for the projects whose inbox folders have new or changed files.

@@ -1,0 +1,297 @@
+"""`followup serve`: Dagster's webserver and daemon for one data home, as a service.
+
+Two real processes, `dagster-webserver` (the UI) and `dagster-daemon run` (the schedule, the
+inbox sensor and the run queue), each loading the code location from the home's own
+workspace file. This process supervises them: when one ends by itself the other is stopped and
+the service ends with an error; SIGTERM or Ctrl-C stops both, with the code servers and run
+workers they started. Each starts in a process group of its own, so nothing is left behind; a
+run cut off by the stop is marked failed and its warehouse slot freed, so the next start does
+not wait for it. systemd (deploy/) runs one `followup serve --only …` per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.lib.home import DataHome
+
+LOCATION = "orchestration.definitions"       # the code location's name, as in the repository's workspace.yaml
+PROCESSES = ("webserver", "daemon")
+READY_SECONDS = 240.0                        # loading the code location takes 10–30 s; a loaded machine more
+STOP_GRACE_SECONDS = 30.0                    # a run worker writes its failure; the daemon ends its threads
+_PR_SET_PDEATHSIG = 1
+
+
+class ServiceError(Exception):
+    """The service cannot start as asked (a port in use, an address it cannot take): exit 2."""
+
+
+@dataclass
+class Supervised:
+    name: str
+    command: list[str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    seen: set[int] = field(default_factory=set)     # every process of its group seen while it ran
+
+
+def workspace_file(home: DataHome) -> Path:
+    """The home's workspace.yaml: the same code location as the repository's, run by this Python."""
+    path = home.dagster / "workspace.yaml"
+    text = ("# Written by followup serve: the code location the webserver and the daemon load.\n"
+            "load_from:\n"
+            "  - python_module:\n"
+            f"      module_name: {LOCATION}\n"
+            f"      executable_path: {json.dumps(sys.executable)}\n")
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        temporary = path.with_name(f".workspace.yaml.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    return path
+
+
+def port_refusal(host: str, port: int) -> str | None:
+    """Why the webserver could not listen on host:port, said before anything starts; None if it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return f"adressen {host!r} kan inte slås upp ({error.strerror}); ange en IP-adress eller ett värdnamn med --host"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"porten {port} på {host} används redan av ett annat program (kanske en annan `followup serve` "
+                        "eller `make dashboard`); stoppa det, eller välj en annan port med --port")
+            if error.errno == errno.EACCES:
+                return f"porten {port} kräver rättigheter som den här användaren saknar; välj en port över 1023 med --port"
+            return f"porten {port} på {host} kan inte användas: {error.strerror}"
+    return None
+
+
+def commands(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSES) -> list[Supervised]:
+    bin_dir = Path(sys.executable).parent
+    workspace = str(workspace_file(home))
+    logs = home.root / "logs"
+    chosen = []
+    if "webserver" in only:
+        chosen.append(Supervised("webserver", [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", host,
+                                               "-p", str(port), "--dagster-log-level", "warning"],
+                                 logs / "dagster-webserver.log"))
+    if "daemon" in only:
+        chosen.append(Supervised("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace,
+                                            "--log-level", "warning"], logs / "dagster-daemon.log"))
+    return chosen
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: its own process group, and SIGTERM when `followup serve` dies
+    (even by SIGKILL), so a killed service does not leave a webserver holding the port."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _start(child: Supervised) -> None:
+    child.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with child.log_path.open("a", encoding="utf-8") as log:
+        log.write(f"\n--- followup serve startar {child.name} {dt.datetime.now():%Y-%m-%d %H:%M:%S} ---\n")
+        log.flush()
+        child.process = subprocess.Popen(child.command, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+
+
+def group_members(pgid: int) -> set[int]:
+    """Live processes of process group `pgid`, and their descendants that left it (Linux /proc)."""
+    parents: dict[int, int] = {}
+    groups: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == "Z":
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        groups[int(entry.name)] = int(fields[2])
+    members = {pid for pid, group in groups.items() if group == pgid}
+    grew = True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= children
+        grew = bool(children)
+    return members
+
+
+def _alive(pids: set[int]) -> set[int]:
+    left = set()
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            left.add(pid)
+    return left
+
+
+def _signal_all(pids: set[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def stop(children: list[Supervised], grace_seconds: float = STOP_GRACE_SECONDS) -> set[int]:
+    """SIGTERM to every process the services started, SIGKILL to those left after the grace.
+    Returns the processes that had to be killed."""
+    for child in children:
+        if child.process is not None:
+            child.seen |= group_members(child.process.pid)
+    everyone = set().union(*(child.seen for child in children)) if children else set()
+    _signal_all(_alive(everyone), signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.process is not None:
+                child.process.poll()          # reap our own children, so they do not linger as zombies
+        if not _alive(everyone):
+            return set()
+        time.sleep(0.2)
+    killed = _alive(everyone)
+    _signal_all(killed, signal.SIGKILL)
+    for child in children:
+        if child.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(timeout=10)
+    return killed
+
+
+def webserver_ready(base: str) -> bool:
+    """The webserver answers and has loaded the code location (raises when loading failed)."""
+    query = json.dumps({"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                                 "locationOrLoadError { __typename ... on PythonError { message } } } } } }"}).encode()
+    request = urllib.request.Request(f"{base}/graphql", data=query, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    entry = next((e for e in entries if e["name"] == LOCATION), None)
+    loaded = entry and entry["locationOrLoadError"]
+    if loaded and loaded["__typename"] == "PythonError":
+        raise ServiceError(f"kodplatsen kunde inte laddas: {loaded.get('message', '').strip()[:800]}")
+    return bool(loaded and entry["loadStatus"] == "LOADED")
+
+
+def release_cut_off_runs(dagster_home: Path) -> list[str]:
+    """Runs the stop cut off (started by the daemon, now without a worker): failed, slots freed."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from orchestration.runner import PID_TAG
+
+    released = []
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        unfinished = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+                                                            DagsterRunStatus.CANCELING]))
+        for run in unfinished:
+            if PID_TAG in run.tags:       # a `followup run` in its own process: runner.release_abandoned_runs
+                continue
+            instance.report_run_failed(run, "Körningen avbröts när followup serve stoppades; starta den igen i "
+                                            "användargränssnittet eller vänta på sensorn.")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[Callable[[], str | None]]:
+    """SIGTERM, SIGINT and SIGHUP end the service; the returned function says which came."""
+    received: list[str] = []
+
+    def note(signum, _frame) -> None:
+        received.append(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSES,
+          say: Callable[[str], None] = print, ready_seconds: float = READY_SECONDS) -> int:
+    """Start, watch and stop the processes; 0 after a stop asked for, 1 when a process ended by itself."""
+    if "webserver" in only:
+        refused = port_refusal(host, port)
+        if refused:
+            raise ServiceError(refused)
+    children = commands(home, host, port, only)
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    with _stop_on_signals() as stop_asked:
+        failure = None
+        try:
+            for child in children:
+                _start(child)
+            waiting_for_ui = "webserver" in only
+            deadline = time.monotonic() + ready_seconds
+            if "daemon" in only:
+                say("Dagster-demonen går: månadsschemat, inkorgssensorn och körkön (slå på dem i gränssnittet, "
+                    "under Automation).")
+            while stop_asked() is None:
+                for child in children:
+                    child.seen |= group_members(child.process.pid)
+                    if child.process.poll() is not None:
+                        failure = (f"dagster-{child.name} avslutades oväntat (slutkod {child.process.returncode}); "
+                                   f"se {child.log_path}")
+                        break
+                if failure:
+                    break
+                if waiting_for_ui:
+                    with contextlib.suppress(OSError, ValueError, KeyError):
+                        if webserver_ready(f"http://{_loopback_for(host)}:{port}"):
+                            waiting_for_ui = False
+                            say(f"Användargränssnittet: {base} (datahem {home.root}). Stoppa med Ctrl-C.")
+                    if waiting_for_ui and time.monotonic() > deadline:
+                        failure = f"användargränssnittet svarade inte inom {ready_seconds:.0f} s; se {children[0].log_path}"
+                        break
+                time.sleep(0.5)
+        except ServiceError as error:
+            failure = str(error)
+        finally:
+            killed = stop(children)
+            released = release_cut_off_runs(home.dagster) if "daemon" in only else []
+    if killed:
+        say(f"{len(killed)} process(er) stoppade inte själva och avslutades med SIGKILL.")
+    if released:
+        say(f"{len(released)} körning(ar) avbröts av stoppet och markerades som misslyckade: {', '.join(r[:8] for r in released)}.")
+    if failure:
+        raise ServiceFailed(failure)
+    say(f"Stoppad ({stop_asked()}); inga processer kvar.")
+    return 0
+
+
+class ServiceFailed(Exception):
+    """A process of the service ended by itself, or never became ready: exit 1."""
+
+
+def _loopback_for(host: str) -> str:
+    """Where this machine reaches a server listening on `host` (0.0.0.0 and :: are every address)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
