@@ -93,11 +93,12 @@ class PostgresServer:
         finally:
             connection.close()
 
-    def create_database(self, owner: str = OWNER) -> str:
-        """A new empty database owned by `owner`; its URL (no password: the socket is trusted)."""
+    def create_database(self, owner: str = OWNER, password: str | None = None) -> str:
+        """A new empty database owned by `owner`; its URL (the socket trusts `owner`, so any
+        `password` put in the URL is accepted: a test can check it is never shown)."""
         name = f"followup_test_{next(self._numbers)}"
         self.execute(f'create database "{name}" owner "{owner}"')
-        return self.url(name, owner)
+        return self.url(name, owner, password)
 
     def _run(self, *command: str) -> subprocess.CompletedProcess:
         return subprocess.run([*self.run_as, *command], cwd=self.root, capture_output=True, text=True, timeout=120)

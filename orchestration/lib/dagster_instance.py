@@ -29,12 +29,16 @@ telemetry:
   enabled: false
 """
 _POSTGRES = f"""\
-# Runs, events and schedules in PostgreSQL. The URL is read from the environment when the
+# Runs, events and schedules in PostgreSQL: dagster-postgres' storage, its URL read with psycopg2
+# (orchestration/lib/postgres_storage.py says why). The URL is read from the environment when the
 # instance starts: it is never written here.
 storage:
-  postgres:
-    postgres_url:
-      env: {URL_VARIABLE}
+  custom:
+    module: orchestration.lib.postgres_storage
+    class: PostgresStorage
+    config:
+      postgres_url:
+        env: {URL_VARIABLE}
 """
 _TAIL = """\
 # DuckDB allows one writing process: at most one run at a time, one warehouse step at a time.
@@ -127,6 +131,9 @@ def storage_of(dagster_home: Path) -> Storage:
     storage = document.get("storage")
     if isinstance(storage, dict) and isinstance(storage.get("postgres"), dict):
         return _postgres_storage(storage["postgres"])
+    custom = storage.get("custom") if isinstance(storage, dict) else None
+    if isinstance(custom, dict) and "postgres" in str(custom.get("module", "")).lower():
+        return _postgres_storage(custom.get("config") or {})
     run_storage = document.get("run_storage")
     if isinstance(run_storage, dict) and "postgres" in str(run_storage.get("module", "")):
         return _postgres_storage(run_storage.get("config") or {})
