@@ -33,9 +33,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
-# The coordinators' dashboards on the demo's data home.
+# The coordinators' dashboards on the demo's data home: Dagster's webserver and daemon, as on a
+# server (followup serve), on http://127.0.0.1:3000 until Ctrl-C.
 dashboard: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH DAGSTER_HOME=$(DEMO_HOME)/dagster FOLLOWUP_HOME=$(DEMO_HOME) $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/followup serve --home $(DEMO_HOME)
 
 # Timings of the three benchmark cases against the DuckDB floor (BENCHMARKS.md); data in /tmp.
 benchmark: $(STAMP)

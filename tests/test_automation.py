@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -135,6 +136,20 @@ def test_the_sensor_starts_nothing_with_a_key_other_than_the_homes_or_without_on
     missing, cursor = tick()
     assert isinstance(missing, dg.SkipReason) and "create-key" in missing.skip_message and cursor is None
     monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", pseudonym_key.decode())
+    started, _ = tick()
+    assert isinstance(started, dg.RunRequest)
+
+
+def test_the_sensor_starts_nothing_in_a_home_written_by_a_newer_release(tmp_path, monkeypatch, pseudonym_key):
+    from orchestration.lib.layout import LAYOUT_VERSION, RECORD_NAME
+
+    monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
+    deliver(tmp_path, "uvas", "2380", "2016-03.csv")
+    (tmp_path / RECORD_NAME).write_text(json.dumps({"layout": LAYOUT_VERSION + 1, "release": "99.0.0", "upgrades": []}),
+                                        encoding="utf-8")
+    refused, cursor = tick()
+    assert isinstance(refused, dg.SkipReason) and "99.0.0" in refused.skip_message and cursor is None
+    (tmp_path / RECORD_NAME).unlink()
     started, _ = tick()
     assert isinstance(started, dg.RunRequest)
 

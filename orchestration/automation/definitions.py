@@ -160,7 +160,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     if holder is not None:
         return dg.SkipReason(f"En körning pågår redan i {home.root} ({holder.describe()}); inkorgen kontrolleras "
                              "igen när den är klar.")
-    refused = key_refusal(home)
+    from orchestration.lib.layout import refusal
+
+    refused = refusal(home) or key_refusal(home)
     if refused:
         return dg.SkipReason(refused)
     digests = folder_digests(inbox_fingerprint(home))

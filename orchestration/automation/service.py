@@ -216,6 +216,18 @@ def release_cut_off_runs(dagster_home: Path) -> list[str]:
     return released
 
 
+def daemon_heartbeat_since(dagster_home: Path, since: float) -> bool:
+    """Whether the daemon has written a heartbeat since `since` (its loops are running)."""
+    from dagster import DagsterInstance
+
+    try:
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            beats = instance.get_daemon_heartbeats()
+    except Exception:  # noqa: BLE001 - storage not ready yet, or wrong: the daemon's own log says which
+        return False
+    return any(beat.timestamp >= since for beat in beats.values())
+
+
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[Callable[[], str | None]]:
     """SIGTERM, SIGINT and SIGHUP end the service; the returned function says which came."""
@@ -246,11 +258,9 @@ def serve(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSE
         try:
             for child in children:
                 _start(child)
-            waiting_for_ui = "webserver" in only
+            waiting_for_ui, waiting_for_daemon = "webserver" in only, "daemon" in only
+            started = time.time()
             deadline = time.monotonic() + ready_seconds
-            if "daemon" in only:
-                say("Dagster-demonen går: månadsschemat, inkorgssensorn och körkön (slå på dem i gränssnittet, "
-                    "under Automation).")
             while stop_asked() is None:
                 for child in children:
                     child.seen |= group_members(child.process.pid)
@@ -265,15 +275,26 @@ def serve(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSE
                         if webserver_ready(f"http://{_loopback_for(host)}:{port}"):
                             waiting_for_ui = False
                             say(f"Användargränssnittet: {base} (datahem {home.root}). Stoppa med Ctrl-C.")
-                    if waiting_for_ui and time.monotonic() > deadline:
-                        failure = f"användargränssnittet svarade inte inom {ready_seconds:.0f} s; se {children[0].log_path}"
-                        break
+                if waiting_for_daemon and daemon_heartbeat_since(home.dagster, started):
+                    waiting_for_daemon = False
+                    say("Dagster-demonen går: månadsschemat, inkorgssensorn och körkön (slå på schemat och sensorn "
+                        "i gränssnittet under Automation).")
+                if (waiting_for_ui or waiting_for_daemon) and time.monotonic() > deadline:
+                    late = next(c for c in children if c.name == ("webserver" if waiting_for_ui else "daemon"))
+                    failure = f"dagster-{late.name} kom inte igång inom {ready_seconds:.0f} s; se {late.log_path}"
+                    break
                 time.sleep(0.5)
         except ServiceError as error:
             failure = str(error)
         finally:
             killed = stop(children)
-            released = release_cut_off_runs(home.dagster) if "daemon" in only else []
+            released = []
+            if "daemon" in only:
+                try:
+                    released = release_cut_off_runs(home.dagster)
+                except Exception as error:  # noqa: BLE001 - the storage's own fault, already said or logged
+                    say(f"Avbrutna körningar kunde inte markeras ({type(error).__name__}); `followup doctor` visar "
+                        "lagringens tillstånd.")
     if killed:
         say(f"{len(killed)} process(er) stoppade inte själva och avslutades med SIGKILL.")
     if released:

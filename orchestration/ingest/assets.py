@@ -7,6 +7,7 @@ so the graph runs unbroken from the inbox to the KPI marts.
 import dagster as dg
 
 from orchestration.ingest.intake import run_intake
+from orchestration.lib.layout import HomeLayoutError
 from orchestration.lib.safe_text import console, markdown_cell
 from orchestration.privacy.keys import PseudonymKeyError, key_file_warning, verified_key
 from orchestration.projects.load import write_config_tables
@@ -42,7 +43,10 @@ def landing_key(table: str) -> dg.AssetKey:
 def projects_config(followup: FollowupResource):
     """Projektkonfigurationen (perioder, kommuner, mål), kontrollerad och inläst."""
     config = followup.projects()
-    counts = write_config_tables(followup.data_home().warehouse, config)
+    try:
+        counts = write_config_tables(followup.data_home().warehouse, config)
+    except HomeLayoutError as error:        # a home from a newer release: retrying cannot help
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     for table in CONFIG_TABLES:
         yield dg.MaterializeResult(asset_key=landing_key(table), metadata={
             "fil": str(config.source), "projekt": counts["projects"],
