@@ -110,35 +110,35 @@ def _space(home: DataHome, _: str | None) -> Finding:
     return Finding("diskutrymme", need.enough, text if need.enough else text + ": frigör utrymme före nästa körning")
 
 
+def _storage(home: DataHome):
+    """The storage the next run uses, and what is wrong with reaching it (None when nothing is).
+    followup writes its own dagster.yaml again for each run, as the environment says."""
+    from orchestration.lib.dagster_instance import URL_VARIABLE, Storage, check_postgres, configured_url, is_own, storage_of
+
+    storage = storage_of(home.dagster)
+    if is_own(home.dagster / "dagster.yaml"):
+        url = configured_url()
+        storage = Storage("postgres", url, URL_VARIABLE) if url else Storage("sqlite")
+    if storage.kind != "postgres":
+        return storage, None
+    if storage.url is None:
+        return storage, (f"{home.dagster}/dagster.yaml lägger körningarna i PostgreSQL, men "
+                         f"{storage.variable or 'adressen'} är inte satt i den här miljön")
+    return storage, check_postgres(storage.url)
+
+
 def _dagster(home: DataHome, _: str | None) -> Finding:
     """Which storage Dagster keeps the runs in (the one the next run uses) and whether it is read."""
     import dagster as dg
 
-    from orchestration.lib.dagster_instance import (
-        URL_VARIABLE,
-        Storage,
-        check_postgres,
-        configured_url,
-        is_own,
-        storage_of,
-        without_password,
-    )
+    from orchestration.lib.dagster_instance import URL_VARIABLE, storage_of, without_password
 
-    path = home.dagster / "dagster.yaml"
-    if not path.exists():
+    if not (home.dagster / "dagster.yaml").exists():
         return Finding("Dagster", False, f"{home.dagster}/dagster.yaml finns inte: kör `followup run` en gång")
+    storage, problem = _storage(home)
+    if problem:
+        return Finding("Dagster", False, problem)
     written = storage_of(home.dagster)
-    storage = written
-    if is_own(path):                    # followup writes it again for the next run, as the environment says
-        url = configured_url()
-        storage = Storage("postgres", url, URL_VARIABLE) if url else Storage("sqlite")
-    if storage.kind == "postgres":
-        if storage.url is None:
-            return Finding("Dagster", False, f"{path} lägger körningarna i PostgreSQL, men {storage.variable or 'adressen'} "
-                                             "är inte satt i den här miljön")
-        problem = check_postgres(storage.url)
-        if problem:
-            return Finding("Dagster", False, problem)
     where = storage.describe() if storage.kind == "postgres" else f"SQLite i {home.dagster}"
     if storage.kind != written.kind:    # the history so far stays where it is
         if storage.kind == "postgres":
@@ -161,11 +161,15 @@ def _dagster(home: DataHome, _: str | None) -> Finding:
 def _daemon(home: DataHome, _: str | None) -> Finding:
     import dagster as dg
 
-    try:
-        with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
-            beats = instance.get_daemon_heartbeats()
-    except Exception:                   # _dagster says what is wrong with the storage
-        beats = {}
+    beats = {}
+    if (home.dagster / "dagster.yaml").exists():
+        if _storage(home)[1] is not None:
+            return Finding("Dagster-demonen", None, "okänt: Dagsters lagring nås inte (se raden Dagster)")
+        try:
+            with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+                beats = instance.get_daemon_heartbeats()
+        except Exception:               # _dagster says what is wrong with the storage
+            beats = {}
     newest = max((beat.timestamp for beat in beats.values()), default=None)
     if newest is not None and time.time() - newest < HEARTBEAT_FRESH_SECONDS:
         when = dt.datetime.fromtimestamp(newest).strftime("%H:%M:%S")
