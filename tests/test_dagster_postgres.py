@@ -14,7 +14,6 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import duckdb

@@ -133,9 +133,10 @@ def _dagster_storage_entry(storage: Storage, target: Path) -> dict:
 
 def _dump_note(storage: Storage, target: Path) -> str:
     where = describe_url(storage.url) if storage.url else f"adressen i {storage.variable or URL_VARIABLE}"
-    return (f"Dagsters körhistorik ligger i PostgreSQL ({where}) och kan inte kopieras som filer: den är inte med i "
-            f"säkerhetskopian. Spara den bredvid, med\n    {pg_dump_command(storage.url, target)}\n(lösenordet läser "
-            "pg_dump ur ~/.pgpass eller PGPASSWORD). Inga nyckeltal finns där: de ligger i lagret, som är med.")
+    return (f"Dagsters körhistorik ligger i PostgreSQL ({where}) och kan inte kopieras som filer: den är inte "
+            f"med i säkerhetskopian. Spara den bredvid, med\n    {pg_dump_command(storage.url, target)}\n"
+            "(lösenordet läser pg_dump ur ~/.pgpass eller PGPASSWORD). Inga nyckeltal finns där: de ligger i "
+            "lagret, som är med.")
 
 
 def _copy_sqlite(source: Path, destination: Path) -> None:
@@ -202,8 +203,9 @@ def _restore_note(source: Path) -> str | None:
     if not isinstance(storage, dict) or storage.get("kind") != "postgres":
         return None
     dump = source.absolute() / str(storage.get("dump_file") or DUMP_FILE)
-    return (f"Dagsters körhistorik låg i PostgreSQL ({storage.get('where') or 'utanför datahemmet'}) och är inte med i "
-            f"säkerhetskopian. Läs in dumpen från `pg_dump` i en ny, tom databas med\n    pg_restore --no-owner "
+    where = storage.get("where") or "utanför datahemmet"
+    return (f"Dagsters körhistorik låg i PostgreSQL ({where}) och är inte med i säkerhetskopian. Läs in dumpen "
+            f"från `pg_dump` i en ny, tom databas med\n    pg_restore --no-owner "
             f"--dbname=postgresql://ANVÄNDARE@VÄRD/DATABAS {shlex.quote(str(dump))}\n(`psql -f` för en dump i "
-            f"textform) och sätt {URL_VARIABLE} till den databasen. Annars börjar det återställda datahemmet med en tom "
-            "körhistorik; inga nyckeltal ändras av det: de ligger i lagret.")
+            f"textform) och sätt {URL_VARIABLE} till den databasen. Annars börjar det återställda datahemmet med "
+            "en tom körhistorik; inga nyckeltal ändras av det: de ligger i lagret.")

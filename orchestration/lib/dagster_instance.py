@@ -269,7 +269,8 @@ def without_password(text: str, url: str | None) -> str:
     secrets = [s for s in (parsed.password, parsed.query.get("password")) if isinstance(s, str) and s]
     text = text.strip()
     for secret in secrets:
-        for form in sorted({secret, unquote(secret), quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
+        forms = {secret, unquote(secret), quote(secret, safe=""), quote_plus(secret)}
+        for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, "***")
     return text
 

@@ -113,7 +113,14 @@ def _space(home: DataHome, _: str | None) -> Finding:
 def _storage(home: DataHome):
     """The storage the next run uses, and what is wrong with reaching it (None when nothing is).
     followup writes its own dagster.yaml again for each run, as the environment says."""
-    from orchestration.lib.dagster_instance import URL_VARIABLE, Storage, check_postgres, configured_url, is_own, storage_of
+    from orchestration.lib.dagster_instance import (
+        URL_VARIABLE,
+        Storage,
+        check_postgres,
+        configured_url,
+        is_own,
+        storage_of,
+    )
 
     storage = storage_of(home.dagster)
     if is_own(home.dagster / "dagster.yaml"):
