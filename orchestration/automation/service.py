@@ -216,6 +216,23 @@ def release_cut_off_runs(dagster_home: Path) -> list[str]:
     return released
 
 
+def prepare_storage(dagster_home: Path) -> None:
+    """Create or upgrade Dagster's storage here, once, before the processes start: left to them,
+    the webserver, the daemon and their code servers would each create a new home's SQLite
+    tables at the same moment (seen: two alembic heads, and a daemon that never starts)."""
+    from dagster import DagsterInstance
+
+    try:
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            instance.get_runs(limit=1)
+    except Exception as error:  # noqa: BLE001 - any storage fault is said, with where to look
+        from orchestration.lib.dagster_instance import configured_url, without_password
+
+        said = without_password(str(error), configured_url())[:300]
+        raise ServiceError(f"Dagsters lagring i {dagster_home} kan inte öppnas ({type(error).__name__}: {said}); "
+                           f"kör `followup doctor --home {dagster_home.parent}`") from None
+
+
 def daemon_heartbeat_since(dagster_home: Path, since: float) -> bool:
     """Whether the daemon has written a heartbeat since `since` (its loops are running)."""
     from dagster import DagsterInstance
@@ -251,6 +268,7 @@ def serve(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSE
         refused = port_refusal(host, port)
         if refused:
             raise ServiceError(refused)
+    prepare_storage(home.dagster)
     children = commands(home, host, port, only)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     with _stop_on_signals() as stop_asked:
