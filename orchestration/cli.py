@@ -432,8 +432,7 @@ def _demo_in(home: DataHome, config, deadline: float) -> int:
     print(f"Tabeller till finansiärer (kpi.csv, kpi.xlsx): {', '.join(str(e.path.parent) for e in exported)}")
     print(f"Enkelsidiga rapporter: {home.exports}/<projekt>/rapport.html (skrivna av körningen)")
     print(f"Leveransrapporter, det som behöver åtgärdas först: {home.reports / 'index.html'}")
-    print("Översikt i Dagster: make dashboard   (eller: DAGSTER_HOME=" f"{home.dagster} FOLLOWUP_HOME={home.root} "
-          ".venv/bin/dagster dev)")
+    print(f"Översikt i Dagster: make dashboard   (eller: .venv/bin/followup serve --home {home.root})")
     print(f"Leveransstatus: .venv/bin/followup status --home {home.root}")
     return 0
 

@@ -77,38 +77,39 @@ def location_loaded(base: str) -> bool:
 
 @contextlib.contextmanager
 def serve_dashboard(home, log_dir: Path, config_path: str | None = None) -> Iterator[str]:
-    """`dagster-webserver -w workspace.yaml` from the repository root on `home`, as `make
-    dashboard` starts it, on a free port; stopped with its code server afterwards."""
+    """The UI as `make dashboard` starts it (`followup serve`, here only its webserver) on `home`,
+    on a free port; stopped afterwards with SIGTERM, as systemd stops it."""
     venv_bin = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in ("FOLLOWUP_CONFIG", "FOLLOWUP_PSEUDONYM_KEY")}
-    env.update(DAGSTER_HOME=str(home.dagster), FOLLOWUP_HOME=str(home.root), PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}")
+    env = {k: v for k, v in os.environ.items() if k not in ("FOLLOWUP_CONFIG", "FOLLOWUP_PSEUDONYM_KEY", "DAGSTER_HOME")}
     if config_path:
         env["FOLLOWUP_CONFIG"] = str(config_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = log_dir / "webserver.log"
+    log_path = log_dir / "serve.log"
     with log_path.open("w") as log:
-        server = subprocess.Popen([str(venv_bin / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
-                                   "-p", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        server = subprocess.Popen([str(venv_bin / "followup"), "serve", "--home", str(home.root), "--port", str(port),
+                                   "--only", "webserver"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if server.poll() is not None:
-                raise AssertionError(f"dagster-webserver exited:\n{log_path.read_text()[-3000:]}")
+                raise AssertionError(f"followup serve exited:\n{log_path.read_text()[-3000:]}")
             try:
                 if location_loaded(base):
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"dagster-webserver not ready in {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}")
+                webserver_log = Path(home.root) / "logs" / "dagster-webserver.log"
+                raise AssertionError(f"the UI not ready in {STARTUP_SECONDS} s:\n{log_path.read_text()[-3000:]}\n"
+                                     f"{webserver_log.read_text()[-3000:] if webserver_log.exists() else ''}")
             time.sleep(1)
         yield base
     finally:
-        os.killpg(server.pid, signal.SIGTERM)        # the webserver and its code server
+        server.send_signal(signal.SIGTERM)           # followup serve stops the webserver and its code server
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()

@@ -23,8 +23,7 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def dashboard(demo_pipeline, tmp_path_factory):
-    """`dagster-webserver -w workspace.yaml` from the repository root on the demo's data home,
-    as `make dashboard` starts it, on a free port; stopped with its code server afterwards."""
+    """The UI on the demo's data home as `make dashboard` starts it (followup serve), on a free port."""
     with serve_dashboard(demo_pipeline.home, tmp_path_factory.mktemp("webserver")) as base:
         yield base
 

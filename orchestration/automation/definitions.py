@@ -11,7 +11,7 @@ At most one writer at the warehouse, whatever starts the run: every stage and ch
 the warehouse is in the pool `warehouse`, whose limit is 1 in the data home's dagster.yaml
 (`concurrency.pools.default_limit`). The slots are kept by the instance, so the limit holds
 between `followup run` (in process), *Materialize* in the UI and the runs the daemon starts for
-this schedule and sensor in `dagster dev` (tried: a sensor run and a concurrent `followup run`
+this schedule and sensor under `followup serve` (tried under `dagster dev`: a sensor run and a concurrent `followup run`
 took turns, each logging "Step blocked by limit for pool warehouse"). Runs queued through the
 instance (UI, daemon) also start one at a time (`concurrency.runs.max_concurrent_runs: 1`).
 
