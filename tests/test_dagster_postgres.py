@@ -22,7 +22,7 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.generator import generate_deliveries
-from orchestration.lib.dagster_instance import URL_VARIABLE, dagster_yaml, write_dagster_yaml
+from orchestration.lib.dagster_instance import URL_VARIABLE, DagsterStorageError, dagster_yaml, write_dagster_yaml
 from orchestration.lib.home import DataHome
 from orchestration.privacy.keys import create_key
 from orchestration.projects.config import load_projects
@@ -112,7 +112,13 @@ def test_followup_writes_its_dagster_yaml_again_when_the_storage_changes_but_nev
     monkeypatch.setenv(URL_VARIABLE, "postgresql://followup:hemligt@/followup?host=/run/postgresql")
     assert write_dagster_yaml(tmp_path) and path.read_text(encoding="utf-8") == dagster_yaml(postgres=True)
     assert "hemligt" not in path.read_text(encoding="utf-8")
+    # Without the variable a home on PostgreSQL is refused, not moved back to SQLite under a running
+    # daemon; going back is a choice, made by removing the file.
     monkeypatch.delenv(URL_VARIABLE)
+    with pytest.raises(DagsterStorageError, match=f"{URL_VARIABLE} är inte satt här.*ta bort"):
+        write_dagster_yaml(tmp_path)
+    assert path.read_text(encoding="utf-8") == dagster_yaml(postgres=True)
+    path.unlink()
     assert write_dagster_yaml(tmp_path) and "postgres" not in path.read_text(encoding="utf-8")
 
     own = "telemetry:\n  enabled: false\n"
@@ -229,7 +235,9 @@ def test_doctor_names_the_postgresql_storage_and_a_wrong_url_without_its_passwor
     monkeypatch.delenv(URL_VARIABLE)
     main(["doctor", "--home", home])
     line = next(line for line in capsys.readouterr().out.splitlines() if line[5:].startswith("Dagster:"))
-    assert line.startswith("OK   Dagster: SQLite i ") and "nästa körning byter hit från PostgreSQL" in line, line
+    assert line.startswith("FEL  Dagster: ") and f"{URL_VARIABLE} är inte satt här" in line, line
+    assert main(["run", "--home", home]) == 2                                     # said, and nothing moved
+    assert "PostgreSQL" in capsys.readouterr().err and "postgres" in (pipeline_run.home.dagster / "dagster.yaml").read_text()
 
 
 def test_a_backup_says_how_to_dump_the_postgresql_storage_and_the_dump_restores_the_run_history(pipeline_run, tmp_path,

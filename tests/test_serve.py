@@ -243,3 +243,15 @@ def test_a_process_that_ends_by_itself_stops_the_service(tmp_path):
     assert service.process.wait(timeout=90) == 1
     assert "dagster-daemon avslutades oväntat" in service.output() and "dagster-daemon.log" in service.output()
     assert alive(service.seen) == set()
+
+
+def test_ctrl_c_stops_the_daemon_and_its_code_server(tmp_path):
+    home = tmp_path / "home"
+    assert subprocess.run([FOLLOWUP, "create-key", "--home", str(home)], capture_output=True).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    service = Service(home, free_port(), env, tmp_path / "serve.out", "--only", "daemon")
+    service.wait_for("Dagster-demonen går")
+    time.sleep(3)                                           # the daemon has started its code server
+    assert service.stop(signal.SIGINT) == 0
+    assert "Stoppad (SIGINT); inga processer kvar." in service.output()
+    assert len(service.seen) >= 2 and alive(service.seen) == set()

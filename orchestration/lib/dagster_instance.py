@@ -4,7 +4,9 @@ where that instance keeps its runs and events.
 SQLite files in the home's `dagster/` folder by default; PostgreSQL when FOLLOWUP_DAGSTER_POSTGRES_URL
 holds a libpq URL (`postgresql://followup@/followup?host=/run/postgresql`). The file names the
 variable, never its value, so a password in the URL never lands in a file. followup recognises its
-own file by its first line and writes it again when the choice changes; a dagster.yaml without
+own file by its first line and writes it again when the variable is set on a home that used
+SQLite; a home on PostgreSQL without the variable is refused (`forgotten_url`), so a shell that
+lacks the service's environment does not move the home back to SQLite. A dagster.yaml without
 that line is the user's own and is never touched. A wrong URL is said in Swedish, without its
 password, before anything runs (`check_postgres`).
 """
@@ -87,6 +89,10 @@ def write_dagster_yaml(dagster_home: Path, postgres: bool | None = None) -> bool
     dagster_home = Path(dagster_home)
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
+    if postgres is None:
+        refused = forgotten_url(dagster_home)
+        if refused:
+            raise DagsterStorageError(refused)
     text = dagster_yaml(configured_url() is not None if postgres is None else postgres)
     if path.exists() and path.stat().st_size > 0:      # an empty one is left by a write that failed
         if not is_own(path) or path.read_text(encoding="utf-8", errors="replace") == text:
@@ -100,6 +106,21 @@ def write_dagster_yaml(dagster_home: Path, postgres: bool | None = None) -> bool
     finally:
         temporary.unlink(missing_ok=True)
     return True
+
+
+def forgotten_url(dagster_home: Path) -> str | None:
+    """Why followup must not go on when the home keeps its runs in PostgreSQL (its own dagster.yaml
+    says so) but FOLLOWUP_DAGSTER_POSTGRES_URL is not set here: most likely a shell without the
+    service's environment, whose run would move the home to SQLite under a running daemon. Going
+    back to SQLite is a choice made by removing the file. None when nothing is wrong."""
+    path = Path(dagster_home) / "dagster.yaml"
+    if configured_url() is not None or not is_own(path):
+        return None
+    if _POSTGRES not in path.read_text(encoding="utf-8", errors="replace"):
+        return None
+    return (f"datahemmets körhistorik i Dagster ligger i PostgreSQL ({path}), men {URL_VARIABLE} är inte satt här. "
+            f"Sätt variabeln som tjänsten har den (t.ex. i /etc/followup/followup.env), eller, för att gå tillbaka "
+            f"till SQLite i datahemmet, ta bort {path} (historiken i PostgreSQL blir kvar där).")
 
 
 @dataclass(frozen=True)

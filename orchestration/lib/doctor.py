@@ -138,7 +138,7 @@ def _dagster(home: DataHome, _: str | None) -> Finding:
     """Which storage Dagster keeps the runs in (the one the next run uses) and whether it is read."""
     import dagster as dg
 
-    from orchestration.lib.dagster_instance import URL_VARIABLE, storage_of, without_password
+    from orchestration.lib.dagster_instance import URL_VARIABLE, forgotten_url, storage_of, without_password
 
     if not (home.dagster / "dagster.yaml").exists():
         return Finding("Dagster", False, f"{home.dagster}/dagster.yaml finns inte: kör `followup run` en gång")
@@ -151,8 +151,8 @@ def _dagster(home: DataHome, _: str | None) -> Finding:
         if storage.kind == "postgres":
             return Finding("Dagster", True, f"{where} nås; nästa körning byter dit från SQLite ({URL_VARIABLE} är "
                                             "satt), den tidigare körhistoriken stannar i SQLite-filerna")
-        return Finding("Dagster", True, f"{where}; nästa körning byter hit från {written.describe()} "
-                                        f"({URL_VARIABLE} är inte satt), den tidigare körhistoriken stannar där")
+        return Finding("Dagster", False, forgotten_url(home.dagster) or
+                       f"{where}; nästa körning byter hit från {written.describe()} ({URL_VARIABLE} är inte satt)")
     try:
         with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
             runs = instance.get_runs(limit=1)
