@@ -182,7 +182,7 @@ def _daemon(home: DataHome, _: str | None) -> Finding:
         when = dt.datetime.fromtimestamp(newest).strftime("%H:%M:%S")
         return Finding("Dagster-demonen", None, f"igång (senaste livstecken {when}): schemat och sensorn körs")
     return Finding("Dagster-demonen", None, "inte igång: schemat och inkorgssensorn körs bara när demonen går "
-                                            "(`make dashboard` startar den med användargränssnittet)")
+                                            "(`followup serve` startar den med användargränssnittet)")
 
 
 def report(findings: list[Finding]) -> tuple[str, bool]:
