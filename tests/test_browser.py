@@ -100,6 +100,9 @@ def test_delivery_status_shows_what_needs_action_first_and_the_rejected_file(pag
     table = page.locator("table").filter(has_text="att åtgärda, antal").first
     table.wait_for(state="visible")
     first_row = table.locator("tbody tr").first
+    # the markdown of a value renders after the table itself (seen once, under load: the row's
+    # text before it had rendered); wait for the first entry's municipality
+    first_row.filter(has_text=f"{action[0].kommun_label}").wait_for(state="visible")
     assert first_row.inner_text().startswith("att åtgärda")
     listed = first_row.inner_text()
     for cell in action:
