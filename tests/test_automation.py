@@ -287,9 +287,13 @@ def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tm
     write_dagster_yaml(dagster_home)
     with dg.DagsterInstance.from_config(str(dagster_home)):
         pass                           # the data home's instance exists before anything runs against it
+    writes_one_at_a_time(tmp_path, {**os.environ, "DAGSTER_HOME": str(dagster_home)})
+
+
+def writes_one_at_a_time(tmp_path: Path, env: dict) -> None:
+    """Two processes run WRITER at once in `env`: both get ready, then their writes never overlap."""
     script, log = tmp_path / "writer.py", tmp_path / "writes.log"
     script.write_text(WRITER, encoding="utf-8")
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     processes = [subprocess.Popen([sys.executable, str(script), str(log)], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=240)[0] for p in processes]

@@ -132,7 +132,7 @@ def test_followup_writes_its_dagster_yaml_again_when_the_storage_changes_but_nev
 def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time_on_postgresql(postgres_url, tmp_path):
     """The test of tests/test_automation.py that SQLite cannot pass reliably, here whole runs in two
     processes on a pool neither has used yet (lib/postgres_storage.py keeps the slot one at a time)."""
-    from tests.test_automation import WRITER
+    from tests.test_automation import writes_one_at_a_time
 
     dagster_home = tmp_path / "dagster"
     write_dagster_yaml(dagster_home, postgres=True)
@@ -141,14 +141,7 @@ def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time_on
         environment.setenv(URL_VARIABLE, postgres_url)
         with dg.DagsterInstance.from_config(str(dagster_home)):
             pass                       # the tables exist before anything runs against them
-    script, log = tmp_path / "writer.py", tmp_path / "writes.log"
-    script.write_text(WRITER, encoding="utf-8")
-    processes = [subprocess.Popen([sys.executable, str(script), str(log)], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=240)[0] for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
-    events = sorted((float(t), kind) for kind, t in (line.split() for line in log.read_text().splitlines()))
-    assert [kind for _, kind in events] == ["ready", "ready", "start", "end", "start", "end"], (events, outputs)
+    writes_one_at_a_time(tmp_path, env)
     assert query(postgres_url, "select status from runs") == [("SUCCESS",), ("SUCCESS",)]
     assert list(dagster_home.rglob("*.db")) == []
 

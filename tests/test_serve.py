@@ -219,12 +219,18 @@ def test_serve_without_a_key_says_how_to_create_one(tmp_path):
     assert result.returncode == 2 and "create-key" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_process_that_ends_by_itself_stops_the_service(tmp_path):
+def daemon_running(tmp_path: Path) -> Service:
+    """`followup serve --only daemon` on a new home, once the daemon has written its first heartbeat."""
     home = tmp_path / "home"
     assert subprocess.run([FOLLOWUP, "create-key", "--home", str(home)], capture_output=True).returncode == 0
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     service = Service(home, free_port(), env, tmp_path / "serve.out", "--only", "daemon")
     service.wait_for("Dagster-demonen går")
+    return service
+
+
+def test_a_process_that_ends_by_itself_stops_the_service(tmp_path):
+    service = daemon_running(tmp_path)
     deadline = time.monotonic() + 60
     while not (daemon := [pid for pid in descendants(service.process.pid)
                           if b"dagster-daemon" in Path(f"/proc/{pid}/cmdline").read_bytes()]):
@@ -239,11 +245,7 @@ def test_a_process_that_ends_by_itself_stops_the_service(tmp_path):
 
 
 def test_ctrl_c_stops_the_daemon_and_its_code_server(tmp_path):
-    home = tmp_path / "home"
-    assert subprocess.run([FOLLOWUP, "create-key", "--home", str(home)], capture_output=True).returncode == 0
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    service = Service(home, free_port(), env, tmp_path / "serve.out", "--only", "daemon")
-    service.wait_for("Dagster-demonen går")
+    service = daemon_running(tmp_path)
     time.sleep(3)                                           # the daemon has started its code server
     assert service.stop(signal.SIGINT) == 0
     assert "Stoppad (SIGINT); inga processer kvar." in service.output()
