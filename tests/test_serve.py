@@ -244,8 +244,12 @@ def test_a_process_that_ends_by_itself_stops_the_service(tmp_path):
     assert alive(service.seen) == set()
 
 
-def test_ctrl_c_stops_the_daemon_and_its_code_server(tmp_path):
+def test_a_second_daemon_is_refused_and_ctrl_c_stops_the_first_with_its_code_server(tmp_path):
     service = daemon_running(tmp_path)
+    second = subprocess.run([FOLLOWUP, "serve", "--home", str(tmp_path / "home"), "--only", "daemon"],
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and "Dagster-demonen för" in second.stderr and "körs redan" in second.stderr
+    assert f"PID {service.process.pid}" in second.stderr and "Traceback" not in second.stderr
     time.sleep(3)                                           # the daemon has started its code server
     assert service.stop(signal.SIGINT) == 0
     assert "Stoppad (SIGINT); inga processer kvar." in service.output()

@@ -32,6 +32,7 @@ from orchestration.lib.home import DataHome
 LOCATION = "orchestration.definitions"       # the code location's name, as in the repository's workspace.yaml
 PROCESSES = ("webserver", "daemon")
 READY_SECONDS = 240.0                        # loading the code location takes 10–30 s; a loaded machine more
+DAEMON_LOCK = "daemon.lock"                  # held by the followup serve that runs the home's daemon
 STOP_GRACE_SECONDS = 30.0                    # a run worker writes its failure; the daemon ends its threads
 _PR_SET_PDEATHSIG = 1
 
@@ -268,6 +269,41 @@ def serve(home: DataHome, host: str, port: int, only: tuple[str, ...] = PROCESSE
         refused = port_refusal(host, port)
         if refused:
             raise ServiceError(refused)
+    with contextlib.ExitStack() as held:
+        if "daemon" in only:
+            held.enter_context(one_daemon(home))
+        return _serve(home, host, port, only, say, ready_seconds)
+
+
+@contextlib.contextmanager
+def one_daemon(home: DataHome) -> Iterator[None]:
+    """One daemon per data home: a second would run the schedule and the sensor twice. An exclusive
+    flock on <home>/dagster/daemon.lock, released by the kernel however this process ends."""
+    import fcntl
+
+    path = home.dagster / DAEMON_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "okänd process"
+            raise ServiceError(f"Dagster-demonen för {home.root} körs redan ({holder}); en andra demon skulle köra "
+                               "schemat och sensorn två gånger. Stoppa den först, eller starta bara gränssnittet "
+                               "med --only webserver.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"followup serve, PID {os.getpid()} på {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _serve(home: DataHome, host: str, port: int, only: tuple[str, ...], say: Callable[[str], None],
+           ready_seconds: float) -> int:
     prepare_storage(home.dagster)
     children = commands(home, host, port, only)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"

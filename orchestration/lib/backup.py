@@ -79,7 +79,8 @@ def _files(root: Path) -> list[Path]:
             folders[:] = [f for f in folders if f not in LEFT_OUT]
         for name in names:
             path = Path(folder) / name
-            if (relative == Path(".") and name in LEFT_OUT) or name.endswith(LEFT_OUT_SUFFIXES) or not path.is_file():
+            if ((relative == Path(".") and name in LEFT_OUT) or (relative == Path("dagster") and name == "daemon.lock")
+                    or name.endswith(LEFT_OUT_SUFFIXES) or not path.is_file()):
                 continue
             found.append(path)
     return sorted(found)
