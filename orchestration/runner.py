@@ -18,6 +18,7 @@ from orchestration.lib.dagster_instance import require_reachable, write_dagster_
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
+from orchestration.lib.processes import live_processes
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
 from orchestration.lib.telemetry import disable_telemetry
 from orchestration.lib.warehouse import connect, ensure_schema
@@ -70,15 +71,28 @@ def release_abandoned_runs(instance) -> list[str]:
     """Mark failed the runs of a `followup run` that was killed (its process is gone) and free
     the pool slots they held. Without this the next run waits forever for the warehouse pool
     (limit 1), which the killed run claimed and never gave back."""
-    from dagster import DagsterRunStatus, RunsFilter
+    from dagster import DagsterRunStatus
 
-    released = []
-    unfinished = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
-    for run in unfinished:
+    def abandoned(run) -> str | None:
         pid, host = run.tags.get(PID_TAG), run.tags.get(HOST_TAG)
         if not pid or host != socket.gethostname() or _process_alive(int(pid)):
+            return None
+        return f"Körningen avbröts (process {pid} finns inte längre); platserna frigjordes."
+
+    return release_runs(instance, (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED), abandoned)
+
+
+def release_runs(instance, statuses, reason_to_release: Callable[[object], str | None]) -> list[str]:
+    """Mark failed every run in `statuses` for which `reason_to_release` gives a reason, and free the
+    pool slots it holds (a run whose process is gone never gives them back itself)."""
+    from dagster import RunsFilter
+
+    released = []
+    for run in instance.get_runs(RunsFilter(statuses=list(statuses))):
+        reason = reason_to_release(run)
+        if reason is None:
             continue
-        instance.report_run_failed(run, f"Körningen avbröts (process {pid} finns inte längre); platserna frigjordes.")
+        instance.report_run_failed(run, reason)
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
     return released
@@ -199,15 +213,16 @@ def _stop_leftover_dbt(grace_seconds: float = 10.0) -> list[int]:
     import time
 
     stopped = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
+    for process in live_processes(zombies=True):     # a zombie dbt is collected below too
+        if process.parent != os.getpid():
             continue
-        if parent == os.getpid() and any(part.endswith(b"dbt") for part in command[:2]):
-            os.kill(int(entry.name), signal.SIGTERM)
-            stopped.append(int(entry.name))
+        try:
+            command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"dbt") for part in command[:2]):
+            os.kill(process.pid, signal.SIGTERM)
+            stopped.append(process.pid)
     deadline = time.monotonic() + grace_seconds
     for pid in stopped:
         while not _reaped(pid) and time.monotonic() < deadline:

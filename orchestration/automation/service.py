@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.lib.home import DataHome
+from orchestration.lib.processes import live_processes, proc_stat
 
 LOCATION = "orchestration.definitions"       # the code location's name, as in the repository's workspace.yaml
 PROCESSES = ("webserver", "daemon")
@@ -120,36 +121,18 @@ def _start(child: Supervised) -> None:
 
 def group_members(pgid: int) -> set[int]:
     """Live processes of process group `pgid`, and their descendants that left it (Linux /proc)."""
-    parents: dict[int, int] = {}
-    groups: dict[int, int] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == "Z":
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        groups[int(entry.name)] = int(fields[2])
-    members = {pid for pid, group in groups.items() if group == pgid}
+    processes = live_processes()
+    members = {p.pid for p in processes if p.group == pgid}
     grew = True
     while grew:
-        children = {pid for pid, parent in parents.items() if parent in members} - members
+        children = {p.pid for p in processes if p.parent in members} - members
         members |= children
         grew = bool(children)
     return members
 
 
 def _alive(pids: set[int]) -> set[int]:
-    left = set()
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z":
-            left.add(pid)
-    return left
+    return {pid for pid in pids if (stat := proc_stat(pid)) is not None and stat.state != "Z"}
 
 
 def _signal_all(pids: set[int], signum: int) -> None:
@@ -199,22 +182,18 @@ def webserver_ready(base: str) -> bool:
 
 def release_cut_off_runs(dagster_home: Path) -> list[str]:
     """Runs the stop cut off (started by the daemon, now without a worker): failed, slots freed."""
-    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster import DagsterInstance, DagsterRunStatus
 
-    from orchestration.runner import PID_TAG
+    from orchestration.runner import PID_TAG, release_runs
 
-    released = []
+    def cut_off(run) -> str | None:
+        if PID_TAG in run.tags:           # a `followup run` in its own process: runner.release_abandoned_runs
+            return None
+        return "Körningen avbröts när followup serve stoppades; starta den igen i användargränssnittet eller vänta på sensorn."
+
     with DagsterInstance.from_config(str(dagster_home)) as instance:
-        unfinished = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-                                                            DagsterRunStatus.CANCELING]))
-        for run in unfinished:
-            if PID_TAG in run.tags:       # a `followup run` in its own process: runner.release_abandoned_runs
-                continue
-            instance.report_run_failed(run, "Körningen avbröts när followup serve stoppades; starta den igen i "
-                                            "användargränssnittet eller vänta på sensorn.")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            released.append(run.run_id)
-    return released
+        return release_runs(instance, (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING),
+                            cut_off)
 
 
 def prepare_storage(dagster_home: Path) -> None:

@@ -46,7 +46,8 @@ from orchestration.lib.layout import LAYOUT_VERSION, HomeTooNew, home_version, r
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-LEFT_OUT = ("secrets", "followup.lock")            # the key, and the lock of the home being copied
+# Paths relative to the home: the key, the home's run lock, and the lock of the daemon that serves it.
+LEFT_OUT = frozenset({"secrets", "followup.lock", "dagster/daemon.lock"})
 LEFT_OUT_SUFFIXES = (".part", ".tmp", "-wal", "-shm", "-journal")   # half-written files; SQLite's side files
                                                                   # (its databases are copied by its backup)
 
@@ -75,12 +76,10 @@ def _files(root: Path) -> list[Path]:
     found = []
     for folder, folders, names in os.walk(root):
         relative = Path(folder).relative_to(root)
-        if relative == Path("."):
-            folders[:] = [f for f in folders if f not in LEFT_OUT]
+        folders[:] = [f for f in folders if (relative / f).as_posix() not in LEFT_OUT]
         for name in names:
             path = Path(folder) / name
-            if ((relative == Path(".") and name in LEFT_OUT) or (relative == Path("dagster") and name == "daemon.lock")
-                    or name.endswith(LEFT_OUT_SUFFIXES) or not path.is_file()):
+            if (relative / name).as_posix() in LEFT_OUT or name.endswith(LEFT_OUT_SUFFIXES) or not path.is_file():
                 continue
             found.append(path)
     return sorted(found)
