@@ -89,8 +89,7 @@ def backup(home: DataHome, target: Path, say: Callable[[str], None] | None = pri
     """Copy `home` (all but the key) into the new folder `target`, the manifest written last. When
     Dagster's storage is on PostgreSQL, `say` is told how to dump it (and the summary carries it)."""
     target = Path(target)
-    refuse_newer(home)
-    layout = home_version(home)
+    layout = home_version(home, refuse_newer(home))
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} finns redan och är inte tom: välj en ny mapp för säkerhetskopian.")
     target.mkdir(parents=True, exist_ok=True)

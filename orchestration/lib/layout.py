@@ -110,11 +110,11 @@ def _unreadable(path: Path, error: object) -> str:
             "`followup run` skriver den igen.")
 
 
-def home_version(home: DataHome | Path) -> int:
-    """The layout version the home is in: its record's; without one, 1 for a home some run has
-    written (it has a warehouse) and this release's for a new one."""
+def home_version(home: DataHome | Path, record: dict | None = None) -> int:
+    """The layout version the home is in: its record's (read here unless given); without one, 1 for
+    a home some run has written (it has a warehouse) and this release's for a new one."""
     root = _root(home)
-    record = read_record(root)
+    record = record if record is not None else read_record(root)
     if record is not None:
         return record["layout"]
     if (root / "warehouse.duckdb").exists() or (root / LEGACY_COPY_NAME).exists():
@@ -122,11 +122,13 @@ def home_version(home: DataHome | Path) -> int:
     return LAYOUT_VERSION
 
 
-def refuse_newer(home: DataHome | Path) -> None:
-    """HomeTooNew when a newer release wrote the home; reads only the record, writes nothing."""
+def refuse_newer(home: DataHome | Path) -> dict | None:
+    """HomeTooNew when a newer release wrote the home; reads only the record, writes nothing.
+    Returns the record (None for a home without one)."""
     record = read_record(home)
     if record is not None and record["layout"] > LAYOUT_VERSION:
         raise HomeTooNew(f"datahemmet {_root(home)}", record["layout"], record.get("release"))
+    return record
 
 
 def refusal(home: DataHome | Path) -> str | None:
@@ -142,9 +144,8 @@ def upgrade_home(home: DataHome | Path) -> list[Migration]:
     """Bring the home to LAYOUT_VERSION in place, one step at a time, recording each; a new home
     only gets its record. Returns the steps taken (none for a home already current)."""
     root = _root(home)
-    refuse_newer(root)
-    record = read_record(root)
-    version = home_version(root)
+    record = refuse_newer(root)
+    version = home_version(root, record)
     taken = [m for m in MIGRATIONS if m.to > version]
     for migration in taken:
         migration.apply(root)
@@ -152,12 +153,6 @@ def upgrade_home(home: DataHome | Path) -> list[Migration]:
     if record is None:
         _write_record(root, LAYOUT_VERSION, None)
     return taken
-
-
-def check_home(home: DataHome | Path) -> list[Migration]:
-    """What a command calls before it writes in a home or serves it: a newer home is refused
-    (HomeTooNew), an older one upgraded in place (upgrade_home)."""
-    return upgrade_home(home)
 
 
 def _write_record(root: Path, version: int, previous: dict | None, upgraded_from: int | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestration.lib.layout import check_home
+from orchestration.lib.layout import upgrade_home
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 
@@ -15,7 +15,7 @@ def write_config_tables(warehouse: Path, config: ProjectsConfig) -> dict[str, in
     The first step of every run, whoever starts it (followup run, the schedule, the sensor, the UI),
     so the home is checked here: a newer one refused, an older one upgraded (lib/layout.py; the
     warehouse lies at the home's root)."""
-    check_home(warehouse.parent)
+    upgrade_home(warehouse.parent)
     ensure_schema(warehouse)
     kommuner = load_kommuner()
     projects = [
