@@ -23,6 +23,10 @@ _DIGIT_RUN = re.compile(r"\d[\d \-+]{6,18}\d")
 _WORD = re.compile(r"[^\s,;\"'()<>|\t]+")
 _BINARY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]+")
 _BASE64 = re.compile(r"(data:image/png;base64,)?[A-Za-z0-9+/=\\]+")
+# Dagster's run and snapshot ids (UUIDs, 40 hex digits): their letters are a-f only and can spell a
+# name made of those letters ('ebbe' was once found in a run id's second group).
+_HEX_ID = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                     r"|[0-9a-f]{16,})(?![0-9A-Za-z])")
 
 
 def identifier_tokens(identifiers: set[str]) -> tuple[set[str], set[str]]:
@@ -45,6 +49,7 @@ def identifier_tokens(identifiers: set[str]) -> tuple[set[str], set[str]]:
 
 def find_identifiers(text: str, digits: set[str], words: set[str]) -> set[str]:
     text = _BINARY.sub(" ", text)  # bytes of a binary file (SQLite pages) separate tokens
+    text = _HEX_ID.sub(" ", text)
     found: set[str] = set()
     for run in _DIGIT_RUN.findall(text):
         only = re.sub(r"\D", "", run)

@@ -22,9 +22,12 @@ from packaging import version
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
+from orchestration.transform.dbt_in_home import RELATIVE_WAREHOUSE, WAREHOUSE_ENV
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# What the pipeline runs: this venv's dbt, started in the data home (transform/dbt_in_home.py).
+DBT_IN_HOME = str(Path(sys.executable).parent / "followup-dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Not dbt_project.prepare_if_dev(): it calls whatever `dbt` is on PATH, which under
@@ -79,7 +82,9 @@ def ensure_manifest() -> Path:
         completed = subprocess.run(
             [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
              "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(manifest.parent)],
-            capture_output=True, text=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            capture_output=True, text=True,
+            # The warehouse as the pipeline's dbt names it, so that this parse fits every data home.
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", WAREHOUSE_ENV: RELATIVE_WAREHOUSE},
         )
         if completed.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}")
@@ -95,7 +100,7 @@ def ensure_manifest() -> Path:
 def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, followup: FollowupResource):
     """Staging, intermediate and KPI marts, built and tested with `dbt build`."""
     home = followup.data_home()
-    os.environ["FOLLOWUP_WAREHOUSE"] = str(home.warehouse)
+    os.environ[WAREHOUSE_ENV] = str(home.warehouse)
     target = run_target_path(home.root, context.run_id)
     reuse_partial_parse(target)
     quiet = _UncheckedTestNotices()
@@ -125,10 +130,11 @@ def run_target_path(home_root: Path, run_id: str) -> Path:
 
 
 def reuse_partial_parse(target: Path) -> None:
-    """Start from the previous run's parse of the project. dbt re-parses the whole project
-    (~5 s) when the connection differs from the one its saved parse was made with, and the
-    warehouse path is part of it: the parse saved at install time (dbt/target) never fits a data
-    home, the previous run's in the same home does. dbt still re-parses every changed file."""
+    """Start from the previous run's parse of the project; without one, dagster-dbt copies the
+    parse saved at install time (dbt/target). Either fits, as dbt runs in the data home with the
+    same relative warehouse path (dbt_in_home.py); the previous run's also fits a home whose
+    connection settings differ from the defaults (FOLLOWUP_DUCKDB_MEMORY). dbt still re-parses
+    every changed file."""
     previous = [p / PARTIAL_PARSE for p in target.parent.glob("*") if p != target and (p / PARTIAL_PARSE).exists()]
     if previous and not (target / PARTIAL_PARSE).exists():
         target.mkdir(parents=True, exist_ok=True)
@@ -184,6 +190,6 @@ class FollowupDbtCliResource(DbtCliResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    """dbt from this environment (the venv's), whatever PATH says."""
+    """dbt from this environment (the venv's), whatever PATH says, started in the data home."""
     return FollowupDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                                  dbt_executable=DBT_EXECUTABLE)
+                                  dbt_executable=DBT_IN_HOME)
