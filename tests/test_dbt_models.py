@@ -128,7 +128,7 @@ def load_landing(warehouse: Path) -> None:
         connection.close()
 
 
-def run_dbt(command: str, warehouse: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "FOLLOWUP_WAREHOUSE": str(warehouse),
@@ -136,7 +136,7 @@ def run_dbt(command: str, warehouse: Path, tmp_path: Path) -> subprocess.Complet
     }
     return subprocess.run(
         [
-            str(DBT_EXECUTABLE), command,
+            str(DBT_EXECUTABLE), command, *extra,
             "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(tmp_path / "target"),
@@ -363,6 +363,28 @@ def test_only_the_newest_snapshot_reaches_fct_enrolments(built_warehouse: Path) 
         "d_0192_02": (True, True, True),
         "d_0192_03_unvalidated": (False, False, False),
     }
+
+
+def test_an_empty_value_fails_its_models_not_null_test_naming_the_column(built_warehouse: Path, tmp_path: Path) -> None:
+    """The columns that may never be empty are checked by one test per model (not_null_columns)."""
+    import shutil
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("update marts.fct_enrolments set fas = null, kommunkod = null where startdatum = (select min(startdatum) "
+                   "from marts.fct_enrolments)")
+        emptied = db.execute("select count(*) from marts.fct_enrolments where fas is null").fetchone()[0]
+    assert emptied > 0
+    failed = run_dbt("test", warehouse, tmp_path, "--select", "not_null_fct_enrolments", "--store-failures")
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "Failure in test not_null_fct_enrolments" in failed.stdout and "Got 2 results" in failed.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        stored = db.execute("select empty_column, empty_rows from dbt_test__audit.not_null_fct_enrolments "
+                            "order by 1").fetchall()
+    assert stored == [("fas", emptied), ("kommunkod", emptied)]
+    passed = run_dbt("test", built_warehouse, tmp_path, "--select", "not_null_fct_enrolments")
+    assert passed.returncode == 0, passed.stdout[-3000:]
 
 
 def test_dbt_parses_without_a_warehouse(tmp_path: Path) -> None:
