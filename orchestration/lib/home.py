@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = Path(".followup")
+WAREHOUSE_FILE = "warehouse.duckdb"      # at the home's root; dbt/profiles.yml names it the same by default
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class DataHome:
 
     @property
     def warehouse(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.root / WAREHOUSE_FILE
 
     @property
     def reports(self) -> Path:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from orchestration.lib.home import DataHome
+from orchestration.lib.home import WAREHOUSE_FILE, DataHome
 
 LAYOUT_VERSION = 2
 RECORD_NAME = "followup-home.json"
@@ -117,7 +117,7 @@ def home_version(home: DataHome | Path, record: dict | None = None) -> int:
     record = record if record is not None else read_record(root)
     if record is not None:
         return record["layout"]
-    if (root / "warehouse.duckdb").exists() or (root / LEGACY_COPY_NAME).exists():
+    if (root / WAREHOUSE_FILE).exists() or (root / LEGACY_COPY_NAME).exists():
         return 1
     return LAYOUT_VERSION
 

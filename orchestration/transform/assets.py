@@ -20,9 +20,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging import version
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.home import WAREHOUSE_FILE
 from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
-from orchestration.transform.dbt_in_home import RELATIVE_WAREHOUSE, WAREHOUSE_ENV
+from orchestration.transform.dbt_in_home import WAREHOUSE_ENV
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -84,7 +85,7 @@ def ensure_manifest() -> Path:
              "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(manifest.parent)],
             capture_output=True, text=True,
             # The warehouse as the pipeline's dbt names it, so that this parse fits every data home.
-            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", WAREHOUSE_ENV: RELATIVE_WAREHOUSE},
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", WAREHOUSE_ENV: WAREHOUSE_FILE},
         )
         if completed.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}")

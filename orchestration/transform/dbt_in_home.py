@@ -12,14 +12,15 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.lib.home import WAREHOUSE_FILE
+
 WAREHOUSE_ENV = "FOLLOWUP_WAREHOUSE"          # read by dbt/profiles.yml
-RELATIVE_WAREHOUSE = "warehouse.duckdb"        # its default there, and what every run passes
 
 
 def main() -> None:
-    warehouse = Path(os.environ.get(WAREHOUSE_ENV, RELATIVE_WAREHOUSE)).resolve()
+    warehouse = Path(os.environ.get(WAREHOUSE_ENV, WAREHOUSE_FILE)).resolve()
     os.chdir(warehouse.parent)
-    os.environ[WAREHOUSE_ENV] = warehouse.name     # a data home's is always RELATIVE_WAREHOUSE
+    os.environ[WAREHOUSE_ENV] = warehouse.name     # a data home's is always WAREHOUSE_FILE
     from dbt.cli.main import cli
 
     sys.exit(cli())
