@@ -313,6 +313,10 @@ def _run_and_report(home: DataHome, config_path: str | None, project_id: str | N
             reason = f" ({d.reason})" if d.reason else ""
             print(console(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} "
                           f"{d.rows_rejected:>8}  {_verdict(d.verdict)}{reason}; {STATE_LABELS[d.state].lower()}"))
+    elif outcome.nothing_new_since:
+        since = outcome.nothing_new_since
+        print(f"Inga nya leveranser. Inget har ändrats sedan körningen {since.finished_at.replace('T', ' ')} "
+              f"({since.run_id}): inkorgen, konfigurationen och lagret är som den lämnade dem, så inget behövde göras.")
     elif outcome.success:
         print("Inga nya leveranser.")
     for path, message in outcome.not_ingested:

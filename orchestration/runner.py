@@ -14,7 +14,9 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import last_run
 from orchestration.lib.dagster_instance import require_reachable, write_dagster_yaml
+from orchestration.lib.delivery_state import WAITING
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
@@ -47,6 +49,7 @@ class RunOutcome:
     not_ingested: list[tuple[str, str]] = field(default_factory=list)
     failure: str | None = None
     log_path: Path | None = None
+    nothing_new_since: last_run.LastRun | None = None     # nothing to do: no Dagster run was started
 
 
 def prepare_environment(home: DataHome, config_path: str | None) -> None:
@@ -120,9 +123,15 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     """One run. The deliveries it reports are those it processed: found new, or recorded by an
     earlier run that ended before validating them (killed, or stopped by a full disk). Raises
     `WarehouseBusy` when another process holds the warehouse for longer than `wait_seconds`, and
-    `HomeTooNew` (before anything is written) for a home a newer release wrote."""
+    `HomeTooNew` (before anything is written) for a home a newer release wrote. When nothing has
+    changed since the last clean run (lib/last_run.py) it does nothing and says since when."""
     refuse_newer(home)
     prepare_environment(home, config_path)
+    inputs = last_run.inputs_digest(home, os.environ.get("FOLLOWUP_CONFIG"))
+    unchanged = last_run.nothing_new(home, inputs)
+    if unchanged is not None:
+        return RunOutcome(True, unchanged.run_id, nothing_new_since=unchanged)
+    last_run.forget(home)
     when_free = functools.partial(when_warehouse_free, path=home.warehouse, wait_seconds=wait_seconds, on_wait=on_wait)
     when_free(lambda: (upgrade_home(home), ensure_schema(home.warehouse)))   # an older home first migrated in place
 
@@ -179,6 +188,8 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
         return rows, unrouted
 
     rows, unrouted = when_free(state_after)
+    if result.success and project_id is None and not any(row[9] == WAITING for row in rows):
+        last_run.record(home, inputs, result.run_id)
     lines = [DeliveryLine(*row[1:]) for row in rows if row[0] not in validated_before]
     not_ingested = [(path, message) for path, sha, message in unrouted if (path, sha) not in unrouted_before]
     return RunOutcome(result.success, result.run_id, lines, not_ingested, failure, log_path)

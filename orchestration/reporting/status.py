@@ -133,6 +133,13 @@ def deadline_for(month: str, deadline_day: int = DEADLINE_DAY) -> dt.date:
     return following.replace(day=deadline_day)
 
 
+def calendar_phase(today: dt.date, deadline_day: int = DEADLINE_DAY) -> str:
+    """What of the date the status, the delivery reports and intake read: the months shown (ended
+    ones), whether last month's deadline has passed, whether a month has begun. The same phase on
+    two days gives the same results (lib/last_run.py)."""
+    return f"{today:%Y-%m} {'efter' if today.day > deadline_day else 'före'} fristen"
+
+
 def _load(warehouse: Path) -> tuple[list[Delivery], list[tuple[str, str, str]]]:
     with connect(warehouse, read_only=True) as db:
         rows = db.execute(

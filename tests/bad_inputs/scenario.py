@@ -2,7 +2,7 @@
 
     first     the corpus (tests/bad_inputs/corpus.py) and the good files (good.py) in one inbox,
               one run of the whole pipeline (intake → pseudonymise → validate → dbt → reports)
-    rerun     a second run with no new files
+    rerun     a second run with no new files (it finds nothing to do)
     crash     corrected and broken resubmissions land; `followup run` is started in a subprocess
               and killed (SIGKILL) inside intake's transaction, just before it commits
     resubmit  the next `followup run` (a subprocess, watched so that a blocked run fails instead
