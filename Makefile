@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-fast dashboard benchmark benchmark-reading lock clean
+.PHONY: demo test test-durations test-fast dashboard benchmark benchmark-reading lock clean
 
 # The virtual environment, installed exactly from the lock file, then the project itself.
 $(STAMP): pyproject.toml requirements.lock
@@ -29,6 +29,11 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# Record how long each test file (or group of files sharing a run) takes, in tests/durations.json:
+# the longest are handed to the workers first (tests/conftest.py). Worth redoing when files change.
+test-durations: $(STAMP)
+	FOLLOWUP_RECORD_TEST_DURATIONS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,15 +81,63 @@ SCENARIO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).paren
                            if "shared_scenario(" in path.read_text(encoding="utf-8")) - DEMO_FILES
 
 
+
+
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES else path
+
+
+# Seconds each unit took in a recorded run (`make test-durations`). The longest units are handed
+# out first, so the two workers end together: in collection order, the units that start a
+# service or run the pipeline several times came last and one worker went on alone for minutes.
+# A unit not in the file (a new test file) comes after them; the figures need not be exact.
+DURATIONS_FILE = Path(__file__).parent / "durations.json"
+RECORD_DURATIONS_ENV = "FOLLOWUP_RECORD_TEST_DURATIONS"
+
+
+def recorded_durations() -> dict[str, float]:
+    try:
+        return json.loads(DURATIONS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 @pytest.hookimpl(optionalhook=True)   # a hook of pytest-xdist; without it the suite runs in one process
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class DemoRunAsOneFile(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES else path
+    seconds = recorded_durations()
 
-    return DemoRunAsOneFile(config, log)
+    class LongestUnitsFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def schedule(self) -> None:
+            if self.collection is None and self.collection_is_completed:
+                # Every worker's collection in the same new order (xdist checks they are equal),
+                # the longest unit's tests first; a unit's own tests keep their order.
+                for node, collection in self.registered_collections.items():
+                    self.registered_collections[node] = sorted(
+                        collection, key=lambda nodeid: -seconds.get(self._split_scope(nodeid), 0.0))
+                self.config.option.loadscopereorder = False
+            super().schedule()
+
+    return LongestUnitsFirst(config, log)
+
+
+_unit_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    if os.environ.get(RECORD_DURATIONS_ENV):
+        _unit_seconds[work_unit(report.nodeid)] = _unit_seconds.get(work_unit(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """With FOLLOWUP_RECORD_TEST_DURATIONS=1, the controller (not a worker) writes durations.json."""
+    if os.environ.get(RECORD_DURATIONS_ENV) and _unit_seconds and not hasattr(session.config, "workerinput"):
+        rounded = {unit: round(s, 1) for unit, s in sorted(_unit_seconds.items(), key=lambda kv: -kv[1])}
+        DURATIONS_FILE.write_text(json.dumps(rounded, indent=1) + "\n", encoding="utf-8")
