@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from dataclasses import dataclass
@@ -115,15 +116,14 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
-        def schedule(self) -> None:
-            if self.collection is None and self.collection_is_completed:
-                # Every worker's collection in the same new order (xdist checks they are equal),
-                # the longest unit's tests first; a unit's own tests keep their order.
-                for node, collection in self.registered_collections.items():
-                    self.registered_collections[node] = sorted(
-                        collection, key=lambda nodeid: -seconds.get(self._split_scope(nodeid), 0.0))
-                self.config.option.loadscopereorder = False
-            super().schedule()
+        def _assign_work_unit(self, node) -> None:
+            # The queue in the order of the recorded seconds, longest first, before the first unit
+            # is handed out (the workers' collections keep their order: xdist sends indexes into them).
+            if not getattr(self, "_ordered", False):
+                self.workqueue = collections.OrderedDict(
+                    sorted(self.workqueue.items(), key=lambda unit: -seconds.get(unit[0], 0.0)))
+                self._ordered = True
+            super()._assign_work_unit(node)
 
     return LongestUnitsFirst(config, log)
 
