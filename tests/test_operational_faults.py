@@ -392,7 +392,8 @@ def test_while_a_run_goes_another_exits_3_or_waits_and_status_export_and_the_sen
     assert "2009-12" in first_output and "Inga nya leveranser." not in first_output
     assert waiting_output.count(f"followup: en annan körning pågår i {home.root} (PID {first.pid} på ") == 1
     assert "väntar upp till 5 minuter på att den blir klar" in waiting_output
-    assert "Inga nya leveranser." in waiting_output     # it ran after the first, which had taken the new file
+    # It ran after the first, which had taken the new file: nothing left to do, and it says so.
+    assert "Inga nya leveranser. Inget har ändrats sedan körningen " in waiting_output
     assert_no_trace(second.stdout, second.stderr, status.stderr, exported.stderr, first_output, waiting_output)
 
 
