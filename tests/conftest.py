@@ -137,7 +137,9 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """With FOLLOWUP_RECORD_TEST_DURATIONS=1, the controller (not a worker) writes durations.json."""
+    """With FOLLOWUP_RECORD_TEST_DURATIONS=1, the controller (not a worker) writes durations.json:
+    the units this session ran, the others as they were recorded."""
     if os.environ.get(RECORD_DURATIONS_ENV) and _unit_seconds and not hasattr(session.config, "workerinput"):
-        rounded = {unit: round(s, 1) for unit, s in sorted(_unit_seconds.items(), key=lambda kv: -kv[1])}
+        merged = {**recorded_durations(), **_unit_seconds}
+        rounded = {unit: round(s, 1) for unit, s in sorted(merged.items(), key=lambda kv: -kv[1])}
         DURATIONS_FILE.write_text(json.dumps(rounded, indent=1) + "\n", encoding="utf-8")
