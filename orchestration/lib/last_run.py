@@ -3,10 +3,11 @@
 A clean run (every project, successful, no delivery left waiting) records in `<home>/last-run.json`
 what its outputs depend on and how it left them:
 
-- inputs: every inbox entry intake would list (size, modification and change time: a file
-  replaced, touched or given new permissions differs), the configuration's bytes, the FOLLOWUP_*
-  settings, the release (versions and every source file's size and modification time) and the
-  calendar phase (reporting/status.py: which months are shown and which deadlines have passed);
+- inputs: every inbox entry intake would list (size, modification and change time, inode and
+  mode: a file replaced, touched or given new permissions differs), the configuration's bytes,
+  the FOLLOWUP_* settings, the release (versions and every source file's size and modification
+  time) and the calendar phase (reporting/status.py: which months are shown and which deadlines
+  have passed);
 - outputs: the warehouse, the serving copy, reports/ and exports/ (size and modification time).
 
 A later run whose inputs are the recorded ones and which finds the outputs as they were left has
@@ -104,7 +105,7 @@ def record(home: DataHome, inputs: str, run_id: str) -> None:
 def _inbox_entries(inbox: Path) -> list:
     from orchestration.ingest.inbox import walk_inbox
 
-    return [(relative, kind, *((s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino) if s else ()))
+    return [(relative, kind, *((s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino, s.st_mode) if s else ()))
             for _, relative, kind, s in walk_inbox(inbox)]
 
 
