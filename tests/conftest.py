@@ -82,8 +82,6 @@ SCENARIO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).paren
                            if "shared_scenario(" in path.read_text(encoding="utf-8")) - DEMO_FILES
 
 
-
-
 def work_unit(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     return "demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES else path
@@ -133,7 +131,8 @@ _unit_seconds: dict[str, float] = {}
 
 def pytest_runtest_logreport(report) -> None:
     if os.environ.get(RECORD_DURATIONS_ENV):
-        _unit_seconds[work_unit(report.nodeid)] = _unit_seconds.get(work_unit(report.nodeid), 0.0) + report.duration
+        unit = work_unit(report.nodeid)
+        _unit_seconds[unit] = _unit_seconds.get(unit, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

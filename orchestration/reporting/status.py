@@ -137,7 +137,9 @@ def calendar_phase(today: dt.date, deadline_day: int = DEADLINE_DAY) -> str:
     """What of the date the status, the delivery reports and intake read: the months shown (ended
     ones), whether last month's deadline has passed, whether a month has begun. The same phase on
     two days gives the same results (lib/last_run.py)."""
-    return f"{today:%Y-%m} {'efter' if today.day > deadline_day else 'före'} fristen"
+    last_month = today.replace(day=1) - dt.timedelta(days=1)
+    passed = today > deadline_for(f"{last_month:%Y-%m}", deadline_day)
+    return f"{today:%Y-%m} {'efter' if passed else 'före'} fristen"
 
 
 def _load(warehouse: Path) -> tuple[list[Delivery], list[tuple[str, str, str]]]:
