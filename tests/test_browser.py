@@ -180,6 +180,7 @@ def test_run_history_checks_schedule_and_sensor_are_there_after_the_demo(page, d
     visible(page, "extract_contract_suite")
     page.goto(f"{dashboard}/assets/kpi_values?view=checks")
     visible(page, "participants_on_pace")
+    visible(page, "rules_kpi_values")                # every rule of the table's dbt tests, one check
     page.goto(f"{dashboard}/automation")
     visible(page, "monthly_after_delivery_deadline")
     visible(page, "inbox_sensor")

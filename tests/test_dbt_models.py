@@ -373,24 +373,40 @@ def test_only_the_newest_snapshot_reaches_fct_enrolments(built_warehouse: Path) 
     }
 
 
-def test_an_empty_value_fails_its_models_not_null_test_naming_the_column(built_warehouse: Path, tmp_path: Path) -> None:
-    """The columns that may never be empty are checked by one test per model (not_null_columns); it
-    passed in the build of `built_warehouse`."""
+def test_each_broken_rule_of_a_model_is_one_row_of_its_rules_test(built_warehouse: Path, tmp_path: Path) -> None:
+    """Every rule of a model is checked by its one `rules` test (tests/generic/rules.sql); it passed
+    in the build of `built_warehouse`. Rows of kpi_values are broken one rule each; the test fails
+    with one row per broken rule, naming the rule, the column and how many rows break it."""
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_warehouse, warehouse)
+    key = "project_id, area, period, kpi, breakdown, breakdown_group"
     with duckdb.connect(str(warehouse)) as db:
-        db.execute("update marts.fct_enrolments set fas = null, kommunkod = null where startdatum = (select min(startdatum) "
-                   "from marts.fct_enrolments)")
-        emptied = db.execute("select count(*) from marts.fct_enrolments where fas is null").fetchone()[0]
-    assert emptied > 0
-    failed = run_dbt("test", warehouse, tmp_path, "--select", "not_null_fct_enrolments", "--store-failures",
-                     reuse_parse=True)
+        ids = [r[0] for r in db.execute(
+            "select kpi_value_id from marts.kpi_values where kpi = 'participants' and breakdown = 'kon' "
+            "order by kpi_value_id limit 4").fetchall()]
+        share = db.execute("select kpi_value_id from marts.kpi_values where kpi = 'activity_share' "
+                           "and value is not null order by kpi_value_id limit 1").fetchone()[0]
+        duplicate = db.execute(f"select {key} from marts.kpi_values where kpi_value_id = ?", [ids[0]]).fetchone()
+        db.execute("insert into marts.kpi_values select * from marts.kpi_values where kpi_value_id = ?", [ids[0]])
+        db.execute("update marts.kpi_values set kpi_type = 'antal' where kpi_value_id = ?", [ids[1]])
+        db.execute("update marts.kpi_values set area = '12x4' where kpi_value_id = ?", [ids[2]])
+        db.execute("update marts.kpi_values set value = null where kpi_value_id = ?", [ids[3]])
+        db.execute("update marts.kpi_values set value = 1.5 where kpi_value_id = ?", [share])
+        project = db.execute("select project_id from marts.kpi_values where kpi_value_id = ?", [ids[2]]).fetchone()[0]
+    failed = run_dbt("test", warehouse, tmp_path, "--select", "rules_kpi_values", "--store-failures", reuse_parse=True)
     assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "Failure in test not_null_fct_enrolments" in failed.stdout and "Got 2 results" in failed.stdout
+    assert "Failure in test rules_kpi_values" in failed.stdout and "Got 7 results" in failed.stdout
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        stored = db.execute("select empty_column, empty_rows from dbt_test__audit.not_null_fct_enrolments "
-                            "order by 1").fetchall()
-    assert stored == [("fas", emptied), ("kommunkod", emptied)]
+        stored = set(db.execute("select rule, column_names, value, row_count from dbt_test__audit.rules_kpi_values").fetchall())
+    assert stored == {
+        ("unique", key, " | ".join(duplicate), 2),
+        ("unique", "kpi_value_id", ids[0], 2),
+        ("accepted_values", "kpi_type", "antal", 1),
+        ("patterns", "area", "12x4", 1),
+        ("references", "project_id, area -> dim_project_areas.project_id, area", f"{project} | 12x4", 1),
+        ("not_null where kpi_type = 'count'", "value", None, 1),
+        ("between where kpi_type = 'share' and kpi not in ('participants_target_share', 'reach')", "value", "1.5", 1),
+    }
 
 
 def test_dbt_parses_without_a_warehouse(tmp_path: Path) -> None:

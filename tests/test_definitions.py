@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+MARTS = sorted(path.stem for path in (REPO / "dbt" / "models" / "marts").glob("*.sql"))
 
 
 def test_dagster_definitions_validate_passes_on_the_workspace(tmp_path):
@@ -41,7 +42,7 @@ def test_every_stage_and_the_kpi_marts_are_assets_with_lineage():
     assert "kpi_values" in ancestors
     checks = {check.name for check in graph.asset_check_keys}
     assert {"extract_contract_suite", "every_municipality_delivered", "participants_on_pace"} <= checks
-    assert any(name.startswith(("unique_", "not_null_")) for name in checks)  # dbt tests as checks
+    assert "rules_kpi_values" in checks  # dbt tests as checks
 
 
 def test_the_dashboard_assets_show_deliveries_per_municipality_and_month_for_every_project():
@@ -96,7 +97,10 @@ def test_only_the_marts_carry_dbt_tests_as_asset_checks():
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    dbt_checks = {key for key in graph.asset_check_keys if key.name.startswith(("unique_", "not_null_", "accepted_"))}
+    dbt_checks = {key for key in graph.asset_check_keys if key.name.startswith(("rules_", "assert_"))}
     on = {key.asset_key.to_user_string() for key in dbt_checks}
-    assert {"kpi_values", "fct_enrolments", "fct_deliveries"} <= on
+    # every mart's rules (one check each) and the singular tests of the KPI table
+    assert {(f"rules_{mart}", mart) for mart in MARTS} <= {(k.name, k.asset_key.to_user_string()) for k in dbt_checks}
+    assert {k.name for k in dbt_checks if k.asset_key == dg.AssetKey("kpi_values")} >= {
+        "assert_kpi_values_are_consistent", "assert_cumulative_counts_never_decrease"}
     assert not any(name.startswith(("stg_", "int_")) for name in on)

@@ -1,5 +1,5 @@
 -- activity_share = moved_to_activity / participants in every cell, blank when there are no
--- participants (the UVAS headline, kpis.md).
+-- participants (the UVAS headline).
 
 with
 

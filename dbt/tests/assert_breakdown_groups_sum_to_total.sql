@@ -1,6 +1,6 @@
 -- For every count KPI, every breakdown (kon, alder, fodelseregion, funktionsnedsattning,
 -- utbildningsniva, forsorjningsstod_start) is reported, and its groups sum to the total of the
--- same project, area and period (kpis.md: "Every breakdown's groups sum to its total").
+-- same project, area and period ("Every breakdown's groups sum to its total").
 
 with
 

@@ -17,8 +17,8 @@ instance (UI, daemon) also start one at a time (`concurrency.runs.max_concurrent
 
 Transient failures (a warehouse file briefly locked by another program, a full disk freed a
 minute later) are retried per step: `STEP_RETRY_POLICY`, two retries after 15 s and 30 s, in
-process, without the daemon. A deterministic failure (a dbt test that fails) fails after the
-retries; `FOLLOWUP_STEP_RETRIES=0` turns them off.
+process, without the daemon; `FOLLOWUP_STEP_RETRIES=0` turns them off. A deterministic failure (a
+dbt test that fails, a key that does not match the home's) fails at once, without retries.
 """
 
 from __future__ import annotations

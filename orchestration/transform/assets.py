@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 from dagster import get_dagster_logger
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
@@ -24,6 +24,7 @@ from orchestration.lib.home import WAREHOUSE_FILE
 from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
 from orchestration.transform.dbt_in_home import WAREHOUSE_ENV
+from orchestration.transform.failed_tests import describe, failed_tests
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -52,8 +53,9 @@ class FollowupDbtTranslator(DagsterDbtTranslator):
         """The data tests of the marts (the tables the KPIs and exports are read from) are asset
         checks in the UI. The tests of staging and intermediate models run in the same
         `dbt build` and fail the step, skipping every model downstream, but are not asset checks:
-        each check is two Dagster events, and ~190 more of them cost a monthly run ~10 s
-        (BENCHMARKS.md) for checks a coordinator cannot act on; a failing one is in the step's log."""
+        each check is three Dagster events for a check a coordinator cannot act on; the step's
+        failure names the broken rule (failed_tests.py). Each model has one test of all its rules
+        (dbt/tests/generic/rules.sql), so a mart has one check for them."""
         if asset_spec.group_name != CHECKED_GROUP:
             return None
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
@@ -115,6 +117,11 @@ def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, 
                 yield event
         if KPI_MART in context.selected_asset_keys:
             record_marts_build(home.warehouse, context.run_id)
+    except DagsterDbtCliRuntimeError:
+        failed = failed_tests(target, home.warehouse)
+        if not failed:
+            raise               # dbt itself failed (a locked file, a full disk): retried
+        raise dg.Failure(description=describe(failed, target), allow_retries=False) from None
     finally:
         dbt_logger.removeFilter(quiet)
         forget_old_targets(target)

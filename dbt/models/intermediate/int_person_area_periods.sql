@@ -35,7 +35,7 @@ started_enrolment_periods as (
         project_periods.period,
         project_periods.month_start,
         project_periods.period_end,
-        -- kpis.md: for period 2019-12 the follow-up looks at enrolments ended by 2019-06-30
+        -- The six-month follow-up: for period 2019-12 the follow-up looks at enrolments ended by 2019-06-30
         last_day(cast(project_periods.month_start - interval 6 month as date)) as follow_up_cutoff,
         newest_enrolments.startdatum,
         newest_enrolments.slutdatum,

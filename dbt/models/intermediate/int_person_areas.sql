@@ -8,7 +8,7 @@
 -- snapshots (withdrawn since, but still counted by a phase KPI of an earlier month) is described
 -- from their first enrolment there, as the latest snapshot holding it has it.
 --
--- Here each person gets their group in every breakdown (kpis.md), the not_known_share flags of
+-- Here each person gets their group in every breakdown of kpi_values, the not_known_share flags of
 -- their first enrolment, and whether they took part in another project before.
 
 with
@@ -84,7 +84,7 @@ described as (
         projects.age_min,
         projects.age_max,
         earlier_in_other_projects.person_id is not null as is_from_other_project,
-        -- not_known_share (kpis.md): counted over persons whose first enrolment has both codes known
+        -- not_known_share: counted over persons whose first enrolment has both codes known
         coalesce(first_enrolments.sysselsattning_start, 'OKAND') <> 'OKAND'
             and coalesce(first_enrolments.forsorjningsstod_start, 'OKAND') <> 'OKAND' as has_known_start_status
 

@@ -1,5 +1,5 @@
 -- The KPI table in long format: one row per project, area, period, KPI and breakdown group
--- (shared/spec/kpis.md). Counts carry numerator = value and no denominator; shares carry both,
+-- (the KPI definitions the projects report by). Counts carry numerator = value and no denominator; shares carry both,
 -- and a share whose denominator is 0 has no value. median_days_to_activity (kpi_type days) has
 -- no numerator and, as denominator, the number of persons the median is taken over, so the
 -- funder export's disclosure control hides a median of few persons like a share. The pace

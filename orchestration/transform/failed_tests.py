@@ -1,0 +1,65 @@
+"""What a failed dbt test found, said in the step's failure: dbt itself says only "Got 3 results"
+of a test that checks every rule of a model (dbt/tests/generic/rules.sql)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.warehouse import connect
+
+# Rules whose offending values are codes (a phase, a month, a share), never a key or a pseudonym,
+# and so may be shown in the message.
+RULES_WITH_SHOWN_VALUES = ("accepted_values", "patterns", "between")
+SHOWN_PER_TEST = 10
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    name: str
+    failures: int
+    broken: list[str]          # one line per broken rule of a `rules` test, empty for another test
+
+
+def failed_tests(target: Path, warehouse: Path) -> list[FailedTest]:
+    """The data tests that failed in the dbt invocation whose artifacts are in `target`, with the
+    rules each broke (read again from the warehouse with the test's compiled query)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    failed = [r for r in results if r.get("status") == "fail" and r.get("unique_id", "").startswith("test.")]
+    return [FailedTest(r["unique_id"].split(".")[2], int(r.get("failures") or 0), _broken_rules(r, warehouse))
+            for r in failed]
+
+
+def _broken_rules(result: dict, warehouse: Path) -> list[str]:
+    name = result["unique_id"].split(".")[2]
+    code = result.get("compiled_code")
+    if not name.startswith("rules_") or not code:
+        return []
+    try:
+        with connect(warehouse, read_only=True) as db:
+            rows = db.execute(f"select rule, column_names, value, row_count from ({code}) "
+                              f"order by rule, column_names, row_count desc limit {SHOWN_PER_TEST + 1}").fetchall()
+    except duckdb.Error:
+        return []               # the warehouse is held or changed since: the test's name still says where
+    lines = [f"{rule} {columns}" + (f" = {value!r}" if value is not None and rule.startswith(RULES_WITH_SHOWN_VALUES) else "")
+             + f" ({count} {'rad' if count == 1 else 'rader'})" for rule, columns, value, count in rows[:SHOWN_PER_TEST]]
+    if len(rows) > SHOWN_PER_TEST:
+        lines.append("…")
+    return lines
+
+
+def describe(failed: list[FailedTest], target: Path) -> str:
+    """The failure as the Dagster UI shows it, in Swedish."""
+    lines = ["dbt-testerna hittade fel, så det som bygger på de testade tabellerna byggdes inte och exporterna skrevs inte om:"]
+    for test in failed:
+        lines.append(f"- {test.name}: {test.failures} fel")
+        lines += [f"    {line}" for line in test.broken]
+    lines.append("Samma data ger samma fel vid ett nytt försök, så steget försöker inte igen. Testernas frågor "
+                 f"och dbt:s logg finns i {target}.")
+    return "\n".join(lines)
