@@ -1,8 +1,8 @@
 """The data home remembers its key: another key is refused before anything is read, and a new
 key is taken on only through `followup rotate-key`, which pseudonymises everything again.
 
-Real `followup` subprocesses on a real data home with the good deliveries of the bad-input
-corpus (every format and quirk of the contract, uvas 2016-03). The KPIs after a rotation are
+Real `followup` commands (in the test's process: `cli_in_process`) on a real data home with the
+good deliveries of the bad-input corpus (every format and quirk of the contract, uvas 2016-03). The KPIs after a rotation are
 compared with those before it: the same figures, other pseudonyms.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -22,17 +21,14 @@ from orchestration.privacy.keys import fingerprint_path, key_matches, key_path
 from orchestration.privacy.rotation import new_key_path
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_start, rows_for
 from tests.bad_inputs.good import build_good
-from tests.bad_inputs.scenario import query, run_in_process, write_file
+from tests.bad_inputs.scenario import cli_in_process, query, run_in_process, write_file
 
-REPO = Path(__file__).resolve().parents[1]
 OTHER_KEY = "another-key-" + "q" * 40
 
 
 def followup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "DAGSTER_"))}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=900)
+    """The command as an operator's shell runs it, in this process (nothing here needs its own)."""
+    return cli_in_process(*args, env=env)
 
 
 def kpis(home: DataHome) -> list[tuple]:

@@ -1,7 +1,8 @@
 """Operational faults as an operator meets them: another run holding the data home or the
 warehouse, a full disk, a crash, a closed pipe, escape sequences in file names, a killed run.
 
-Real `followup` subprocesses on real data homes; the other run is a real process holding the
+Real `followup` subprocesses on real data homes (the runs after a fault, whose process is not
+what is tested, in the test's own: `cli_in_process`); the other run is a real process holding the
 run lock or a DuckDB write connection (as dbt's step does), the full disk a real tmpfs. Every
 output is checked for the absence of a trace.
 """
@@ -36,6 +37,7 @@ from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, write_cop
 from orchestration.privacy.keys import create_key
 from orchestration.privacy.stage import PAUSE_BEFORE_READING_ENV
 from orchestration.projects.config import load_projects
+from tests.bad_inputs.scenario import cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "vaga_valja_vag"
@@ -192,7 +194,7 @@ def scenario(tmp_path_factory) -> Scenario:
     killed_status = followup("status", "--home", str(home.root), "--project", PROJECT)
     (folder / f"2009-12 {ESCAPES}tom.csv").write_bytes(b"")
     (folder / f"leverans {ESCAPES}utan månad.csv").write_bytes(b"personnummer;startdatum;fas\n")
-    recovery = followup("run", "--home", str(home.root))
+    recovery = cli_in_process("run", "--home", str(home.root))          # the next run: the command, in this process
     status = followup("status", "--home", str(home.root), "--project", PROJECT)
     delivered = sum(1 for _ in folder.iterdir())
     return Scenario(home, killed_status, recovery, status, delivered)
@@ -501,7 +503,7 @@ def test_a_disk_that_fills_during_a_run_is_said_plainly_and_the_next_run_loses_n
             not (home.root / "logs" / "followup-error.log").read_text()
 
         filler.unlink()
-        again = followup("run", "--home", str(home.root))
+        again = cli_in_process("run", "--home", str(home.root))
         assert again.returncode == 0, again.stdout + again.stderr
         assert_no_trace(again.stdout, again.stderr)
         assert kpi_figures(home) == kpi_figures(scenario.home)

@@ -34,6 +34,7 @@ from orchestration.lib.layout import (
 from orchestration.projects.config import load_projects
 from orchestration.projects.load import write_config_tables
 from orchestration.runner import run_pipeline
+from tests.bad_inputs.scenario import cli_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -95,11 +96,11 @@ def upgrade(tmp_path_factory) -> Upgrade:
     home, held_back = unpack(tmp_path_factory.mktemp("v1"))
     assert not (home / RECORD_NAME).exists() and home_version(home) == 1
     kpis_before, archive_before = kpi_values(home / "warehouse.duckdb"), files_state(home / "archive")
-    first = followup("run", "--home", str(home))
+    first = cli_in_process("run", "--home", str(home))        # the command, in this process
     record, kpis_after_first = read_record(home), kpi_values(home / "warehouse.duckdb")
     archive_after_first = files_state(home / "archive")
     shutil.copytree(held_back, home / "inbox", dirs_exist_ok=True)    # copy2: the files keep their times
-    second = followup("run", "--home", str(home))
+    second = cli_in_process("run", "--home", str(home))
     return Upgrade(home, kpis_before, archive_before, first, record, kpis_after_first, archive_after_first,
                    second, kpi_values(home / "warehouse.duckdb"), files_state(home / "archive"))
 

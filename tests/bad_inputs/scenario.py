@@ -15,7 +15,9 @@ a plain module-level cache (not a fixture) so that several test modules can shar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import shutil
 import signal
@@ -156,6 +158,27 @@ def run_in_process(home: DataHome):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def cli_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`followup <args>` in this process: the same `main` the command runs, its output captured,
+    with the environment an operator's shell would give it (no FOLLOWUP_ or DAGSTER_ settings but
+    `env`), put back afterwards. For tests of what a command does, not of its process (a kill, a
+    second process, a memory cap): each saves a new interpreter's imports (~10 s for a run)."""
+    from orchestration.cli import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for name in [name for name in os.environ if name.startswith(("FOLLOWUP_", "DAGSTER_"))]:
+            del os.environ[name]
+        os.environ.update(env or {})
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["followup", *args], code, out.getvalue(), err.getvalue())
 
 
 def kill_run_inside_intake(home: DataHome, flag: Path, timeout: float = 300) -> dict:
