@@ -15,6 +15,7 @@ import yaml
 
 from orchestration.generator import generate_deliveries
 from orchestration.projects.config import BUNDLED_CONFIG, load_projects
+from tests.bad_inputs.scenario import cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,7 +120,7 @@ def test_run_status_and_export_on_one_small_project(tmp_path):
         assert before["newest"] == "2009-11" and before["participants"] > 0
         for path, content in held_back.items():
             path.write_bytes(content)
-        again = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
+        again = cli_in_process("run", "--home", str(home), "--project", "vaga_valja_vag")   # the command, in this process
         assert again.returncode == 0, again.stderr
         assert sum(1 for line in again.stdout.splitlines() if line.startswith("vaga_valja_vag")) == len(last_month)
         assert ask("read") == before                                  # no half-built state, no change under it
