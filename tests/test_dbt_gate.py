@@ -33,14 +33,15 @@ def test_a_failing_staging_test_fails_the_dbt_step_and_leaves_the_marts_as_they_
         db.execute("delete from marts.kpi_values where project_id = 'uvas'")   # a rebuild would restore these
     remaining = before[0] - _uvas_rows(demo_pipeline.home.warehouse)
 
-    result = dg.materialize(
-        [followup_dbt_models],
-        resources={"dbt": dbt_resource(), "followup": FollowupResource(home=str(home.root))},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    # With the monthly job's retry policy (two retries after 15 and 30 s): a failing test is not retried.
+    job = dg.define_asset_job("gate", op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15))
+    defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
+                          resources={"dbt": dbt_resource(), "followup": FollowupResource(home=str(home.root))})
+    result = defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                                              raise_on_error=False)
 
     assert not result.success
+    assert not any(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.error.message
     # dbt says only "Got 1 result" of the model's rules test; the step says which rule and value.
