@@ -100,3 +100,13 @@ def test_impossible_date_is_refused_even_with_right_check_digit():
     nine = "990230123"  # 30 February
     with pytest.raises(InvalidPersonnummer, match="datum"):
         parse(nine + str(luhn_check_digit(nine)), REFERENCE)
+
+
+@given(st.dates(min_value=dt.date(1930, 1, 1), max_value=dt.date(2010, 12, 31)), st.booleans())
+def test_a_birth_number_000_is_refused_though_its_check_digit_holds(birth, samordning):
+    day = birth.day + (60 if samordning else 0)
+    nine = f"{birth:%y%m}{day:02d}000"
+    ten = nine + str(luhn_check_digit(nine))
+    assert luhn_ok(ten)
+    with pytest.raises(InvalidPersonnummer, match="000"):
+        parse(ten, REFERENCE)

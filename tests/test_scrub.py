@@ -118,7 +118,7 @@ def test_a_note_that_cannot_be_scrubbed_is_not_stored(monkeypatch):
 @st.composite
 def personnummer(draw):
     birth = draw(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2015, 12, 31)))
-    serial = f"{draw(st.integers(min_value=0, max_value=999)):03d}"
+    serial = f"{draw(st.integers(min_value=1, max_value=999)):03d}"      # 000 is never issued
     return pnr(birth, serial, samordning=draw(st.booleans()))
 
 
@@ -162,9 +162,19 @@ def test_the_detector_agrees_with_an_independent_check(ten):
             date_ok = True
         except ValueError:
             pass
-    expected = date_ok and luhn_check_digit(ten[:9]) == int(ten[9])
+    expected = date_ok and luhn_check_digit(ten[:9]) == int(ten[9]) and ten[6:9] != "000"
     assert is_personnummer(None, ten[:6], ten[6:]) == expected
     assert (SCRUBBER.scrub(f"nr {ten}").text == "nr [personnummer]") == expected
+
+
+def test_a_birth_number_000_is_no_personnummer_in_a_note_either():
+    """The row rules reject 000 (never issued); the scrubber reads the same rule and keeps it."""
+    nine = "850612000"
+    ten = nine + str(luhn_check_digit(nine))
+    note = f"Ärendenummer {ten[:6]}-{ten[6:]} hos ekonomi"
+    assert SCRUBBER.scrub(note).text == note
+    issued = "850612001" + str(luhn_check_digit("850612001"))
+    assert SCRUBBER.scrub(f"pnr {issued}").text == "pnr [personnummer]"
 
 
 def test_a_mobile_shaped_number_is_a_phone_number_even_when_its_check_digit_fails():

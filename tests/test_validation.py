@@ -83,6 +83,22 @@ def test_rows_breaking_the_contract_are_quarantined_with_reasons(tmp_path):
     assert verdict.reason_code == "FOR_MANGA_FEL" and verdict.rows_rejected == 8
 
 
+def test_a_personnummer_with_birth_number_000_is_rejected_with_its_own_reason(tmp_path):
+    """000 is never issued: the check digit holds, the number is still not a person's."""
+    never_issued = pnr("990101000")
+    lines = ["personnummer;startdatum;fas", f"{never_issued};2016-01-10;MOTA",
+             f"{pnr('990101001')};2016-01-10;MOTA",                    # 001 is issued: accepted
+             *[f"{pnr(f'9{i}0115{i}23')};2016-01-0{i + 1};HITTA" for i in range(1, 9)]]
+    path = tmp_path / "2016-03.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outcome = validate_file(path)
+    rejected = [(r.row_number, r.reason_code, r.column_name) for r in outcome.quarantine.itertuples()]
+    assert rejected == [(2, "PNR_LOPNUMMER_000", "personnummer")]         # not PNR_OGILTIG, not PNR_SAKNAS
+    message = outcome.quarantine["message"].iloc[0]
+    assert message.startswith("Rad 2, kolumn personnummer: ") and "000" in message and never_issued not in message
+    assert sorted(outcome.accepted["row_number"]) == list(range(3, 12))
+
+
 def test_a_few_bad_rows_do_not_reject_the_file(tmp_path):
     good = pnr("990101123")
     lines = ["personnummer;startdatum;fas", f"{good[:-1]}{(int(good[-1]) + 1) % 10};2016-01-10;MOTA"]

@@ -42,12 +42,16 @@ def random_serial(rng: random.Random, kon: str, partition_digit: int) -> str:
     """A birth number NNN whose first and last digit both carry the sex parity.
 
     The middle digit is the project's partition digit, so persons of different projects can
-    never share a number even when projects are generated separately.
+    never share a number even when projects are generated separately. Never 000, which
+    Skatteverket never issues.
     """
     parity = 1 if kon == "M" else 0
-    first = rng.choice([d for d in range(10) if d % 2 == parity])
-    last = rng.choice([d for d in range(10) if d % 2 == parity])
-    return f"{first}{partition_digit % 10}{last}"
+    while True:
+        first = rng.choice([d for d in range(10) if d % 2 == parity])
+        last = rng.choice([d for d in range(10) if d % 2 == parity])
+        serial = f"{first}{partition_digit % 10}{last}"
+        if serial != "000":                 # never issued: the pipeline rejects it (PNR_LOPNUMMER_000)
+            return serial
 
 
 def with_wrong_check_digit(pnr12: str, rng: random.Random) -> str:

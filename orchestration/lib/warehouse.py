@@ -92,7 +92,7 @@ create table if not exists landing.pseudonymised_rows (
     row_number integer not null,           -- the row's line in the file, header = 1
     person_id varchar,                     -- keyed pseudonym; null when the personnummer was invalid
     is_anonymous boolean not null,
-    pnr_status varchar not null,           -- OK, OGILTIG, SAKNAS
+    pnr_status varchar not null,           -- OK, OGILTIG, LOPNUMMER_000, SAKNAS, ANONYM
     kon varchar,
     age_at_start integer,
     startdatum date,

@@ -3,7 +3,9 @@
 Our own code rather than the `personnummer` package: that package places a 10-digit number
 relative to *today*, while the contract places it relative to the end of the *reporting month*
 (a delivery from 2016 must not age its participants by the years since). The check itself is
-the standard one: Luhn over the 10-digit form, and a real date (day + 60 for samordningsnummer).
+the standard one: Luhn over the 10-digit form, and a real date (day + 60 for samordningsnummer);
+and the birth number (the three digits before the check digit) is never 000, which Skatteverket
+never issues (`serial_never_issued`, read by the row rules and by the free-text scrubber).
 """
 
 from __future__ import annotations
@@ -23,12 +25,24 @@ class Personnummer:
     is_samordningsnummer: bool
 
 
+SERIAL_NEVER_ISSUED_REASON = "löpnumret (de tre siffrorna före kontrollsiffran) är 000, som aldrig delas ut"
+
+
 class InvalidPersonnummer(ValueError):
     """A value that is not a valid personnummer; `reason` is a short Swedish phrase, no digits."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+NEVER_ISSUED_SERIAL = "000"
+
+
+def serial_never_issued(ten_digits: str) -> bool:
+    """Whether the birth number of a 10-digit form YYMMDDNNNC is 000: a valid check digit, but no
+    person has it (a typing error or a made-up number)."""
+    return ten_digits[6:9] == NEVER_ISSUED_SERIAL
 
 
 def luhn_check_digit(nine_digits: str) -> int:
@@ -81,6 +95,8 @@ def parse(value: object, reference: dt.date) -> Personnummer:
     ten = short + tail
     if luhn_check_digit(ten[:9]) != int(ten[9]):
         raise InvalidPersonnummer("kontrollsiffran stämmer inte")
+    if serial_never_issued(ten):
+        raise InvalidPersonnummer(SERIAL_NEVER_ISSUED_REASON)
     if birth_date > reference:
         raise InvalidPersonnummer("födelsedatumet ligger efter rapportmånaden")
     canonical = f"{century_year:04d}{short[2:]}{tail}"

@@ -25,6 +25,9 @@ from orchestration.privacy.scrub import NoteScrubber
 
 PERSON_NAMESPACE = "followup/person/v1"
 ANONYMOUS_NAMESPACE = "followup/anonym/v1"
+# pnr_status of a row whose personnummer has the birth number 000 (personnummer.serial_never_issued):
+# invalid like OGILTIG, with its own reason code in the row rules.
+SERIAL_NEVER_ISSUED = "LOPNUMMER_000"
 
 PSEUDONYMISED_COLUMNS = (
     "delivery_id", "row_number", "person_id", "is_anonymous", "pnr_status", "kon", "age_at_start",
@@ -215,20 +218,21 @@ class _Persons:
 def _spelling(raw: object) -> tuple:
     """What personnummer.parse reads from one spelling, before the reference month is known:
     (blank, shape ok, 8-digit date part, '+', year or two-digit year, month, day, check digit ok,
-    the rest of the canonical form after the year)."""
+    the rest of the canonical form after the year, birth number never issued)."""
     text = personnummer.clean(raw)
     if text == "":
-        return True, False, False, False, 0, 0, 0, False, ""
+        return True, False, False, False, 0, 0, 0, False, "", False
     match = personnummer._SHAPE.match(text)
     if not match:
-        return False, False, False, False, 0, 0, 0, False, ""
+        return False, False, False, False, 0, 0, 0, False, "", False
     date_part, separator, tail = match.groups()
     long_form = len(date_part) == 8
     short = date_part[2:] if long_form else date_part
     year = int(date_part[:4]) if long_form else int(short[:2])
     ten = short + tail
     luhn_ok = personnummer.luhn_check_digit(ten[:9]) == int(ten[9])
-    return False, True, long_form, separator == "+", year, int(short[2:4]), int(short[4:6]), luhn_ok, short[2:] + tail
+    return (False, True, long_form, separator == "+", year, int(short[2:4]), int(short[4:6]), luhn_ok, short[2:] + tail,
+            personnummer.serial_never_issued(ten))
 
 
 def _valid_day(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -263,10 +267,11 @@ def _persons(frame: pd.DataFrame, reference: np.ndarray, pseudonymiser: Pseudony
     persons = _Persons(n)
     raw = frame["personnummer"].to_numpy(dtype=object) if "personnummer" in frame.columns else np.full(n, "", dtype=object)
     codes, uniques = pd.factorize(raw, use_na_sentinel=False)
-    spelled = list(zip(*[_spelling(u) for u in uniques])) if len(uniques) else [[]] * 9
+    spelled = list(zip(*[_spelling(u) for u in uniques])) if len(uniques) else [[]] * 10
     blank, shape_ok, long_form, plus, year_digits, month, day, luhn_ok = (
         np.asarray(column)[codes] for column in spelled[:8])
     rest = np.asarray(spelled[8], dtype=object)
+    never_issued = np.asarray(spelled[9], dtype=bool)[codes] if len(uniques) else np.zeros(n, dtype=bool)
     persons.blank = blank.astype(bool)
     shape_ok = shape_ok.astype(bool)
     long_form = long_form.astype(bool)
@@ -293,13 +298,16 @@ def _persons(frame: pd.DataFrame, reference: np.ndarray, pseudonymiser: Pseudony
     wrong_date = checked & ~valid_date
     wrong_check_digit = checked & valid_date & ~luhn_ok.astype(bool)
     born_later = checked & valid_date & luhn_ok.astype(bool) & after_reference
+    serial_zero = checked & valid_date & luhn_ok.astype(bool) & ~after_reference & never_issued
     reason[wrong_shape] = "PNR:har inte formen ÅÅMMDD-NNNN eller ÅÅÅÅMMDDNNNN"
     reason[wrong_date] = "PNR:datumdelen är inget giltigt datum"
     reason[wrong_check_digit] = "PNR:kontrollsiffran stämmer inte"
     reason[born_later] = "PNR:födelsedatumet ligger efter rapportmånaden"
-    invalid = wrong_shape | wrong_date | wrong_check_digit | born_later
+    reason[serial_zero] = f"PNR:{personnummer.SERIAL_NEVER_ISSUED_REASON}"
+    invalid = wrong_shape | wrong_date | wrong_check_digit | born_later | serial_zero
     notes.add(invalid, reason)
     persons.status[invalid] = "OGILTIG"
+    persons.status[serial_zero] = SERIAL_NEVER_ISSUED       # its own reason code (expectations/)
     valid = checked & ~invalid
     persons.birth = np.where(valid, birth, np.datetime64("NaT", "D"))
 

@@ -5,7 +5,8 @@ write names, numbers and addresses into it. We run the `pseudonymize` package wi
 restricted to what the contract names (extract-contract.md, "Personal data"):
 
 - a Swedish personnummer or samordningsnummer, 10 or 12 digits, with `-`, `+` or spaces, whose
-  date part is a real date and whose check digit holds (our detector, below);
+  date part is a real date, whose check digit holds and whose birth number is not 000 (our
+  detector, below: the same rule as the row rules');
 - a phone number (the package's phone detector, kept only when the digits have the shape of a
   Swedish number, so dates, times and amounts survive; plus unseparated mobile numbers);
 - an e-mail address (the package's detector);
@@ -31,7 +32,7 @@ from pseudonymize.resolution import ResolvedEntity
 from pseudonymize.result import Detection, EntityType
 from pseudonymize.transforms.alias import Alias
 
-from orchestration.privacy.personnummer import luhn_check_digit
+from orchestration.privacy.personnummer import luhn_check_digit, serial_never_issued
 
 LABELS = {
     EntityType.NATIONAL_ID: "[personnummer]",
@@ -66,9 +67,10 @@ class PersonnummerDetector:
 
 
 def is_personnummer(century: str | None, date_part: str, tail: str) -> bool:
-    """A real date (samordningsnummer: day + 60) and a Luhn check digit over the 10-digit form."""
+    """A real date (samordningsnummer: day + 60), a Luhn check digit over the 10-digit form and a
+    birth number other than 000: what the row rules accept (personnummer.py), nothing else."""
     ten = date_part + tail
-    if luhn_check_digit(ten[:9]) != int(ten[9]):
+    if luhn_check_digit(ten[:9]) != int(ten[9]) or serial_never_issued(ten):
         return False
     year, month, day = int(date_part[:2]), int(date_part[2:4]), int(date_part[4:6])
     if day > 60:
