@@ -1,4 +1,4 @@
-"""`followup`: demo, run, export, status, doctor, backup, restore, serve, create-key, rotate-key, purge-raw.
+"""`followup`: demo, run, export, status, template, doctor, backup, restore, serve, create-key, rotate-key, purge-raw.
 
 Exit codes: 0 the command did its work (rejected deliveries included), 1 the run itself failed
 (a full disk among the reasons, said as such), 2 a usage or configuration error, 3 another run
@@ -171,6 +171,15 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--deadline-day", type=int, default=10, metavar="N",
                         help="en månads leverans är sen när den kommer efter dag N i månaden efter (1–28, standard 10)")
     reader_wait(status)
+    template = command("template", _template, "skriv en leveransmall för kommunernas månadsleveranser "
+                                              "(leveransmall.xlsx med rullgardinslistor och instruktioner, "
+                                              "leveransmall.csv med rubrikraden)")
+    template.add_argument("--project", required=True, help="projektet mallen gäller")
+    template.add_argument("--kommun", metavar="KOMMUNKOD",
+                          help="kommunen mallen gäller (fyra siffror, en av projektets kommuner): kommer med i "
+                               "instruktionerna och förslaget på filnamn")
+    template.add_argument("--out", required=True, help="mappen att skriva till")
+    template.add_argument("--config", help=config_help)
     doctor = command("doctor", _doctor, "kontrollera datahemmet: nyckel, konfiguration, lager, läsfil, diskutrymme "
                                         "och Dagsters lagring, en rad per kontroll; slutkod 0 bara när allt håller")
     doctor.add_argument("--config", help=config_help)
@@ -465,6 +474,24 @@ def _is_month(text: str) -> bool:
     import re
 
     return bool(re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text))
+
+
+def _template(args: argparse.Namespace) -> int:
+    from orchestration.reporting.template import TemplateError, template_for, write_template
+
+    config = _config(args.config)
+    _check_project(args.project, config)
+    try:
+        template = template_for(config.project(args.project), args.kommun)
+    except TemplateError as error:
+        raise UsageError(str(error))
+    try:
+        workbook, csv_file = write_template(template, Path(args.out))
+    except OSError as error:
+        raise UsageError(f"kan inte skriva mallen till {args.out} ({error.strerror or error}).")
+    print(f"Leveransmall för {template.project.id}: {workbook} och {csv_file}. Filnamn att använda vid "
+          f"leverans: {template.file_name_suggestion} (rapportmånaden som ÅÅÅÅ-MM).")
+    return 0
 
 
 def _doctor(args: argparse.Namespace) -> int:
