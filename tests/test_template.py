@@ -206,6 +206,8 @@ def test_the_filled_template_saved_by_libreoffice_calc_is_accepted_with_the_same
     saved = tmp_path / "saved" / "ifylld.xlsx"
     sheet = openpyxl.load_workbook(saved)[PARTICIPANT_SHEET]
     assert sheet["A2"].value == entered[0][1] and sheet["A2"].value.startswith("00")    # the zeros kept
+    kept = {tuple(v.formula1.strip('"').split(",")) for v in sheet.data_validations.dataValidation}
+    assert kept == set(CONTRACT_CODES.values())                 # the drop-downs survive the save
     assert_exactly_entered(*accepted_rows(tmp_path, saved, kommunkod="2305"), entered)
 
 

@@ -67,7 +67,7 @@ COLUMNS: tuple[TemplateColumn, ...] = (
     TemplateColumn("startdatum", "Startdatum", True, "date", "Dagen deltagaren skrevs in, ÅÅÅÅ-MM-DD."),
     TemplateColumn("fas", "Fas", True, "code", "Fasen deltagaren är i vid månadens slut.", FAS),
     TemplateColumn("kon", "Kön", False, "code",
-                   "Lämnas tomt om det ska tas från personnumret.", KON),
+                   "Lämna tomt för att ta könet från personnumret.", KON),
     TemplateColumn("slutdatum", "Slutdatum", False, "date",
                    "Dagen inskrivningen avslutades, ÅÅÅÅ-MM-DD. Tomt = pågår."),
     TemplateColumn("avslutsorsak", "Avslutsorsak", False, "code",
@@ -251,7 +251,7 @@ def _instruction_rows(template: Template) -> list[tuple[str, ...]]:
         ("Rättelse", "En ny fil för samma månad ersätter den tidigare. Skicka då hela listan igen, rättad."),
         ("Avvisade rader", "En rad med ogiltigt personnummer, saknat eller felaktigt startdatum, okänd fas eller "
                            "slutdatum utan avslutsorsak avvisas, och ni får veta rad, kolumn och vad som ska rättas. "
-                           f"Avvisas mer än {DEFAULT_MAX_REJECTED_SHARE:.0%} av raderna avvisas hela filen."),
+                           f"Avvisas mer än {DEFAULT_MAX_REJECTED_SHARE * 100:.0f} % av raderna avvisas hela filen."),
         ("Även CSV", "Ni kan också skicka listan som CSV (semikolonavgränsad) med samma rubrikrad, t.ex. "
                      "leveransmall.csv."),
         ("",),
