@@ -29,6 +29,7 @@ from pathlib import Path
 from orchestration.lib.delivery_state import STATE_LABELS, VERDICT_LABELS
 from orchestration.lib.home import DataHome
 from orchestration.lib.safe_text import console
+from orchestration.lib.swedish_argparse import SwedishArgumentParser
 from orchestration.lib.telemetry import disable_telemetry
 
 DEMO_HOME = Path(".followup-demo")
@@ -130,7 +131,7 @@ def _home_of(args: argparse.Namespace) -> DataHome:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar "
+    parser = SwedishArgumentParser(prog="followup", description="Uppföljning av projekt för unga som varken arbetar "
                                                                   "eller studerar.")
     commands = parser.add_subparsers(dest="command")
 

@@ -170,7 +170,8 @@ def _parse_project(entry: Any, index: int, kommuner: dict[str, str], source: Pat
     targets: dict[str, float] = {}
     for kpi, value in (entry.get("targets") or {}).items():
         if kpi not in KNOWN_KPIS:
-            raise fail(f"targets.{kpi}", "är inget KPI i kpis.md.")
+            raise fail(f"targets.{kpi}", "är inget nyckeltal som kan ha ett mål (se docs/konfiguration.md: "
+                                         + ", ".join(sorted(KNOWN_KPIS)) + ").")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise fail(f"targets.{kpi}", f"{value!r} är inget tal.")
         if kpi in SHARE_KPIS and not 0 <= value <= 1:
