@@ -17,10 +17,11 @@ from orchestration.reporting.headline import headlines, headlines_markdown
 from orchestration.resources import FollowupResource
 
 
-@dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values")], kinds={"csv", "html"})
+@dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values")], kinds={"csv", "html", "pdf"})
 def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
     """Filerna till finansiärerna, per projekt för dess senaste månad: kpi.csv, kpi.xlsx och en rapport
-    på en sida (rapport.html, trend.png), med röjandeskydd, i exports/. I metadata: "mål och utfall",
+    på en sida (rapport.html, trend.png) och samma rapport som pdf på en eller två A4-sidor (rapport.pdf,
+    med faser, datakvalitet och definitioner), med röjandeskydd, i exports/. I metadata: "mål och utfall",
     varje projekts mått med mål, utfall och om målet är nått (exakta tal, för samordnarna), och per
     projekt "trend <projekt>", rapportens diagram över måtten som målen gäller, med mållinjer."""
     home = followup.data_home()
@@ -32,7 +33,8 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
     for headline in lines:
         if headline.period is None:
             continue
-        report = write_funder_report(home.warehouse, config.project(headline.project_id), headline, home.exports)
+        report = write_funder_report(home.warehouse, config.project(headline.project_id), headline, home.exports,
+                                     pdf=True)
         png = base64.b64encode((report.parent / "trend.png").read_bytes()).decode("ascii")
         charts[f"trend {headline.project_id}"] = dg.MetadataValue.md(
             f"### {markdown_cell(headline.name)}\n\n{headlines_markdown([headline])}\n\n"

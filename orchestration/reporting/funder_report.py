@@ -87,6 +87,15 @@ def report_rows(project: Project, figures: dict[str, Figure]) -> list[tuple[str,
     return rows
 
 
+def report_note(project: Project) -> str:
+    """What is counted and what disclosure control hides: under the HTML report, and in the PDF's definitions."""
+    return f"""Deltagare räknas en gång per projekt. Felregistreringar och avvisade rader räknas inte.
+Målet för deltagare gäller hela projektperioden; målet hittills är det fördelat jämnt över projektets månader.
+Röjandeskydd som i tabellerna till finansiärer: antal från 1 till {project.min_count - 1}, andelar över
+färre än 10 personer och tal som annars kunde räknas fram ur dem visas inte, och inte heller om målet nåtts;
+i diagrammet saknas de månaderna."""
+
+
 def render_funder_report(project: Project, period: str | None, figures: dict[str, Figure], chart_png: bytes,
                          chart_alt: str = "Utfall och mål per månad") -> str:
     table = "\n".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td>"
@@ -103,17 +112,15 @@ th,td{{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left}}td{{text-
 {table}
 </table>
 <p><img alt="{html.escape(chart_alt)}" src="data:image/png;base64,{image}"></p>
-<p style="font-size:small">Deltagare räknas en gång per projekt. Felregistreringar och avvisade rader räknas inte.
-Målet för deltagare gäller hela projektperioden; målet hittills är det fördelat jämnt över projektets månader.
-Röjandeskydd som i tabellerna till finansiärer: antal från 1 till {project.min_count - 1}, andelar över
-färre än 10 personer och tal som annars kunde räknas fram ur dem visas inte, och inte heller om målet nåtts;
-i diagrammet saknas de månaderna.</p>
+<p style="font-size:small">{html.escape(report_note(project))}</p>
 </body></html>
 """
 
 
-def write_funder_report(warehouse: Path, project: Project, headline: Headline, out_dir: Path) -> Path:
-    """rapport.html and trend.png in out_dir/<project>/ for the headline's month."""
+def write_funder_report(warehouse: Path, project: Project, headline: Headline, out_dir: Path,
+                        pdf: bool = False) -> Path:
+    """rapport.html and trend.png in out_dir/<project>/ for the headline's month; with `pdf`
+    rapport.pdf too, of the same figures (funder_pdf.py; it also reads the month's deliveries)."""
     figures, trend = published_figures(warehouse, project, headline.period) if headline.period else ({}, Trend([]))
     png = trend_png(project, trend)
     plan = chart_plan(project, trend)
@@ -124,4 +131,10 @@ def write_funder_report(warehouse: Path, project: Project, headline: Headline, o
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_funder_report(project, headline.period, figures, png, alt), encoding="utf-8")
     (out_dir / project.id / "trend.png").write_bytes(png)
+    if pdf:
+        from orchestration.reporting.export import data_version
+        from orchestration.reporting.funder_pdf import write_funder_pdf
+
+        deliveries = data_version(warehouse, project.id, headline.period) if headline.period else []
+        write_funder_pdf(project, headline.period, figures, png, deliveries, out_dir / project.id / "rapport.pdf")
     return target
