@@ -5,8 +5,9 @@ It shows what rapport.html shows, from the same published rows (funder_report.pu
 each month exactly as its kpi.csv, after disclosure control): the targets table is the HTML's
 (funder_report.report_rows), the chart is the HTML's trend.png itself. Besides, from the same
 month's rows, the phases of the active participants (the workbook's Faser); the deliveries the
-figures stand on, per municipality (the workbook's Datakvalitet, summed: counts of months, files
-and file rows, not of persons); and the definitions with the HTML's note on disclosure control.
+figures stand on, per municipality while the report fits two pages, else for the whole project
+(the workbook's Datakvalitet, summed: counts of months, files and file rows, not of persons); and
+the definitions with the HTML's note on disclosure control.
 A figure kpi.csv hides is "visas inte" here too, never a number.
 
 A pure function of those figures: drawn on plain matplotlib Figures with the PDF backend (no
@@ -36,7 +37,6 @@ RIGHT = A4[0] - MARGIN
 MAX_PAGES = 2
 PHASES = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
 FUNNEL = ("active_participants", *PHASES)
-QUALITY_MUNICIPALITIES = 16              # more than this: the project's total only (the workbook has them all)
 GREY, BAR, INK = "#636363", "#9ecae1", "#000000"
 
 
@@ -57,10 +57,13 @@ def render_funder_pdf(project: Project, period: str | None, figures: dict[str, F
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
-    blocks = [*_heading(project, period), *_targets(project, figures), _chart(chart_png),
-              *_funnel(figures, period), *_quality(project, period, deliveries),
-              *_definitions(project)]
-    pages = _paginate(blocks)
+    def blocks(per_municipality: bool) -> list[Block]:
+        return [*_heading(project, period), *_targets(project, figures), _chart(chart_png), *_funnel(figures, period),
+                *_quality(project, period, deliveries, per_municipality), *_definitions(project)]
+
+    pages = _paginate(blocks(per_municipality=True))
+    if len(pages) > MAX_PAGES:          # many municipalities: the project's total (kpi.xlsx lists every delivery)
+        pages = _paginate(blocks(per_municipality=False))
     buffer = io.BytesIO()
     with matplotlib.rc_context({"pdf.fonttype": 3}):
         metadata = {"Title": f"{project.name}: uppföljning till och med {period or '–'}", "Author": project.owner,
@@ -87,8 +90,8 @@ def write_funder_pdf(project: Project, period: str | None, figures: dict[str, Fi
 # ---- layout ----------------------------------------------------------------------------------
 
 def _paginate(blocks: list[Block]) -> list[list[Block]]:
-    """Blocks in order, a new page where the next one does not fit; a heading (a block of no
-    height drawn with the next) never ends a page."""
+    """Blocks in order, a new page where the next one does not fit. More pages than planned are
+    the caller's to shorten: a report that does not fit is still written, never a failed run."""
     pages: list[list[Block]] = [[]]
     used = MARGIN
     for block in blocks:
@@ -97,8 +100,6 @@ def _paginate(blocks: list[Block]) -> list[list[Block]]:
             used = MARGIN
         pages[-1].append(block)
         used += block.height
-    if len(pages) > MAX_PAGES:
-        raise ValueError(f"rapport.pdf would need {len(pages)} pages, at most {MAX_PAGES} are planned")
     return pages
 
 
@@ -106,8 +107,8 @@ def _page(project: Project, period: str | None, number: int, pages: int):
     from matplotlib.figure import Figure as Canvas
 
     figure = Canvas(figsize=A4)
-    _text(figure, MARGIN, A4[1] - 0.45, f"{project.name} · uppgifter till och med {period or '–'}", size=7,
-          colour=GREY)
+    name = textwrap.shorten(project.name, width=80, placeholder=" …")
+    _text(figure, MARGIN, A4[1] - 0.45, f"{name} · uppgifter till och med {period or '–'}", size=7, colour=GREY)
     _text(figure, RIGHT, A4[1] - 0.45, f"Sida {number} av {pages}", size=7, colour=GREY, align="right")
     return figure
 
@@ -188,16 +189,19 @@ def _rule(figure, y: float) -> None:
 # ---- what the pages show -----------------------------------------------------------------------
 
 def _heading(project: Project, period: str | None) -> list[Block]:
+    title = textwrap.wrap(project.name, width=48)
     facts = textwrap.wrap(f"{project.owner} · finansiär {project.funder}", width=105)
     facts.append(f"Projektperiod {project.period_start} – {project.period_end} · uppgifter till och med {period or '–'}")
-    step = _line_height(9) + 0.02
+    title_step, step = 0.32, _line_height(9) + 0.02
+    below_title = 0.28 + title_step * (len(title) - 1)
 
     def draw(figure, top: float) -> None:
-        _text(figure, MARGIN, top + 0.3, project.name, size=17, bold=True)
+        for i, line in enumerate(title):
+            _text(figure, MARGIN, top + 0.3 + title_step * i, line, size=17, bold=True)
         for i, line in enumerate(facts):
-            _text(figure, MARGIN, top + 0.58 + step * i, line, size=9, colour=GREY)
+            _text(figure, MARGIN, top + 0.3 + below_title + step * i, line, size=9, colour=GREY)
 
-    return [Block(0.75 + step * len(facts), draw)]
+    return [Block(0.47 + below_title + step * len(facts), draw)]
 
 
 def _targets(project: Project, figures: dict[str, Figure]) -> list[Block]:
@@ -258,9 +262,10 @@ def _funnel(figures: dict[str, Figure], period: str | None) -> list[Block]:
     return [*_section(f"Faser vid månadens slut, {period or '–'}", bars), note]
 
 
-def _quality(project: Project, period: str | None, deliveries: list[dict]) -> list[Block]:
-    """Per municipality: the months a delivery is in force for, the months without one, the rows
-    of the deliveries in force (rejected and warned among them) and the rejected files."""
+def _quality(project: Project, period: str | None, deliveries: list[dict], per_municipality: bool) -> list[Block]:
+    """Per municipality (or the project's total only): the months a delivery is in force for,
+    the months without one, the rows of the deliveries in force (rejected and warned among them)
+    and the rejected files."""
     months = [m for m in project.months() if period is not None and m <= period]
     names = load_kommuner()
     rows, totals = [], [0] * 6
@@ -274,11 +279,11 @@ def _quality(project: Project, period: str | None, deliveries: list[dict]) -> li
                    len([d for d in own if d.get("verdict") == "REJECTED"])]
         totals = [a + b for a, b in zip(totals, figures)]
         rows.append([f"{names.get(kommunkod, kommunkod)} ({kommunkod})", *map(str, figures)])
-    if len(rows) > QUALITY_MUNICIPALITIES:
+    if not per_municipality:
         rows = []
     rows.append(["Hela projektet", *map(str, totals)])
-    columns = [("Kommun", MARGIN, "left"), ("Leveranser", 3.45, "right"), ("Saknas", 4.15, "right"),
-               ("Rader", 4.65, "right"), ("Avvisade rader", 5.65, "right"), ("Med varning", 6.55, "right"),
+    columns = [("Kommun", MARGIN, "left"), ("Leveranser", 3.6, "right"), ("Saknas", 4.2, "right"),
+               ("Rader", 4.8, "right"), ("Avvisade rader", 5.85, "right"), ("Med varning", 6.7, "right"),
                ("Avvisade filer", RIGHT, "right")]
     note = _paragraph(f"Leveranserna som talen bygger på, månaderna {months[0] if months else '–'} – {period or '–'}: "
                       "månader med en leverans som gäller och månader utan, raderna i de gällande leveranserna "
