@@ -115,9 +115,10 @@ def _page(project: Project, period: str | None, number: int, pages: int):
 
 def _text(figure, x: float, y: float, text: str, *, size: float = 9, colour: str = INK, align: str = "left",
           bold: bool = False) -> None:
-    """Text with its baseline `y` inches from the top of the page."""
+    """Text with its baseline `y` inches from the top of the page, as written (a $ in a name is
+    not the start of a formula)."""
     figure.text(x / A4[0], 1 - y / A4[1], text, fontsize=size, color=colour, ha=align, va="baseline",
-                fontweight="bold" if bold else "normal")
+                fontweight="bold" if bold else "normal", parse_math=False)
 
 
 def _line_height(size: float) -> float:
@@ -164,7 +165,7 @@ def _section(title: str, first: Block) -> list[Block]:
 
 def _table(columns: list[tuple[str, float, str]], rows: list[list[str]], size: float = 9,
            bold_last: bool = False) -> Block:
-    """columns: (label, x in inches, 'left'/'right'); a rule under the labels and each row."""
+    """columns: (label, x in inches, 'left'/'right'); the labels grey over a rule, then the rows."""
     step = _line_height(size) + 0.05
 
     def draw(figure, top: float) -> None:
@@ -256,9 +257,9 @@ def _funnel(figures: dict[str, Figure], period: str | None) -> list[Block]:
                                             linewidth=0))
 
     bars = Block(step * len(FUNNEL) + 0.12, draw)
-    note = _paragraph("Var de aktiva deltagarna befann sig i arbetet vid månadens slut, enligt månadens egen "
-                      "leverans från varje kommun; en kommun som inte lämnat någon leverans för månaden saknas "
-                      "i faserna.", colour=GREY)
+    note = _paragraph("I vilken fas de aktiva deltagarna var vid månadens slut, enligt månadens egen leverans "
+                      "från varje kommun; en kommun som inte lämnat någon leverans för månaden saknas i faserna.",
+                      colour=GREY)
     return [*_section(f"Faser vid månadens slut, {period or '–'}", bars), note]
 
 
@@ -268,9 +269,11 @@ def _quality(project: Project, period: str | None, deliveries: list[dict], per_m
     and the rejected files."""
     months = [m for m in project.months() if period is not None and m <= period]
     names = load_kommuner()
+    by_kommun: dict[str, list[dict]] = {kommunkod: [] for kommunkod in project.municipalities}
+    for delivery in deliveries:
+        by_kommun.setdefault(delivery["kommunkod"], []).append(delivery)
     rows, totals = [], [0] * 6
-    for kommunkod in sorted({*project.municipalities, *(d["kommunkod"] for d in deliveries)}):
-        own = [d for d in deliveries if d["kommunkod"] == kommunkod]
+    for kommunkod, own in sorted(by_kommun.items()):
         current = [d for d in own if d.get("is_current")]
         in_force = {d["reporting_month"] for d in current}
         figures = [len(in_force), len([m for m in months if m not in in_force]),
@@ -286,9 +289,9 @@ def _quality(project: Project, period: str | None, deliveries: list[dict], per_m
                ("Rader", 4.8, "right"), ("Avvisade rader", 5.85, "right"), ("Med varning", 6.7, "right"),
                ("Avvisade filer", RIGHT, "right")]
     note = _paragraph(f"Leveranserna som talen bygger på, månaderna {months[0] if months else '–'} – {period or '–'}: "
-                      "månader med en leverans som gäller och månader utan, raderna i de gällande leveranserna "
-                      "(avvisade rader räknas inte, rader med varning räknas) och filer som avvisats. Varje leverans "
-                      "finns i kpi.xlsx, bladen Datakvalitet och Definitioner.", colour=GREY)
+                      "månader med en leverans som gäller och månader utan; raderna i de gällande leveranserna, och "
+                      "bland dem de avvisade (räknas inte) och de med varning (räknas); filer som avvisats hela. "
+                      "Varje leverans finns i kpi.xlsx, bladen Datakvalitet och Definitioner.", colour=GREY)
     return [*_section("Datakvalitet", _table(columns, rows, bold_last=True)), note]
 
 
