@@ -19,6 +19,7 @@ be searched and copied, pdftotext reads it): TrueType subsets (Type 42) took fou
 
 from __future__ import annotations
 
+import functools
 import io
 import textwrap
 from collections.abc import Callable
@@ -125,9 +126,38 @@ def _line_height(size: float) -> float:
     return size * 1.45 / 72
 
 
-def _paragraph(text: str, size: float = 7.5, width: int = 130, colour: str = INK) -> Block:
-    """Wrapped prose (width in characters of DejaVu Sans at 7.5 pt across the text column)."""
-    lines = textwrap.wrap(" ".join(text.split()), width=round(width * 7.5 / size))
+@functools.lru_cache(maxsize=4)
+def _font(size: float):
+    from matplotlib.font_manager import FontProperties, findfont
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(findfont(FontProperties(family="DejaVu Sans")))
+    font.set_size(size, 72)
+    return font
+
+
+def _wrapped(text: str, size: float, width: float) -> list[str]:
+    """Words in lines no wider than `width` inches, as the font draws them (a count of characters
+    let a line of wide letters run past the margin)."""
+    font = _font(size)
+
+    def inches(line: str) -> float:
+        font.set_text(line)
+        return font.get_width_height()[0] / 64 / 72
+
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and inches(candidate) <= width:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return lines
+
+
+def _paragraph(text: str, size: float = 7.5, colour: str = INK) -> Block:
+    """Prose wrapped to the text column."""
+    lines = _wrapped(text, size, RIGHT - MARGIN)
     step = _line_height(size)
 
     def draw(figure, top: float) -> None:
