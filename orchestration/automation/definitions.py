@@ -74,7 +74,7 @@ STEP_RETRY_POLICY = step_retry_policy()
 followup_job = dg.define_asset_job(
     MONTHLY_JOB,
     selection=dg.AssetSelection.all(),
-    description="Intake → pseudonymise → validate → dbt → exports, for every new delivery.",
+    description="Inläsning → pseudonymisering → validering → dbt → exporter, för varje ny leverans.",
     op_retry_policy=STEP_RETRY_POLICY,
 )
 

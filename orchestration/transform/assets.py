@@ -101,7 +101,7 @@ def ensure_manifest() -> Path:
     pool=WAREHOUSE_POOL,
 )
 def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, followup: FollowupResource):
-    """Staging, intermediate and KPI marts, built and tested with `dbt build`."""
+    """Staging-, mellan- och nyckeltalstabellerna (marts), byggda och testade med `dbt build`."""
     home = followup.data_home()
     os.environ[WAREHOUSE_ENV] = str(home.warehouse)
     target = run_target_path(home.root, context.run_id)
