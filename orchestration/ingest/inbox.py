@@ -16,6 +16,12 @@ A name may be any bytes: it is stored and shown as `safe_text.display_name` give
 file is opened by its real path. A file over the size limit (ingest/limits.py) is neither hashed
 nor copied, unlike every other: copying a file of any size would let one file fill the disk. It
 stays in the inbox and its delivery is rejected at once with the reader's FIL_FOR_STOR.
+
+One folder of a municipality folder is ours, not the municipality's: `återkoppling/`, where each
+run writes the municipality's feedback (reporting/feedback.py). `is_feedback` is the one rule that
+says so; walk_inbox never lists it or anything in it, and everything that looks at the inbox (intake,
+the sensor's fingerprint, the no-op check's digest, the disk-space estimate, retention) reads the
+inbox through walk_inbox or this rule, so writing feedback is never a change in the inbox.
 """
 
 from __future__ import annotations
@@ -44,6 +50,31 @@ EXCEL_LOCK = "excel_lock"      # ~$name.xlsx: Excel's lock file while the workbo
 SPECIAL = "special"            # FIFO, socket, device
 FOLDER = "folder"              # a folder where a delivery file belongs (or deeper than MAX_DEPTH)
 UNREADABLE = "unreadable"      # a file or folder we may not read
+
+FEEDBACK_FOLDER = "återkoppling"          # inbox/<project>/<kommunkod>/återkoppling/: written by us, never read
+FEEDBACK_TEMPORARY_PREFIX = f".{FEEDBACK_FOLDER}."   # the folder being written or replaced beside it
+FEEDBACK_DEPTH = 3                        # an entry of a municipality folder
+
+
+def is_feedback(depth: int, name: str, status: os.stat_result | None) -> bool:
+    """Whether an inbox entry is a municipality's feedback folder (or ours being replaced): a real
+    folder, not a link, named exactly `återkoppling` (NFC) inside inbox/<project>/<kommunkod>/.
+    A file or link of that name is the municipality's and is reported like any other entry."""
+    return (depth == FEEDBACK_DEPTH and status is not None and stat.S_ISDIR(status.st_mode)
+            and (name == FEEDBACK_FOLDER or name.startswith(FEEDBACK_TEMPORARY_PREFIX)))
+
+
+def in_feedback(inbox: Path, path: Path) -> bool:
+    """Whether a path below the inbox lies in a feedback folder (for callers that walk the inbox
+    themselves, e.g. retention)."""
+    try:
+        parts = Path(path).relative_to(inbox).parts
+    except ValueError:
+        return False
+    if len(parts) < FEEDBACK_DEPTH:
+        return False
+    folder = Path(inbox, *parts[:FEEDBACK_DEPTH])
+    return is_feedback(FEEDBACK_DEPTH, parts[FEEDBACK_DEPTH - 1], _lstat(folder))
 
 
 @dataclass(frozen=True)
@@ -122,7 +153,7 @@ def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]
     """Every entry below the inbox as (path, relative display path, kind, lstat), without
     opening a file or following a link. Folders of projects and municipalities (depth 1 and 2)
     are walked; a folder deeper down is itself an entry (and walked, so its files are reported
-    too) down to MAX_DEPTH."""
+    too) down to MAX_DEPTH. A feedback folder (`is_feedback`) is neither listed nor walked."""
     found: list[tuple[Path, str, str, os.stat_result | None]] = []
     if not inbox.is_dir():
         return found
@@ -142,6 +173,8 @@ def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]
             status = _lstat(path)
             if status is None:
                 continue   # removed while we looked; the next run sees what is there
+            if is_feedback(depth, entry.name, status):
+                continue   # ours: the municipality's feedback, written after each run
             if stat.S_ISLNK(status.st_mode):
                 found.append((path, shown, SYMLINK, status))
             elif entry.name.startswith("."):

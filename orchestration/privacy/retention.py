@@ -158,12 +158,15 @@ def purge_raw(home: DataHome, older_than_days: int, now: dt.datetime | None = No
 
 def _inbox_copies(inbox: Path, wanted: set[str], sizes: set[int]) -> dict[str, list[Path]]:
     """Files in the inbox whose bytes are one of the purged files (the municipality's drop copies).
-    Only a file of one of their sizes is read: a copy has the size of its original."""
+    Only a file of one of their sizes is read: a copy has the size of its original. The feedback
+    folders (ingest/inbox.is_feedback) are ours, not raw files: never read, never deleted."""
+    from orchestration.ingest.inbox import in_feedback
+
     found: dict[str, list[Path]] = {}
     if not inbox.exists():
         return found
     for path in inbox.rglob("*"):
-        if path.is_symlink() or not path.is_file():
+        if path.is_symlink() or not path.is_file() or in_feedback(inbox, path):
             continue
         try:
             if path.stat().st_size not in sizes:

@@ -13,6 +13,7 @@ from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.warehouse import connect
 from orchestration.quality.stage import ValidationReport, validate_pending
 from orchestration.reporting.delivery_report import write_delivery_reports
+from orchestration.reporting.feedback import write_feedback
 from orchestration.resources import FollowupResource
 
 SUITE_CHECK = "extract_contract_suite"
@@ -105,11 +106,17 @@ def validate(context: dg.AssetExecutionContext, followup: FollowupResource):
 def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
     """En leveransrapport per mottagen fil till kommunen som skickade den (utfall, läge, antal rader,
     okända kolumner, avvisade rader och varningar per radnummer), som HTML och CSV i reports/, och en
-    översikt (index.html) som börjar med det som behöver åtgärdas."""
+    översikt (index.html) som börjar med det som behöver åtgärdas. Varje kommunmapp i inkorgen får
+    sina egna rapporter och sina månader i återkoppling/."""
     home = followup.data_home()
-    summary = write_delivery_reports(home.warehouse, home.reports, followup.projects())
+    config = followup.projects()
+    summary = write_delivery_reports(home.warehouse, home.reports, config)
+    feedback = write_feedback(home, config)
     return dg.MaterializeResult(metadata={
         "rapporter": summary.reports,
         "filer skrivna": len(summary.written),
         "översikt": dg.MetadataValue.path(str(summary.index)),
+        "återkopplingsmappar": feedback.folders,
+        "återkopplingsmappar skrivna": len(feedback.written),
+        "återkoppling ej skriven (namnet upptaget)": dg.MetadataValue.text(", ".join(feedback.skipped) or "–"),
     })

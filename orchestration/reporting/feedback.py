@@ -1,0 +1,268 @@
+"""Feedback where a municipality delivers: `inbox/<project>/<kommunkod>/återkoppling/`.
+
+After every run each municipality folder of the inbox gets back what the run made of its files:
+
+    återkoppling/status.html           its months: delivered, accepted, rejected, missing, deadline
+    återkoppling/status.csv            the same months, Excel-ready
+    återkoppling/<month>_<sha8>.html   the delivery reports (reporting/delivery_report.py), copied
+    återkoppling/<month>_<sha8>.csv    as they are: per month the file in force and the newest file
+
+Nothing here is a second report: the delivery reports are the bytes `write_delivery_reports` wrote
+to reports/ (so they carry no personnummer or name either), and the months are what
+reporting/status.py computes, filtered to the one municipality. A folder holds only its own
+municipality's deliveries and months; it is written only where the municipality folder already
+exists as a real folder (never through a link), and only when its content changed.
+
+A folder is replaced whole: the new one is written beside it under a temporary name, the old one
+renamed away, the new one renamed into place, the old one deleted. A report of a file that is no
+longer relevant (replaced by a resubmission) is thereby gone. Intake never reads the folder: the
+rule is ingest/inbox.is_feedback, and every reader of the inbox goes through it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFIX
+from orchestration.lib import delivery_state as states
+from orchestration.lib.home import DataHome
+from orchestration.lib.local_time import swedish_date
+from orchestration.projects.config import ProjectsConfig, load_kommuner
+from orchestration.reporting import status
+from orchestration.reporting.delivery_report import _month_ranges, report_paths
+
+STATUS_HTML = "status.html"
+STATUS_CSV = "status.csv"
+STATUS_COLUMNS = ("manad", "frist", "leveranser", "lage", "fil_som_galler", "mottagen", "sen", "avvisade_rader",
+                  "rapport")
+
+
+@dataclass
+class FeedbackSummary:
+    folders: int = 0                                        # municipality folders given feedback
+    written: list[Path] = field(default_factory=list)       # feedback folders replaced in this call
+    skipped: list[str] = field(default_factory=list)        # 'project/kommunkod' where `återkoppling` is not ours
+
+
+def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None = None,
+                   deadline_day: int = status.DEADLINE_DAY) -> FeedbackSummary:
+    """Bring every municipality folder's feedback up to date (after write_delivery_reports)."""
+    today = today or dt.date.today()
+    kommuner = load_kommuner()
+    summary = FeedbackSummary()
+    for project_status in status.delivery_status(home.warehouse, config, today=today, deadline_day=deadline_day):
+        project = project_status.project
+        for kommunkod in project.municipalities:
+            folder = home.inbox / project.id / kommunkod
+            if not (_real_folder(home.inbox / project.id) and _real_folder(folder)):
+                continue
+            content = feedback_files(project_status, kommunkod, kommuner.get(kommunkod, ""), home.reports, today,
+                                     deadline_day)
+            summary.folders += 1
+            try:
+                if replace_if_changed(folder, content):
+                    summary.written.append(folder / FEEDBACK_FOLDER)
+            except FeedbackNotOursError:
+                summary.skipped.append(f"{project.id}/{kommunkod}")
+    return summary
+
+
+def feedback_files(project_status: status.ProjectStatus, kommunkod: str, kommun: str, reports_dir: Path,
+                   today: dt.date, deadline_day: int = status.DEADLINE_DAY) -> dict[str, bytes]:
+    """File name → bytes of one municipality's feedback folder. Only cells, problems and
+    deliveries whose kommunkod is this one are read."""
+    project = project_status.project
+    cells = [project_status.cells[(kommunkod, month)] for month in project_status.months]
+    outside = [d for d in project_status.outside if d.kommunkod == kommunkod]
+    by_month: dict[str, list[status.Delivery]] = {}
+    for delivery in [d for cell in cells for d in cell.deliveries] + outside:
+        by_month.setdefault(delivery.reporting_month, []).append(delivery)
+    files: dict[str, bytes] = {}
+    for month, deliveries in by_month.items():
+        for delivery in relevant_deliveries(deliveries):
+            for path in report_paths(reports_dir, project.id, kommunkod, month, delivery.sha256):
+                if path.is_file():
+                    files[path.name] = path.read_bytes()
+    problems = [p for p in project_status.problems if p.kommunkod == kommunkod]
+    files[STATUS_HTML] = _status_page(project_status, kommunkod, kommun, cells, outside, problems, files,
+                                      reports_dir, today, deadline_day).encode("utf-8")
+    files[STATUS_CSV] = _status_csv(project.id, kommunkod, cells, files, reports_dir, today).encode("utf-8")
+    return files
+
+
+def relevant_deliveries(deliveries: list[status.Delivery]) -> list[status.Delivery]:
+    """Of one month's deliveries (in arrival order): the one in force and the newest. An earlier
+    file a resubmission replaced or corrected is no longer the municipality's concern."""
+    if not deliveries:
+        return []
+    chosen = [d for d in deliveries if d.in_force] + [deliveries[-1]]
+    return list({d.sha256: d for d in chosen}.values())
+
+
+def replace_if_changed(municipality_folder: Path, content: dict[str, bytes]) -> bool:
+    """Make `<municipality_folder>/återkoppling/` hold exactly `content`; False when it already did.
+
+    Written under a temporary name beside it and renamed into place, so a reader sees the old
+    folder or the new one, each complete. Leftovers of a run killed midway are removed first."""
+    target = municipality_folder / FEEDBACK_FOLDER
+    existing = _lstat(target)
+    if existing is not None and not stat.S_ISDIR(existing.st_mode):
+        raise FeedbackNotOursError(str(target))     # a file or link the municipality put there: leave it
+    _remove_leftovers(municipality_folder)
+    if existing is not None and _folder_content(target) == content:
+        return False
+    fresh = municipality_folder / f"{FEEDBACK_TEMPORARY_PREFIX}ny.{os.getpid()}"
+    old = municipality_folder / f"{FEEDBACK_TEMPORARY_PREFIX}gammal.{os.getpid()}"
+    fresh.mkdir()
+    for name, data in sorted(content.items()):
+        (fresh / name).write_bytes(data)
+    if existing is not None:
+        os.rename(target, old)
+    os.rename(fresh, target)
+    if existing is not None:
+        shutil.rmtree(old)
+    return True
+
+
+class FeedbackNotOursError(OSError):
+    """`återkoppling` in a municipality folder is not a folder (a file or link of the municipality's)."""
+
+
+def _remove_leftovers(municipality_folder: Path) -> None:
+    for entry in os.scandir(municipality_folder):
+        if entry.name.startswith(FEEDBACK_TEMPORARY_PREFIX) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+
+
+def _folder_content(folder: Path) -> dict[str, bytes] | None:
+    """The folder's files and their bytes; None when it holds anything else (a subfolder, a link)."""
+    content = {}
+    for entry in os.scandir(folder):
+        if not entry.is_file(follow_symlinks=False):
+            return None
+        content[entry.name] = Path(entry.path).read_bytes()
+    return content
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _real_folder(path: Path) -> bool:
+    found = _lstat(path)
+    return found is not None and stat.S_ISDIR(found.st_mode)
+
+
+# --- the status page -----------------------------------------------------------------------------
+
+def _e(value: object) -> str:
+    return "" if value is None else html.escape(str(value))
+
+
+def _month_state(cell: status.MonthStatus, today: dt.date) -> str:
+    current = cell.in_force
+    if current is not None:
+        return states.VERDICT_LABELS.get(current.verdict, current.verdict)
+    if any(d.waiting for d in cell.deliveries):
+        return states.STATE_LABELS[states.WAITING]
+    if cell.deliveries:
+        return "Avvisad – ingen godkänd fil för månaden"
+    if cell.is_missing(today):
+        return "Saknas"
+    return "Inte levererad än (fristen har inte gått ut)"
+
+
+def _report_name(project_id: str, kommunkod: str, delivery: status.Delivery | None, files: dict[str, bytes],
+                 reports_dir: Path) -> str:
+    if delivery is None:
+        return ""
+    html_path, _ = report_paths(reports_dir, project_id, kommunkod, delivery.reporting_month, delivery.sha256)
+    return html_path.name if html_path.name in files else ""
+
+
+def _shown_delivery(cell: status.MonthStatus) -> status.Delivery | None:
+    """The file a month row names: the one in force, else the newest."""
+    return cell.in_force or (cell.deliveries[-1] if cell.deliveries else None)
+
+
+def _status_page(project_status: status.ProjectStatus, kommunkod: str, kommun: str, cells: list,
+                 outside: list, problems: list, files: dict[str, bytes], reports_dir: Path, today: dt.date,
+                 deadline_day: int) -> str:
+    project = project_status.project
+    rows = []
+    for cell in reversed(cells):                                       # newest month first
+        shown = _shown_delivery(cell)
+        report = _report_name(project.id, kommunkod, shown, files, reports_dir)
+        link = f"<a href=\"{_e(report)}\">{_e(shown.shown_name)}</a>" if report else _e(shown.shown_name if shown else "")
+        needs = cell.is_missing(today) or cell.is_late or (shown is not None and shown.needs_action) or (
+            cell.in_force is not None and cell.in_force.rows_rejected > 0)
+        remarks = [text for text in (
+            f"sen (kom {swedish_date(cell.first_accepted.received_at)})" if cell.is_late else "",
+            f"{cell.in_force.rows_rejected} avvisade rader" if cell.in_force and cell.in_force.rows_rejected else "",
+            f"{len(cell.deliveries)} leveranser (omleverans)" if len(cell.deliveries) > 1 else "",
+        ) if text]
+        rows.append(f"<tr{' class=action' if needs else ''}><td>{_e(cell.month)}</td><td>{_e(cell.deadline)}</td>"
+                    f"<td>{len(cell.deliveries)}</td><td>{_e(_month_state(cell, today))}</td><td>{link}</td>"
+                    f"<td>{_e(swedish_date(shown.received_at) if shown else '')}</td><td>{_e('; '.join(remarks))}</td></tr>")
+    missing = [cell for cell in cells if cell.is_missing(today)]
+    action = [p.text for p in problems if p.needs_action and p.kind != "saknas"]
+    if missing:                                                        # one line, not one per month
+        action.append(f"saknas ({len(missing)} {'månad' if len(missing) == 1 else 'månader'}): {_month_ranges(missing)}")
+    information = [p.text for p in problems if not p.needs_action]
+    months = (f"<table><tr><th>Månad</th><th>Frist</th><th>Leveranser</th><th>Läge</th><th>Fil som gäller</th>"
+              f"<th>Mottagen</th><th>Anmärkning</th></tr>{''.join(rows)}</table>"
+              if rows else "<p>Inga månader har gått ännu.</p>")
+    outside_note = (f"<p>{len(outside)} leverans(er) med en månad utanför projektperioden; se listan nedan.</p>"
+                    if outside else "")
+    return f"""<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>Leveransstatus {_e(kommunkod)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>Leveransstatus: {_e(kommun)} ({_e(kommunkod)})</h1>
+<p>{_e(project.name)} ({_e(project.period_start)} – {_e(project.period_end)}). Frist: den {deadline_day}:e månaden
+efter rapportmånaden.</p>
+<h2>Att åtgärda</h2>
+{_list(action) or '<p>Inget att åtgärda.</p>'}
+<h2>Månader</h2>
+{months}
+{outside_note}<h2>För kännedom</h2>
+{_list(information) or '<p>Inget.</p>'}
+<p class=note>Den här mappen skrivs om efter varje körning och läses aldrig in: lägg inga leveranser här.
+Leveransrapporterna för filerna finns i samma mapp ({_e(STATUS_CSV)} har månaderna för Excel). Sidan innehåller
+inga personnummer eller namn.</p>
+</body></html>
+"""
+
+
+def _list(texts: list[str]) -> str:
+    return f"<ul>{''.join(f'<li>{_e(text)}</li>' for text in texts)}</ul>" if texts else ""
+
+
+def _status_csv(project_id: str, kommunkod: str, cells: list, files: dict[str, bytes], reports_dir: Path,
+                today: dt.date) -> str:
+    """Semicolon-separated UTF-8 with BOM, as the delivery reports' CSV."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(STATUS_COLUMNS)
+    for cell in reversed(cells):
+        shown = _shown_delivery(cell)
+        writer.writerow((cell.month, cell.deadline.isoformat(), len(cell.deliveries), _month_state(cell, today),
+                         shown.shown_name if shown else "", swedish_date(shown.received_at).isoformat() if shown else "",
+                         "ja" if cell.is_late else "nej", cell.in_force.rows_rejected if cell.in_force else "",
+                         _report_name(project_id, kommunkod, shown, files, reports_dir)))
+    return "\ufeff" + buffer.getvalue()
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f2f2f2}.note{color:#555;font-size:.9em}.action{background:#fff4e5}"""
