@@ -50,6 +50,7 @@ def home(tmp_path, pseudonym_key):
     put(home, "uvas/2380/2016-03.csv", a_delivery("2016-03"))
     put(home, "uvas/2303/2016-03.csv", a_delivery("2016-03", persons=3))
     (home.inbox / "uvas" / "2305").mkdir()                         # a folder, nothing delivered yet
+    put(home, "uvas/2380/leverans utan månad.csv", b"personnummer;startdatum;fas\n")   # not ingested
     process(home, today=TODAY)
     return home
 
@@ -109,7 +110,7 @@ def test_purge_raw_neither_deletes_nor_counts_feedback_even_with_the_bytes_of_a_
     report = purge_raw(home, 0)
     assert report.deleted and not (home.inbox / "uvas" / "2380" / "2016-03.csv").exists()
     assert {p: p.read_bytes() for p in feedback(home, "2380").iterdir()} == kept
-    assert sum(copies for _, copies in report.deleted) == 2        # the two municipalities' drop copies only
+    assert sum(copies for _, copies in report.deleted) == 3        # the drop copies only (two deliveries, one not)
 
 
 # --- what a folder holds ---------------------------------------------------------------------------
@@ -134,6 +135,8 @@ def test_every_municipality_folder_gets_its_own_reports_and_months_and_nothing_e
         march = next(line for line in table if line.startswith("2016-03;"))
         assert ("Godkänd" in march) == bool(own) and ("Saknas" in march) == (not own)
     assert "Saknas" in (feedback(home, "2305") / STATUS_HTML).read_text(encoding="utf-8")
+    assert "leverans utan månad.csv" in (feedback(home, "2380") / STATUS_HTML).read_text(encoding="utf-8")
+    assert "utan månad" not in (feedback(home, "2303") / STATUS_HTML).read_text(encoding="utf-8")
     assert not (home.inbox / "uvas" / "2309").exists()              # no folder is created for a municipality
 
 
@@ -181,6 +184,14 @@ def test_after_a_run_every_municipality_that_delivered_has_feedback_of_its_own_f
         for page in folder.glob("*.html"):
             heading = re.search(r"<h1>[^<]*\((\d{4})\)", page.read_text(encoding="utf-8"))
             assert heading and heading.group(1) == kommunkod, page
+
+
+def test_feedback_holds_no_personnummer_of_any_delivered_person(scenario):
+    home = scenario.at("resubmit").home
+    text = "\n".join(p.read_text(encoding="utf-8-sig") for p in home.inbox.glob(f"*/*/{FEEDBACK_FOLDER}/*"))
+    persons = [p for f in scenario.good.files for p in f.persons] + [scenario.resubmissions.added]
+    assert "<h1>" in text and persons
+    assert not [form for person in persons for form in person.written_forms() if form in text]
 
 
 def test_feedback_is_never_ingested_by_the_next_run(scenario):

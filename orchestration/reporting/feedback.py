@@ -2,7 +2,8 @@
 
 After every run each municipality folder of the inbox gets back what the run made of its files:
 
-    återkoppling/status.html           its months: delivered, accepted, rejected, missing, deadline
+    återkoppling/status.html           its months: delivered, accepted, rejected, missing, deadline;
+                                       and the files of its folder that were not ingested, with why
     återkoppling/status.csv            the same months, Excel-ready
     återkoppling/<month>_<sha8>.html   the delivery reports (reporting/delivery_report.py), copied
     återkoppling/<month>_<sha8>.csv    as they are: per month the file in force and the newest file
@@ -35,6 +36,7 @@ from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFI
 from orchestration.lib import delivery_state as states
 from orchestration.lib.home import DataHome
 from orchestration.lib.local_time import swedish_date
+from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
 from orchestration.reporting.delivery_report import _month_ranges, report_paths
@@ -58,14 +60,19 @@ def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None
     today = today or dt.date.today()
     kommuner = load_kommuner()
     summary = FeedbackSummary()
+    with connect(home.warehouse, read_only=True) as db:
+        unrouted = db.execute("select inbox_path, reason_code, message from landing.unrouted_files "
+                              "order by seen_at, inbox_path").fetchall()
     for project_status in status.delivery_status(home.warehouse, config, today=today, deadline_day=deadline_day):
         project = project_status.project
         for kommunkod in project.municipalities:
             folder = home.inbox / project.id / kommunkod
             if not (_real_folder(home.inbox / project.id) and _real_folder(folder)):
                 continue
+            not_read = [(path, code, message) for path, code, message in unrouted
+                        if path.startswith(f"{project.id}/{kommunkod}/") and _still_there(home.inbox / path)]
             content = feedback_files(project_status, kommunkod, kommuner.get(kommunkod, ""), home.reports, today,
-                                     deadline_day)
+                                     deadline_day, not_read)
             summary.folders += 1
             try:
                 if replace_if_changed(folder, content):
@@ -76,9 +83,11 @@ def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None
 
 
 def feedback_files(project_status: status.ProjectStatus, kommunkod: str, kommun: str, reports_dir: Path,
-                   today: dt.date, deadline_day: int = status.DEADLINE_DAY) -> dict[str, bytes]:
+                   today: dt.date, deadline_day: int = status.DEADLINE_DAY,
+                   not_read: list[tuple[str, str, str]] = ()) -> dict[str, bytes]:
     """File name → bytes of one municipality's feedback folder. Only cells, problems and
-    deliveries whose kommunkod is this one are read."""
+    deliveries whose kommunkod is this one are read; `not_read`: the files of its folder that were
+    not ingested, (inbox path, reason code, message)."""
     project = project_status.project
     cells = [project_status.cells[(kommunkod, month)] for month in project_status.months]
     outside = [d for d in project_status.outside if d.kommunkod == kommunkod]
@@ -93,7 +102,7 @@ def feedback_files(project_status: status.ProjectStatus, kommunkod: str, kommun:
                     files[path.name] = path.read_bytes()
     problems = [p for p in project_status.problems if p.kommunkod == kommunkod]
     files[STATUS_HTML] = _status_page(project_status, kommunkod, kommun, cells, outside, problems, files,
-                                      reports_dir, today, deadline_day).encode("utf-8")
+                                      reports_dir, today, deadline_day, not_read).encode("utf-8")
     files[STATUS_CSV] = _status_csv(project.id, kommunkod, cells, files, reports_dir, today).encode("utf-8")
     return files
 
@@ -198,7 +207,7 @@ def _shown_delivery(cell: status.MonthStatus) -> status.Delivery | None:
 
 def _status_page(project_status: status.ProjectStatus, kommunkod: str, kommun: str, cells: list,
                  outside: list, problems: list, files: dict[str, bytes], reports_dir: Path, today: dt.date,
-                 deadline_day: int) -> str:
+                 deadline_day: int, not_read: list[tuple[str, str, str]]) -> str:
     project = project_status.project
     rows = []
     for cell in reversed(cells):                                       # newest month first
@@ -235,13 +244,28 @@ efter rapportmånaden.</p>
 {_list(action) or '<p>Inget att åtgärda.</p>'}
 <h2>Månader</h2>
 {months}
-{outside_note}<h2>För kännedom</h2>
+{outside_note}<h2>Filer i mappen som inte lästes in</h2>
+{_not_read_table(not_read)}
+<h2>För kännedom</h2>
 {_list(information) or '<p>Inget.</p>'}
 <p class=note>Den här mappen skrivs om efter varje körning och läses aldrig in: lägg inga leveranser här.
 Leveransrapporterna för filerna finns i samma mapp ({_e(STATUS_CSV)} har månaderna för Excel). Sidan innehåller
 inga personnummer eller namn.</p>
 </body></html>
 """
+
+
+def _not_read_table(not_read: list[tuple[str, str, str]]) -> str:
+    if not not_read:
+        return "<p>Inga.</p>"
+    rows = "".join(f"<tr><td>{_e(path.split('/', 2)[-1])}</td><td>{_e(code)}</td><td>{_e(message)}</td></tr>"
+                   for path, code, message in not_read)
+    return f"<table><tr><th>Fil</th><th>Orsak</th><th>Vad ni gör</th></tr>{rows}</table>"
+
+
+def _still_there(path: Path) -> bool:
+    """A file not ingested is listed while it is in the inbox (as `followup status` does)."""
+    return path.exists() or path.is_symlink()
 
 
 def _list(texts: list[str]) -> str:
