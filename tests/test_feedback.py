@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,28 @@ def test_feedback_is_rewritten_only_when_its_content_changed(home):
     assert folder_files(feedback(home, "2303")) == before["2303"]
     assert any(name.startswith("2016-04_") for name in os.listdir(feedback(home, "2380")))
     assert not [n for n in os.listdir(home.inbox / "uvas" / "2380") if n.startswith(".")]   # no temporary left
+
+
+def test_a_file_the_municipality_puts_in_its_feedback_folder_is_kept_and_never_read(home):
+    write_feedback(home, load_projects(), today=TODAY)
+    dropped = feedback(home, "2380") / "2016-05.csv"
+    dropped.write_bytes(b"kommunens fil")
+    put(home, "uvas/2380/2016-04.csv", a_delivery("2016-04"))      # new content: the folder is replaced
+    run = process(home, today=TODAY)
+    assert [r.file.relative for r in run.intake.new] == ["uvas/2380/2016-04.csv"]
+    assert [u.file.relative for u in run.intake.unrouted] == ["uvas/2380/leverans utan månad.csv"]
+    assert write_feedback(home, load_projects(), today=TODAY).written == [feedback(home, "2380")]
+    assert dropped.read_bytes() == b"kommunens fil"
+    assert not query(home, "select * from landing.deliveries where file_name = '2016-05.csv'")
+    assert not query(home, "select * from landing.unrouted_files where inbox_path like '%2016-05%'")
+
+
+def test_the_feedback_folder_name_is_nfc_on_disk(home):
+    write_feedback(home, load_projects(), today=TODAY)
+    names = os.listdir(os.fsencode(home.inbox / "uvas" / "2380"))
+    assert FEEDBACK_FOLDER == "\u00e5terkoppling" and unicodedata.is_normalized("NFC", FEEDBACK_FOLDER)
+    assert FEEDBACK_FOLDER.encode("utf-8") in names
+    assert all(unicodedata.is_normalized("NFC", name) for name in os.listdir(feedback(home, "2380")))
 
 
 def test_a_file_named_like_the_feedback_folder_is_left_alone(home):

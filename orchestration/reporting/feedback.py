@@ -27,6 +27,7 @@ import datetime as dt
 import html
 import io
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from orchestration.reporting.delivery_report import _month_ranges, report_paths
 
 STATUS_HTML = "status.html"
 STATUS_CSV = "status.csv"
+OUR_NAME = re.compile(r"(status|\d{4}-\d{2}_[0-9a-f]{8})\.(html|csv)")   # what this module writes
 STATUS_COLUMNS = ("manad", "frist", "leveranser", "lage", "fil_som_galler", "mottagen", "sen", "avvisade_rader",
                   "rapport")
 
@@ -117,22 +119,28 @@ def relevant_deliveries(deliveries: list[status.Delivery]) -> list[status.Delive
 
 
 def replace_if_changed(municipality_folder: Path, content: dict[str, bytes]) -> bool:
-    """Make `<municipality_folder>/återkoppling/` hold exactly `content`; False when it already did.
+    """Make our files in `<municipality_folder>/återkoppling/` exactly `content`; False when they
+    already were.
 
     Written under a temporary name beside it and renamed into place, so a reader sees the old
-    folder or the new one, each complete. Leftovers of a run killed midway are removed first."""
+    folder or the new one, each complete. Leftovers of a run killed midway are removed first.
+    Anything else in the folder (a file the municipality put there by mistake) is not ours to
+    delete: it is moved into the new folder as it is (it is still never read)."""
     target = municipality_folder / FEEDBACK_FOLDER
     existing = _lstat(target)
     if existing is not None and not stat.S_ISDIR(existing.st_mode):
         raise FeedbackNotOursError(str(target))     # a file or link the municipality put there: leave it
     _remove_leftovers(municipality_folder)
-    if existing is not None and _folder_content(target) == content:
+    ours, theirs = _folder_content(target) if existing is not None else ({}, [])
+    if existing is not None and ours == content:
         return False
     fresh = municipality_folder / f"{FEEDBACK_TEMPORARY_PREFIX}ny.{os.getpid()}"
     old = municipality_folder / f"{FEEDBACK_TEMPORARY_PREFIX}gammal.{os.getpid()}"
     fresh.mkdir()
     for name, data in sorted(content.items()):
         (fresh / name).write_bytes(data)
+    for name in theirs:
+        os.rename(target / name, fresh / name)
     if existing is not None:
         os.rename(target, old)
     os.rename(fresh, target)
@@ -151,14 +159,15 @@ def _remove_leftovers(municipality_folder: Path) -> None:
             shutil.rmtree(entry.path)
 
 
-def _folder_content(folder: Path) -> dict[str, bytes] | None:
-    """The folder's files and their bytes; None when it holds anything else (a subfolder, a link)."""
-    content = {}
+def _folder_content(folder: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Our files in the folder with their bytes, and the names of every other entry."""
+    ours, theirs = {}, []
     for entry in os.scandir(folder):
-        if not entry.is_file(follow_symlinks=False):
-            return None
-        content[entry.name] = Path(entry.path).read_bytes()
-    return content
+        if entry.is_file(follow_symlinks=False) and OUR_NAME.fullmatch(entry.name):
+            ours[entry.name] = Path(entry.path).read_bytes()
+        else:
+            theirs.append(entry.name)
+    return ours, sorted(theirs)
 
 
 def _lstat(path: Path) -> os.stat_result | None:
