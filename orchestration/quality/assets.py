@@ -118,5 +118,5 @@ def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
         "översikt": dg.MetadataValue.path(str(summary.index)),
         "återkopplingsmappar": feedback.folders,
         "återkopplingsmappar skrivna": len(feedback.written),
-        "återkoppling ej skriven (namnet upptaget)": dg.MetadataValue.text(", ".join(feedback.skipped) or "–"),
+        "återkoppling ej skriven": dg.MetadataValue.text("; ".join(feedback.skipped) or "–"),
     })

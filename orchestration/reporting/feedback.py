@@ -53,7 +53,7 @@ STATUS_COLUMNS = ("manad", "frist", "leveranser", "lage", "fil_som_galler", "mot
 class FeedbackSummary:
     folders: int = 0                                        # municipality folders given feedback
     written: list[Path] = field(default_factory=list)       # feedback folders replaced in this call
-    skipped: list[str] = field(default_factory=list)        # 'project/kommunkod' where `återkoppling` is not ours
+    skipped: list[str] = field(default_factory=list)        # 'project/kommunkod: why' where none could be written
 
 
 def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None = None,
@@ -80,7 +80,9 @@ def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None
                 if replace_if_changed(folder, content):
                     summary.written.append(folder / FEEDBACK_FOLDER)
             except FeedbackNotOursError:
-                summary.skipped.append(f"{project.id}/{kommunkod}")
+                summary.skipped.append(f"{project.id}/{kommunkod}: '{FEEDBACK_FOLDER}' är kommunens fil eller länk")
+            except OSError as error:      # a folder we may not write: the others still get theirs
+                summary.skipped.append(f"{project.id}/{kommunkod}: {type(error).__name__}")
     return summary
 
 
@@ -123,7 +125,7 @@ def replace_if_changed(municipality_folder: Path, content: dict[str, bytes]) -> 
     already were.
 
     Written under a temporary name beside it and renamed into place, so a reader sees the old
-    folder or the new one, each complete. Leftovers of a run killed midway are removed first.
+    folder or the new one, each complete (between the two renames, for an instant, neither). Leftovers of a run killed midway are removed first.
     Anything else in the folder (a file the municipality put there by mistake) is not ours to
     delete: it is moved into the new folder as it is (it is still never read)."""
     target = municipality_folder / FEEDBACK_FOLDER
