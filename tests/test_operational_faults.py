@@ -26,7 +26,7 @@ import duckdb
 import pytest
 
 from orchestration.generator import generate_deliveries
-from orchestration.ingest.inbox import unreceived_bytes
+from orchestration.ingest.inbox import FEEDBACK_FOLDER, unreceived_bytes
 from orchestration.lib import crashlog
 from orchestration.lib.crashlog import append_crash
 from orchestration.lib.diskspace import FIXED_NEED, format_bytes, is_disk_full, needed_bytes
@@ -196,7 +196,7 @@ def scenario(tmp_path_factory) -> Scenario:
     (folder / f"leverans {ESCAPES}utan månad.csv").write_bytes(b"personnummer;startdatum;fas\n")
     recovery = cli_in_process("run", "--home", str(home.root))          # the next run: the command, in this process
     status = followup("status", "--home", str(home.root), "--project", PROJECT)
-    delivered = sum(1 for _ in folder.iterdir())
+    delivered = sum(1 for path in folder.iterdir() if path.name != FEEDBACK_FOLDER)   # not the run's feedback
     return Scenario(home, killed_status, recovery, status, delivered)
 
 
