@@ -143,6 +143,20 @@ def test_personnummer_cells_are_text_and_date_cells_are_dates(template_files):
             assert is_date_format(sheet[f"{letters[column]}{row}"].number_format)
 
 
+def test_every_sheet_prints_one_page_wide_and_long_instructions_get_their_height(template_files):
+    """Printed, a sheet is not split column by column over pages, and a wrapped instruction is
+    not drawn over the next one (LibreOffice does not fit row heights when it opens a workbook)."""
+    workbook = openpyxl.load_workbook(template_files[0])
+    for sheet in workbook.worksheets:
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1, sheet.title
+        assert sheet.page_setup.orientation == "landscape"
+    instructions = workbook[INSTRUCTION_SHEET]
+    width = instructions.column_dimensions["B"].width
+    long_rows = [row for row in range(1, instructions.max_row + 1)
+                 if len(str(instructions.cell(row, 2).value or "")) > 1.3 * width]
+    assert long_rows and all((instructions.row_dimensions[row].height or 0) >= 30 for row in long_rows)
+
+
 def test_the_instructions_say_in_swedish_what_to_fill_in_the_codes_deadline_folder_and_file_name(template_files):
     book = openpyxl.load_workbook(template_files[0])
     assert book.sheetnames == [PARTICIPANT_SHEET, INSTRUCTION_SHEET, EXAMPLE_SHEET]

@@ -35,6 +35,7 @@ from orchestration.privacy.personnummer import luhn_check_digit
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.quality.validate import DEFAULT_MAX_REJECTED_SHARE
 from orchestration.reporting.status import DEADLINE_DAY
+from orchestration.reporting.workbook import _fit_height as fit_height  # the funder workbook's row-height rule
 
 WORKBOOK_NAME = "leveransmall.xlsx"
 CSV_NAME = "leveransmall.csv"
@@ -161,7 +162,21 @@ def build_workbook(template: Template) -> Workbook:
     _participant_sheet(participants)
     _instruction_sheet(workbook.create_sheet(INSTRUCTION_SHEET), template)
     _example_sheet(workbook.create_sheet(EXAMPLE_SHEET), template.project)
+    for sheet in workbook.worksheets:
+        _printed_one_page_wide(sheet)
     return workbook
+
+
+def _printed_one_page_wide(sheet) -> None:
+    """Printed as a case worker reads it on screen: landscape A4, every column on the page (not
+    split over pages column by column), as tall as it takes, the header row on every page."""
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    if sheet.title == PARTICIPANT_SHEET:
+        sheet.print_title_rows = "1:1"
 
 
 def list_formula(codes: tuple[str, ...]) -> str:
@@ -209,6 +224,9 @@ def _instruction_sheet(sheet: Worksheet, template: Template) -> None:
             cells[0].font = Font(bold=True, size=12)
         for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
+        # wrapped text gets its rows' height set here: LibreOffice does not fit a row on opening
+        fit_height(sheet, sheet.max_row, [(value, sheet.column_dimensions[letter].width)
+                                          for value, letter in zip(row, "AB")], bold=False)
 
 
 def _instruction_rows(template: Template) -> list[tuple[str, ...]]:
