@@ -35,7 +35,7 @@ from orchestration.privacy.personnummer import luhn_check_digit
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.quality.validate import DEFAULT_MAX_REJECTED_SHARE
 from orchestration.reporting.status import DEADLINE_DAY
-from orchestration.reporting.workbook import _fit_height as fit_height  # the funder workbook's row-height rule
+from orchestration.reporting.workbook import fit_height
 
 WORKBOOK_NAME = "leveransmall.xlsx"
 CSV_NAME = "leveransmall.csv"

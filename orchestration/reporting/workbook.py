@@ -248,7 +248,7 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
     _finish(sheet, len(labels), header_row=deliveries_header, measure_from=3, title_rows=1, freeze="A3", widest=70)
     widths = {c: sheet.column_dimensions[get_column_letter(c)].width for c in (1, 2, 3)}
     for row in (*prose_rows, *note_rows):         # neither Excel nor LibreOffice fits a row to wrapped text on opening
-        _fit_height(sheet, row, [(sheet.cell(row, c).value, widths[c]) for c in (1, 2, 3)], bold=False)
+        fit_height(sheet, row, [(sheet.cell(row, c).value, widths[c]) for c in (1, 2, 3)], bold=False)
 
 
 # ---- cells -----------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ def _finish(sheet: Worksheet, columns: int, header_row: int = 1, key: Sequence[s
     for column in figures:                          # a figure's label stands over it, on the right
         sheet.cell(header_row, column).alignment = _FIGURE_LABEL
     sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{last_row}"
-    _fit_height(sheet, header_row, [(sheet.cell(header_row, c).value, widths.get(c, 8)) for c in range(1, columns + 1)])
+    fit_height(sheet, header_row, [(sheet.cell(header_row, c).value, widths.get(c, 8)) for c in range(1, columns + 1)])
     table_width = sum(widths.get(c, 8) for c in range(1, columns + 1))
     for offset, text in enumerate(key):
         row = last_row + 2 + offset                 # one empty row, then the key, outside the autofilter
@@ -406,7 +406,7 @@ def _finish(sheet: Worksheet, columns: int, header_row: int = 1, key: Sequence[s
         cell.font = _KEY_FONT
         cell.alignment = _PROSE
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
-        _fit_height(sheet, row, [(text, table_width)], points=12, bold=False)
+        fit_height(sheet, row, [(text, table_width)], points=12, bold=False)
     sheet.print_title_rows = f"1:{title_rows or header_row}"
 
 
@@ -446,7 +446,7 @@ def _widths(sheet: Worksheet, header_row: int, first_row: int, last_row: int,
     return widths, figures
 
 
-def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[Any, float]], points: int = _LINE_POINTS,
+def fit_height(sheet: Worksheet, row: int, texts: list[tuple[Any, float]], points: int = _LINE_POINTS,
                 bold: bool = True) -> None:
     """Height for wrapped text, set explicitly: merged cells are never fitted by Excel or LibreOffice,
     nor is a row by LibreOffice when it opens a workbook, and a row sized here looks the same in both."""
@@ -478,7 +478,7 @@ def _banner(sheet: Worksheet, row: int, columns: int) -> None:
     width = sum(sheet.column_dimensions[get_column_letter(c)].width or 8 for c in range(1, columns + 1))
     sheet.cell(row, 1).alignment = _PROSE
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
-    _fit_height(sheet, row, [(sheet.cell(row, 1).value, width)])
+    fit_height(sheet, row, [(sheet.cell(row, 1).value, width)])
 
 
 def _page_setup(sheet: Worksheet, project: Project, period: str | None, exact: bool) -> None:
