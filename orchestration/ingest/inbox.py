@@ -74,7 +74,7 @@ def in_feedback(inbox: Path, path: Path) -> bool:
     if len(parts) < FEEDBACK_DEPTH:
         return False
     folder = Path(inbox, *parts[:FEEDBACK_DEPTH])
-    return is_feedback(FEEDBACK_DEPTH, parts[FEEDBACK_DEPTH - 1], _lstat(folder))
+    return is_feedback(FEEDBACK_DEPTH, parts[FEEDBACK_DEPTH - 1], entry_status(folder))
 
 
 @dataclass(frozen=True)
@@ -163,14 +163,14 @@ def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as error:
             if relative:
-                found.append((folder, relative, UNREADABLE, _lstat(folder)))
+                found.append((folder, relative, UNREADABLE, entry_status(folder)))
             elif error.errno not in (errno.ENOENT,):
                 raise
             return
         for entry in entries:
             path = Path(entry.path)
             shown = f"{relative}/{display_name(entry.name)}" if relative else display_name(entry.name)
-            status = _lstat(path)
+            status = entry_status(path)
             if status is None:
                 continue   # removed while we looked; the next run sees what is there
             if is_feedback(depth, entry.name, status):
@@ -195,11 +195,10 @@ def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]
     return found
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def entry_status(path: Path) -> os.stat_result | None:
+    """The entry's own status (a link's, not its target's); None when it is gone or unreadable."""
     try:
         return os.lstat(path)
-    except FileNotFoundError:
-        return None
     except OSError:
         return None
 

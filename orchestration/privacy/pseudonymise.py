@@ -271,7 +271,7 @@ def _persons(frame: pd.DataFrame, reference: np.ndarray, pseudonymiser: Pseudony
     blank, shape_ok, long_form, plus, year_digits, month, day, luhn_ok = (
         np.asarray(column)[codes] for column in spelled[:8])
     rest = np.asarray(spelled[8], dtype=object)
-    never_issued = np.asarray(spelled[9], dtype=bool)[codes] if len(uniques) else np.zeros(n, dtype=bool)
+    never_issued = np.asarray(spelled[9], dtype=bool)[codes]
     persons.blank = blank.astype(bool)
     shape_ok = shape_ok.astype(bool)
     long_form = long_form.astype(bool)

@@ -33,7 +33,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFIX
+from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFIX, entry_status
 from orchestration.lib import delivery_state as states
 from orchestration.lib.home import DataHome
 from orchestration.lib.local_time import swedish_date
@@ -129,7 +129,7 @@ def replace_if_changed(municipality_folder: Path, content: dict[str, bytes]) -> 
     Anything else in the folder (a file the municipality put there by mistake) is not ours to
     delete: it is moved into the new folder as it is (it is still never read)."""
     target = municipality_folder / FEEDBACK_FOLDER
-    existing = _lstat(target)
+    existing = entry_status(target)
     if existing is not None and not stat.S_ISDIR(existing.st_mode):
         raise FeedbackNotOursError(str(target))     # a file or link the municipality put there: leave it
     _remove_leftovers(municipality_folder)
@@ -172,15 +172,8 @@ def _folder_content(folder: Path) -> tuple[dict[str, bytes], list[str]]:
     return ours, sorted(theirs)
 
 
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None
-
-
 def _real_folder(path: Path) -> bool:
-    found = _lstat(path)
+    found = entry_status(path)
     return found is not None and stat.S_ISDIR(found.st_mode)
 
 

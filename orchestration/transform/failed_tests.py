@@ -31,14 +31,17 @@ def failed_tests(target: Path, warehouse: Path) -> list[FailedTest]:
         results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     except (OSError, ValueError, KeyError):
         return []
-    failed = [r for r in results if r.get("status") == "fail" and r.get("unique_id", "").startswith("test.")]
-    return [FailedTest(r["unique_id"].split(".")[2], int(r.get("failures") or 0), _broken_rules(r, warehouse))
-            for r in failed]
+    failed = []
+    for result in results:
+        if result.get("status") != "fail" or not result.get("unique_id", "").startswith("test."):
+            continue
+        name = result["unique_id"].split(".")[2]
+        failed.append(FailedTest(name, int(result.get("failures") or 0),
+                                 _broken_rules(name, result.get("compiled_code"), warehouse)))
+    return failed
 
 
-def _broken_rules(result: dict, warehouse: Path) -> list[str]:
-    name = result["unique_id"].split(".")[2]
-    code = result.get("compiled_code")
+def _broken_rules(name: str, code: str | None, warehouse: Path) -> list[str]:
     if not name.startswith("rules_") or not code:
         return []
     try:
