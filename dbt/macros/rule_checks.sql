@@ -31,27 +31,25 @@ group by {{ columns | join(', ') }}
 having count(*) > 1
 {%- endfor %}
 
+{#- the rules on one column's values: the same query, only the condition of a broken value differs #}
+{%- set value_rules = [] %}
 {%- for column, values in accepted_values.items() %}
-union all
-select {{ rule_text('accepted_values' ~ label) }}, {{ rule_text(column) }}, cast({{ column }} as varchar), count(*)
-from {{ relation }}
-where {{ column }} not in ({% for value in values %}{{ rule_text(value) }}{{ ", " if not loop.last }}{% endfor %})
-group by {{ column }}
+{%- set allowed = [] %}
+{%- for value in values %}{% do allowed.append(rule_text(value) | string) %}{% endfor %}
+{%- do value_rules.append(('accepted_values', column, column ~ ' not in (' ~ allowed | join(', ') ~ ')')) %}
 {%- endfor %}
-
 {%- for column, pattern in patterns.items() %}
-union all
-select {{ rule_text('patterns' ~ label) }}, {{ rule_text(column) }}, cast({{ column }} as varchar), count(*)
-from {{ relation }}
-where not regexp_full_match({{ column }}, {{ rule_text(pattern) }})
-group by {{ column }}
+{%- do value_rules.append(('patterns', column, 'not regexp_full_match(' ~ column ~ ', ' ~ rule_text(pattern) ~ ')')) %}
+{%- endfor %}
+{%- for column, bounds in between.items() %}
+{%- do value_rules.append(('between', column, column ~ ' < ' ~ bounds[0] ~ ' or ' ~ column ~ ' > ' ~ bounds[1])) %}
 {%- endfor %}
 
-{%- for column, bounds in between.items() %}
+{%- for rule, column, broken in value_rules %}
 union all
-select {{ rule_text('between' ~ label) }}, {{ rule_text(column) }}, cast({{ column }} as varchar), count(*)
+select {{ rule_text(rule ~ label) }}, {{ rule_text(column) }}, cast({{ column }} as varchar), count(*)
 from {{ relation }}
-where {{ column }} < {{ bounds[0] }} or {{ column }} > {{ bounds[1] }}
+where {{ broken }}
 group by {{ column }}
 {%- endfor %}
 
