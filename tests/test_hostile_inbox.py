@@ -8,6 +8,11 @@ end, 300 columns, lines without end, 199 000 invalid rows, names in Windows-1252
 must be read go to an extra project of their own; every other file goes to UVAS, where none may
 change a figure. `followup run` runs as a subprocess under a memory cap on its whole process
 tree (the run, its reader child, dbt): 2 GiB, what the reading limits' defaults are set for.
+
+In `make test` the run's row limit is a tenth of the default (FOLLOWUP_MAX_ROWS, as a coordinator
+would set it) and the row counts scale with it, which keeps every verdict and saves about a
+minute; `make benchmark-hostile` runs the same files at the default limits and the issue's sizes
+(3 million rows, 199 000 invalid rows, 190 000 valid ones; BENCHMARKS.md, "Hostile inbox").
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ MEMORY_CAP = 2 * GIB
 EXTRA = "hostile_test"                     # the project of the files that must be read
 EXTRA_MONTH = "2016-02"
 EXTRA_MUNICIPALITIES = ["0114", "0115", "0117", "0120", "0123"]
-LIMITS = ReadLimits()
+AT_SCALE = os.environ.get("FOLLOWUP_HOSTILE_AT_SCALE") == "1"    # make benchmark-hostile
+LIMITS = ReadLimits() if AT_SCALE else ReadLimits(max_rows=ReadLimits().max_rows // 10)
+ROWS = LIMITS.max_rows / ReadLimits().max_rows   # the share of the issue's row counts this run uses
 # Born long before anyone in the demo (its projects take ages 15-29 in 2009-2019), so no person
 # of the extra project is also in a demo project (a KPI counts persons who came from another one).
 EXTRA_BIRTH_YEAR = 1970
@@ -62,10 +69,11 @@ class Hostile:
     kpis_before: list[tuple]
 
 
-def three_million_row_xlsx(path: Path, rows: int = 3_000_000) -> None:
+def three_million_row_xlsx(path: Path, rows: int = int(3_000_000 * ROWS)) -> None:
     """The issue's 8.7 MB XLSX of 3 M rows: the same person on every row, as shared strings,
     rows and cells without references (~68 bytes a row, under the uncompressed limit), written
-    straight into the zip. Verdict: FOR_MANGA_RADER at the first row over the limit."""
+    straight into the zip (a tenth of the rows under a tenth of the row limit in `make test`).
+    Verdict: FOR_MANGA_RADER at the first row over the limit."""
     person = PersonFactory().take(1993, 1)[0]
     base = zipfile.ZipFile(io.BytesIO(hostile.xlsx_as_excel_writes([person])))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
@@ -144,7 +152,7 @@ def place(home: DataHome) -> tuple[list[Expected], dict[str, str]]:
     rejected("unicode text.txt", hostile.csv_utf16_one_long_line(LIMITS.max_line_chars * 3), "RAD_FOR_LANG")
     rejected("300 columns.csv", hostile.csv_with_columns(few, 300), "FOR_MANGA_KOLUMNER")
     rejected("unclosed quote.csv", hostile.csv_with_unclosed_quote(factory.take(1994, 5000)), "RAD_FOR_LANG")
-    invalid = rows_for(factory.take(1994, 199_000), "2016-01-04")
+    invalid = rows_for(factory.take(1994, int(199_000 * ROWS)), "2016-01-04")
     for row in invalid:
         row[0] = wrong_check_digit(row[0])
     rejected("all invalid.csv", csv_bytes(HEADER, invalid), "FOR_MANGA_FEL")
@@ -182,7 +190,7 @@ def place(home: DataHome) -> tuple[list[Expected], dict[str, str]]:
         ("0114", "xlsx", 40, hostile.xlsx_claiming_the_whole_sheet),
         ("0115", "xlsx", 30, lambda p: hostile.xlsx_with_blank_cells(p, 20 * 1024 * 1024)),
         ("0117", "csv", 25, lambda p: hostile.csv_with_blank_lines(p, 1_000_000)),
-        ("0120", "csv", 190_000, hostile.csv_with_rows),
+        ("0120", "csv", int(190_000 * ROWS), hostile.csv_with_rows),
         ("0123", "xlsx", 20, hostile.xlsx_as_excel_writes),
     ):
         people = factory.take(EXTRA_BIRTH_YEAR, persons)
@@ -202,6 +210,7 @@ def hostile_run(demo_pipeline, tmp_path_factory) -> Hostile:
     _config_with_extra_project(config)
     expected, unrouted = place(home)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWUP_", "DAGSTER_"))}
+    environment["FOLLOWUP_MAX_ROWS"] = str(LIMITS.max_rows)
     run = run_capped([sys.executable, "-m", "orchestration.cli", "run", "--home", str(home.root), "--config", str(config)],
                      MEMORY_CAP, timeout=1500, log=root / "run.log", cwd=REPO, env=environment)
     return Hostile(home, config, expected, unrouted, run, kpis_before)
