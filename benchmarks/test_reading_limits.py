@@ -1,6 +1,7 @@
 """The costliest files within every reading limit: how long they take and how much memory the
-reader uses (BENCHMARKS.md, "Reading limits"). A timed measurement, so not part of `make test`:
-`make benchmark-reading` runs it (about two minutes)."""
+reader uses, and a file at the default row limit (BENCHMARKS.md, "Reading limits"). Timed
+measurements, so not part of `make test` (which tests the limits' boundaries at small limits):
+`make benchmark-reading` runs them (about two and a half minutes)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from orchestration.ingest.limits import MAX_XLSX_OBJECT_ELEMENTS, ReadLimits
 from tests.bad_inputs import hostile
-from tests.test_reader_limits import persons, read_in_child, uncompressed, write
+from tests.test_reader_limits import BUILDERS, MB, persons, read_in_child, uncompressed, write
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])
@@ -29,3 +30,12 @@ def test_the_costliest_file_within_every_limit_is_read_in_about_two_minutes_with
     # BENCHMARKS.md, "Reading limits": ~60 s and ~390 MB for the XLSX, ~16 s for the CSV on a quiet machine
     assert answer["seconds"] < 180 and answer["memory"] < 0.75 * limits.reader_memory_bytes, answer
 
+
+@pytest.mark.parametrize("kind", BUILDERS)
+def test_a_file_at_the_default_row_limit_is_read_in_memory_proportional_to_its_rows(tmp_path, kind):
+    build, name = BUILDERS[kind]
+    people = persons(200_000, birth_year=1990)
+    answer = read_in_child(write(tmp_path, name, build(people)), timeout=120)
+    assert (answer.get("rows"), answer.get("last_row")) == (200_000, 200_001), answer
+    # BENCHMARKS.md, "Reading limits": ~55 MB over the imports for either (five contract columns)
+    assert answer["memory"] < 150 * MB and answer["seconds"] < 60, answer

@@ -470,13 +470,3 @@ def test_a_99_mb_file_without_line_breaks_is_refused_after_reading_four_times_th
     assert answer.get("code") == "RAD_FOR_LANG" and "Rad 1 är för lång" in answer["message"], answer
     assert answer["read"] < 4 * 100_000 + 2 * 65536, answer       # the line limit in UTF-8, a block on top
     assert answer["seconds"] < 5 and answer["memory"] < 20 * MB, answer
-
-
-@pytest.mark.parametrize("kind", BUILDERS)
-def test_a_file_at_the_default_row_limit_is_read_in_memory_proportional_to_its_rows(tmp_path, kind):
-    build, name = BUILDERS[kind]
-    people = persons(200_000, birth_year=1990)
-    answer = read_in_child(write(tmp_path, name, build(people)), timeout=120)
-    assert (answer.get("rows"), answer.get("last_row")) == (200_000, 200_001), answer
-    # BENCHMARKS.md, "Reading limits": ~55 MB over the imports for either (five contract columns)
-    assert answer["memory"] < 150 * MB and answer["seconds"] < 60, answer
