@@ -127,31 +127,38 @@ def _line_height(size: float) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _font(size: float):
+@functools.lru_cache(maxsize=8)
+def _advances(size: float) -> Callable[[str], float]:
+    """The width in inches of a text in the font at `size` points: the sum of its characters'
+    hinted advances, each measured once (what FT2Font.set_text measured of a whole line, at a
+    millisecond a line)."""
     from matplotlib.font_manager import FontProperties, findfont
     from matplotlib.ft2font import FT2Font
 
     font = FT2Font(findfont(FontProperties(family="DejaVu Sans")))
     font.set_size(size, 72)
-    return font
+
+    @functools.lru_cache(maxsize=None)
+    def advance(character: str) -> float:
+        return font.load_char(ord(character)).horiAdvance / 64 / 72
+
+    return lambda text: sum(advance(character) for character in text)
 
 
 def _wrapped(text: str, size: float, width: float) -> list[str]:
     """Words in lines no wider than `width` inches, as the font draws them (a count of characters
     let a line of wide letters run past the margin)."""
-    font = _font(size)
-
-    def inches(line: str) -> float:
-        font.set_text(line)
-        return font.get_width_height()[0] / 64 / 72
-
+    inches = _advances(size)
     lines: list[str] = []
+    line_width = 0.0
     for word in text.split():
-        candidate = f"{lines[-1]} {word}" if lines else word
-        if lines and inches(candidate) <= width:
-            lines[-1] = candidate
+        word_width = inches(word)
+        if lines and line_width + inches(" ") + word_width <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+            line_width += inches(" ") + word_width
         else:
             lines.append(word)
+            line_width = word_width
     return lines
 
 
