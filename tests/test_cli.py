@@ -1,4 +1,6 @@
-"""`followup` as a user meets it: real subprocesses, real data home, exit codes and messages."""
+"""`followup` as a user meets it: real subprocesses, real data home, exit codes and messages. The
+pipeline's runs are the command in the test's own process (`cli_in_process`): a run as a real
+process is tested in test_operational_faults.py and test_hostile_inbox.py."""
 
 from __future__ import annotations
 
@@ -105,7 +107,7 @@ def test_run_status_and_export_on_one_small_project(tmp_path):
     held_back = {f.path: f.path.read_bytes() for f in last_month}       # December comes after a reader opened the file
     for path in held_back:
         path.unlink()
-    result = followup("run", "--home", str(home), "--project", "vaga_valja_vag")
+    result = cli_in_process("run", "--home", str(home), "--project", "vaga_valja_vag")   # the command, in this process
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("vaga_valja_vag")]
     assert len(lines) == len(simulation.files) - len(last_month)
