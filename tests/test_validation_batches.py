@@ -54,7 +54,7 @@ def add_concurrent_enrolments(project_dir: Path, kommuner: list[str]) -> None:
 
 
 def test_month_batches_give_the_verdicts_of_one_pass(tmp_path: Path) -> None:
-    generated = generate(tmp_path / "files", tmp_path / "projects.yaml", project_id="batches", municipalities=4,
+    generated = generate(tmp_path / "files", tmp_path / "projects.yaml", project_id="batches", municipalities=3,
                          months=MONTHS, new_per_month=12, presentation="utf8", invalid_share=0.01, seed=7)
     add_concurrent_enrolments(tmp_path / "files" / "batches", generated.kommunkoder)
     config = load_projects(generated.config_path)
