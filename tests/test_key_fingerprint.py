@@ -133,7 +133,7 @@ def test_a_key_file_others_can_read_is_warned_about(built, tmp_path):
 
 
 @pytest.mark.slow
-def test_rotation_gives_everyone_new_pseudonyms_and_every_figure_stays_the_same(built, tmp_path):
+def test_rotation_from_the_key_file_then_from_the_environment_gives_new_pseudonyms_and_the_same_figures(built, tmp_path):
     home = copy_of(built, tmp_path)
     old_key = key_path(home.root).read_text(encoding="utf-8").strip()
     old_fingerprint = fingerprint_path(home.root).read_text(encoding="utf-8")
@@ -159,6 +159,10 @@ def test_rotation_gives_everyone_new_pseudonyms_and_every_figure_stays_the_same(
 
     refused = followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key})
     assert refused.returncode == 2 and "Fel pseudonymiseringsnyckel" in refused.stderr
+
+    # The same home rotated again, the keys this time in the environment (the server's secret
+    # store), so both ways a key is kept are rotated on one home.
+    rotated_key_in_the_environment(home, figures, pseudonyms | person_ids(home))
 
 
 def test_rotation_is_refused_when_a_delivery_is_no_longer_in_the_archive(built, tmp_path):
@@ -200,12 +204,11 @@ def test_a_rotation_stopped_after_the_fingerprint_switched_is_finished_by_the_ne
     assert kpis(home) == figures
 
 
-@pytest.mark.slow
-def test_with_the_key_in_the_environment_rotation_takes_the_new_key_from_the_environment(built, tmp_path):
-    home = copy_of(built, tmp_path)
+def rotated_key_in_the_environment(home: DataHome, figures: list[tuple], earlier_pseudonyms: set[str]) -> None:
+    """Rotation with the key in the environment takes the new key from the environment: asked for
+    it, then given it; the key never printed, no key file left, every figure the same."""
     old_key = key_path(home.root).read_text(encoding="utf-8").strip()
     key_path(home.root).unlink()                   # the key lives in the server's secret store
-    figures = kpis(home)
     new_key = "the-new-key-from-the-vault-" + "n" * 40
 
     asked = followup("rotate-key", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key})
@@ -218,5 +221,6 @@ def test_with_the_key_in_the_environment_rotation_takes_the_new_key_from_the_env
     assert "Flytta nu den nya nyckeln" in rotated.stdout and new_key not in rotated.stdout + rotated.stderr
     assert not key_path(home.root).exists() and not new_key_path(home.root).exists()
     assert kpis(home) == figures
+    assert person_ids(home).isdisjoint(earlier_pseudonyms)
     assert key_matches(home.root, new_key.encode()) and not key_matches(home.root, old_key.encode())
     assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key}).returncode == 2
