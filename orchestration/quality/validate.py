@@ -25,7 +25,6 @@ import pandas as pd
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 ENROLMENT_SUITE = EXPECTATIONS_DIR / "enrolment_rows.json"
 DEFAULT_MAX_REJECTED_SHARE = 0.20
-_INDEX_COLUMNS = ["delivery_id", "row_number"]
 
 
 @dataclass(frozen=True)
@@ -111,19 +110,19 @@ def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tu
     if frame.empty:
         return [], []
     context = _gx_context()
+    frame = frame.reset_index(drop=True)
     name = f"rows_{id(frame)}"
     source = context.data_sources.add_or_update_pandas(name)
     batch_definition = source.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("all")
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(
-        suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": _INDEX_COLUMNS},
-        expectation_parameters=parameters,
-    )
+    # The failing rows by position (the frame's own index), turned into (delivery, row) here: GX
+    # looks up named index columns cell by cell, ~0.1 ms a failing row (10 s for 100 000).
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"}, expectation_parameters=parameters)
     context.data_sources.delete(name)
     findings: list[RowFinding] = []
     summaries: list[ExpectationSummary] = []
-    details = dict(zip(zip(frame["delivery_id"], frame["row_number"]), frame["notes"]))
+    delivery_ids, row_numbers = frame["delivery_id"].to_numpy(), frame["row_number"].to_numpy()
+    details = dict(zip(zip(delivery_ids, row_numbers), frame["notes"]))
     for item in result.results:
         meta = item.expectation_config.meta or {}
         if "exception_message" in (item.exception_info or {}) and item.exception_info.get("raised_exception"):
@@ -133,8 +132,8 @@ def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tu
             ExpectationSummary(meta.get("reason_code", "?"), item.expectation_config.type, meta.get("verdict", "rejected"),
                                bool(item.success), len(unexpected))
         )
-        for index in unexpected:
-            key = (index["delivery_id"], int(index["row_number"]))
+        for position in unexpected:
+            key = (str(delivery_ids[position]), int(row_numbers[position]))
             message = meta.get("message", "").replace("{detail}", _pnr_detail(details.get(key, "")))
             findings.append(RowFinding(key[0], key[1], meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"),
                                        row_message(key[1], meta.get("column"), message)))
