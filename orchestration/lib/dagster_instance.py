@@ -49,6 +49,9 @@ concurrency:
     max_concurrent_runs: 1
   pools:
     default_limit: 1
+# A queued run (the schedule's, the sensor's, one started in the UI) starts within a second, not five.
+run_queue:
+  dequeue_interval_seconds: 1
 # The daemon marks failed a run that has not started within 3 minutes, and gives back the pool
 # slots of a run that ended without giving them back itself.
 run_monitoring:
