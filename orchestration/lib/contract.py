@@ -40,8 +40,6 @@ OPTIONAL_CODES: dict[str, tuple[str, ...]] = {
 
 REQUIRED_COLUMNS = ("personnummer", "startdatum", "fas")
 
-DIRECT_IDENTIFIERS = ("personnummer", "fornamn", "efternamn", "telefon", "epost", "adress")
-
 # Canonical column -> accepted aliases (already in normalised form, see normalise_name).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "personnummer": ("pnr", "personnr", "person_nr"),

@@ -18,8 +18,6 @@ import duckdb
 
 from orchestration.lib.delivery_state import DELIVERY_STATES_VIEW
 
-LANDING_SCHEMA = "landing"
-
 LANDING_DDL = """
 create schema if not exists landing;
 
@@ -161,10 +159,6 @@ create table if not exists landing.row_warnings (
     message varchar not null
 );
 """
-
-
-def warehouse_path(home: Path) -> Path:
-    return home / "warehouse.duckdb"
 
 
 def memory_limit() -> str:
