@@ -10,8 +10,8 @@ change a figure. `followup run` runs as a subprocess under a memory cap on its w
 tree (the run, its reader child, dbt): 2 GiB, what the reading limits' defaults are set for.
 
 In `make test` the run's row limit is a tenth of the default (FOLLOWUP_MAX_ROWS, as a coordinator
-would set it) and the row counts scale with it, which keeps every verdict and saves about a
-minute; `make benchmark-hostile` runs the same files at the default limits and the issue's sizes
+would set it) and the row counts scale with it, which keeps every verdict; `make
+benchmark-hostile` runs the same files at the default limits and the issue's sizes
 (3 million rows, 199 000 invalid rows, 190 000 valid ones; BENCHMARKS.md, "Hostile inbox").
 """
 

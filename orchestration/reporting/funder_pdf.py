@@ -130,8 +130,7 @@ def _line_height(size: float) -> float:
 @functools.lru_cache(maxsize=8)
 def _advances(size: float) -> Callable[[str], float]:
     """The width in inches of a text in the font at `size` points: the sum of its characters'
-    hinted advances, each measured once (what FT2Font.set_text measured of a whole line, at a
-    millisecond a line)."""
+    hinted advances, each measured once (laying out every candidate line was the slow part)."""
     from matplotlib.font_manager import FontProperties, findfont
     from matplotlib.ft2font import FT2Font
 
