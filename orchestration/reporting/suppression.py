@@ -371,8 +371,8 @@ def rows_to_hide(rows: Sequence[Mapping], min_count: int) -> set[int]:
 def _no_cyclic_gc():
     """Python's cycle collector off while a table is worked out. The table is millions of small
     tuples, sets and lists without a cycle among them (reference counting frees them all), and
-    each full collection walks every one of them: with it on, a national month (106 000 rows)
-    took 4.4 s instead of 2.5 s, and the collector's share grew faster than the table."""
+    each full collection walks every one of them, a cost that grows faster than the table
+    (BENCHMARKS.md)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -171,8 +171,8 @@ def build_args() -> list[str]:
     a fifth of dbt's time (BENCHMARKS.md).
 
     Four threads although the machine may have two cores: most of a node's time is dbt's own
-    bookkeeping and waiting on DuckDB, which overlap; measured 24–37 s instead of 49–52 s for the
-    UVAS-size build. DuckDB takes one connection per thread in the same process."""
+    bookkeeping and waiting on DuckDB, which overlap (BENCHMARKS.md). DuckDB takes one connection
+    per thread in the same process."""
     return ["build", "--exclude", "resource_type:unit_test", "--threads", str(DBT_THREADS)]
 
 
@@ -180,8 +180,8 @@ DBT_THREADS = 4
 
 
 class FollowupDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two start-up costs a monthly run does not need (~4 s of
-    the UVAS-size run, BENCHMARKS.md): `dbt --version` in a subprocess on every run (this
+    """dagster-dbt's resource without two start-up costs a monthly run does not need
+    (BENCHMARKS.md): `dbt --version` in a subprocess on every run (this
     environment's dbt-core is the one that runs), and a dbt adapter opened in the Dagster
     process, which dagster-dbt uses only to fetch column metadata and row counts (not asked for
     here). Both override private members; after a dagster-dbt upgrade that renames them, the

@@ -3,7 +3,7 @@
 The profile names the warehouse by a path relative to that directory, so dbt's saved parse
 (`partial_parse.msgpack`, whose validity depends on every connection setting, the path among
 them) fits every data home: the parse made at install time is reused by a new home's first run
-and by a copied or restored home, instead of a full parse of the project (~3 s more).
+and by a copied or restored home, instead of a full parse of the project.
 """
 
 from __future__ import annotations
