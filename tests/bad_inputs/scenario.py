@@ -5,8 +5,8 @@
     rerun     a second run with no new files (it finds nothing to do)
     crash     corrected and broken resubmissions land; `followup run` is started in a subprocess
               and killed (SIGKILL) inside intake's transaction, just before it commits
-    resubmit  the next `followup run` (a subprocess, watched so that a blocked run fails instead
-              of hanging), which takes the resubmissions
+    resubmit  the next `followup run` (the command in this process, watched so that a blocked
+              run fails instead of hanging), which takes the resubmissions
 
 After each stage the whole data home is copied, so the tests of a stage look at the state that
 stage left, whichever order pytest runs them in. A stage runs once per session, on first use:
@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,8 @@ class Scenario:
         return self._freeze("crash", None, killed=killed)
 
     def _resubmit(self) -> StageResult:
-        """The next `followup run`, in a subprocess like the killed one, watched: a run that waits
-        for a pool slot the killed run still holds would otherwise never end."""
+        """The next `followup run`, watched: a run that waits for a pool slot the killed run still
+        holds would otherwise never end."""
         before = {r[0] for r in query(self.live, "select delivery_id from landing.deliveries")}
         returncode, output = run_cli_watched(self.live)
         assert returncode == 0, output
@@ -225,33 +226,38 @@ def abandoned_slots(home: DataHome, alive_run_ids: set[str] = frozenset()) -> li
 
 
 def run_cli_watched(home: DataHome, timeout: float = 1800, blocked_after: float = 120) -> tuple[int, str]:
-    """`followup run` in a subprocess. Fails (and stops it) when its steps wait for longer than
-    `blocked_after` seconds on a warehouse slot held by a run that is no longer running."""
+    """`followup run`, the command in this process (on a thread), watched from this one: fails
+    when its steps wait for longer than `blocked_after` seconds on a warehouse slot held by a run
+    that is no longer running (a blocked run is then left waiting on its daemon thread)."""
     stale = {run_id for run_id, _ in abandoned_slots(home)}
-    log_path = home.root.parent / "next-run.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "run", "--home", str(home.root)],
-                                   cwd=REPOSITORY, env=_cli_environment(home), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        started = time.monotonic()
+    finished: list[subprocess.CompletedProcess] = []
+    failed: list[BaseException] = []
+
+    def command() -> None:
         try:
-            while process.poll() is None:
-                waited = time.monotonic() - started
-                if waited > timeout:
-                    raise AssertionError(f"the next run did not end within {timeout} s")
-                if stale and waited > blocked_after:
-                    still = [slot for slot in abandoned_slots(home) if slot[0] in stale]
-                    if still:
-                        raise AssertionError(
-                            f"the next run is blocked: the killed run still holds the warehouse pool slot {still} "
-                            "(Dagster frees a slot only when its run ends, and a killed run never ends)")
-                    stale = set()
-                time.sleep(2)
-        finally:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=60)
-    return process.returncode, log_path.read_text(encoding="utf-8", errors="replace")
+            finished.append(cli_in_process("run", "--home", str(home.root)))
+        except BaseException as error:  # noqa: BLE001 - said by the watching thread
+            failed.append(error)
+
+    thread = threading.Thread(target=command, name="next-run", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    while thread.is_alive():
+        waited = time.monotonic() - started
+        if waited > timeout:
+            raise AssertionError(f"the next run did not end within {timeout} s")
+        if stale and waited > blocked_after:
+            still = [slot for slot in abandoned_slots(home) if slot[0] in stale]
+            if still:
+                raise AssertionError(
+                    f"the next run is blocked: the killed run still holds the warehouse pool slot {still} "
+                    "(Dagster frees a slot only when its run ends, and a killed run never ends)")
+            stale = set()
+        thread.join(2)
+    if failed:
+        raise failed[0]
+    result = finished[0]
+    return result.returncode, result.stdout + result.stderr
 
 
 _SCENARIO: dict[str, Scenario] = {}
