@@ -126,7 +126,6 @@ def _line_height(size: float) -> float:
     return size * 1.45 / 72
 
 
-@functools.lru_cache(maxsize=4)
 @functools.lru_cache(maxsize=8)
 def _advances(size: float) -> Callable[[str], float]:
     """The width in inches of a text in the font at `size` points: the sum of its characters'
@@ -148,13 +147,14 @@ def _wrapped(text: str, size: float, width: float) -> list[str]:
     """Words in lines no wider than `width` inches, as the font draws them (a count of characters
     let a line of wide letters run past the margin)."""
     inches = _advances(size)
+    space = inches(" ")
     lines: list[str] = []
     line_width = 0.0
     for word in text.split():
         word_width = inches(word)
-        if lines and line_width + inches(" ") + word_width <= width:
+        if lines and line_width + space + word_width <= width:
             lines[-1] = f"{lines[-1]} {word}"
-            line_width += inches(" ") + word_width
+            line_width += space + word_width
         else:
             lines.append(word)
             line_width = word_width
