@@ -1,5 +1,5 @@
 """Run a command and measure it: wall time, CPU time (itself and every child it waited for) and
-peak RSS of the whole process tree (dbt runs as a child of the Dagster process), sampled
+peak RSS of the whole process tree (the reader runs in a child process), sampled
 from /proc. Load averages before and after, since the machine is shared."""
 
 from __future__ import annotations

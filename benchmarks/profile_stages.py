@@ -13,8 +13,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -55,12 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         return validate_pending(home, config).quarantined_rows
 
     def dbt():
-        env = {**os.environ, "FOLLOWUP_WAREHOUSE": str(home.warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        from orchestration.transform.assets import build_args
-        completed = subprocess.run([str(Path(sys.executable).parent / "dbt"), *build_args(), "--quiet",
-                                    "--project-dir", str(REPO / "dbt"), "--profiles-dir", str(REPO / "dbt"),
-                                    "--target-path", str(home.root / "dbt-target" / "profile")], env=env, capture_output=True, text=True)
-        return completed.returncode if completed.returncode == 0 else completed.stdout[-3000:]
+        from orchestration.transform import dbt_build
+        from orchestration.transform.assets import DBT_THREADS, UNIT_TESTS
+        built = dbt_build.build(["build", "--threads", str(DBT_THREADS), "--exclude", UNIT_TESTS, "--quiet"],
+                                home.warehouse, home.root / "dbt-target" / "profile")
+        return 0 if built.success else [n for n in built.nodes if n.status in ("error", "fail")] or built.error
 
     def export():
         from orchestration.reporting.export import export_all

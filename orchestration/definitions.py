@@ -17,7 +17,7 @@ from orchestration.reporting.delivery_assets import (delivery_status, every_muni
 from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
 from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import resource_from_environment
-from orchestration.transform.assets import dbt_resource, followup_dbt_models
+from orchestration.transform.assets import followup_dbt_models
 
 disable_telemetry()
 
@@ -42,7 +42,7 @@ defs = dg.Definitions(
     jobs=[followup_job],
     schedules=[monthly_schedule],
     sensors=[inbox_sensor],
-    resources={"followup": resource_from_environment(), "dbt": dbt_resource()},
+    resources={"followup": resource_from_environment()},
     # One process, steps in order, for `followup run`, the UI's Materialize and the daemon's runs
     # alike: DuckDB takes one writer, and a subprocess per step would only add start-up time.
     executor=dg.in_process_executor,

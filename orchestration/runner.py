@@ -20,7 +20,6 @@ from orchestration.lib.delivery_state import WAITING
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
-from orchestration.lib.processes import live_processes
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
 from orchestration.lib.telemetry import disable_telemetry
 from orchestration.lib.warehouse import connect, ensure_schema
@@ -162,14 +161,10 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         release_abandoned_runs(instance)
-        try:
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                            tags={PROJECTS_TAG: project_id or ALL_PROJECTS,
-                                                  "followup/started_by": "followup run",
-                                                  PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
-        except BaseException:
-            _stop_leftover_dbt()   # else it goes on holding the warehouse after this run has given up
-            raise
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                        tags={PROJECTS_TAG: project_id or ALL_PROJECTS,
+                                              "followup/started_by": "followup run",
+                                              PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
         failure = None
         if not result.success:
             failed = [event for event in result.all_events if event.is_step_failure]
@@ -215,39 +210,3 @@ def space_for_run(home: DataHome) -> SpaceNeed:
 
     new = unreceived_bytes(home.inbox, received, ReadLimits.from_environment().max_file_bytes)
     return space_needed(home.root, new, home.warehouse)
-
-
-def _stop_leftover_dbt(grace_seconds: float = 10.0) -> list[int]:
-    """Stop the dbt processes this process started that are still running (Linux /proc): when the
-    run itself raises (its event storage on a full disk, say), dagster-dbt's subprocess lives on."""
-    import signal
-    import time
-
-    stopped = []
-    for process in live_processes(zombies=True):     # a zombie dbt is collected below too
-        if process.parent != os.getpid():
-            continue
-        try:
-            command = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(part.endswith(b"dbt") for part in command[:2]):
-            os.kill(process.pid, signal.SIGTERM)
-            stopped.append(process.pid)
-    deadline = time.monotonic() + grace_seconds
-    for pid in stopped:
-        while not _reaped(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if not _reaped(pid):
-            os.kill(pid, signal.SIGKILL)
-            _reaped(pid, block=True)
-    return stopped
-
-
-def _reaped(pid: int, block: bool = False) -> bool:
-    """Whether our child `pid` has ended (and is collected, so it leaves no zombie)."""
-    try:
-        done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done == pid

@@ -16,7 +16,7 @@ import pytest
 
 from orchestration.lib.home import DataHome
 from orchestration.resources import FollowupResource
-from orchestration.transform.assets import dbt_resource, followup_dbt_models
+from orchestration.transform.assets import followup_dbt_models
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_a_failing_staging_test_fails_the_dbt_step_and_leaves_the_marts_as_they_
     # With the monthly job's retry policy (two retries after 15 and 30 s): a failing test is not retried.
     job = dg.define_asset_job("gate", op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15))
     defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
-                          resources={"dbt": dbt_resource(), "followup": FollowupResource(home=str(home.root))})
+                          resources={"followup": FollowupResource(home=str(home.root))})
     result = defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
                                                               raise_on_error=False)
 

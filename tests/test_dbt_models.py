@@ -35,7 +35,7 @@ from orchestration.lib.warehouse import ensure_schema
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
-DBT_IN_HOME = Path(sys.executable).parent / "followup-dbt"   # as the pipeline runs it (transform/dbt_in_home.py)
+REPO = DBT_PROJECT_DIR.parent
 
 PROJECT = "p1"
 
@@ -132,25 +132,26 @@ def load_landing(warehouse: Path) -> None:
 
 def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str,
             reuse_parse: bool = False) -> subprocess.CompletedProcess[str]:
-    """dbt on `warehouse`; with `reuse_parse`, as the pipeline runs it, from the parse made at install."""
+    """dbt on `warehouse`; with `reuse_parse`, from the parse made at install, which names the
+    warehouse by a path relative to dbt's working directory (as transform/dbt_build.py parses)."""
     if reuse_parse:
         (tmp_path / "target").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DBT_PROJECT_DIR / "target" / "partial_parse.msgpack", tmp_path / "target" / "partial_parse.msgpack")
     env = {
         **os.environ,
-        "FOLLOWUP_WAREHOUSE": str(warehouse),
+        "FOLLOWUP_WAREHOUSE": warehouse.name if reuse_parse else str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     return subprocess.run(
         [
-            str(DBT_IN_HOME if reuse_parse else DBT_EXECUTABLE), command, *extra,
+            str(DBT_EXECUTABLE), command, *extra,
             "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(tmp_path / "target"),
             "--log-path", str(tmp_path / "logs"),
         ],
         env=env,
-        cwd=tmp_path,
+        cwd=warehouse.parent if reuse_parse else tmp_path,
         capture_output=True,
         text=True,
         timeout=600,
@@ -430,3 +431,19 @@ def test_docs_generate_and_every_model_and_column_is_described(built_warehouse: 
         built = {name.lower() for name in catalog["nodes"][unique_id]["columns"]}
         undescribed += [f"{unique_id}.{name}" for name in sorted(built - documented)]
     assert undescribed == []
+
+
+def test_the_pipeline_parses_the_project_from_the_parse_saved_at_install(tmp_path):
+    """A process's first dbt build parses the project once (transform/dbt_build.py); naming the
+    warehouse as the install-time parse did, it is a partial parse that reads no file again (a
+    full one took ~3 s more)."""
+    code = ("import sys; from pathlib import Path; from orchestration.transform import dbt_build; "
+            "dbt_build.parsed_project(Path(sys.argv[1]))")
+    target = tmp_path / "target"
+    result = subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "FOLLOWUP_WAREHOUSE": str(tmp_path / "elsewhere" / "warehouse.duckdb")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    performance = json.loads((target / "perf_info.json").read_text(encoding="utf-8"))
+    assert performance["is_partial_parse_enabled"] is True
+    assert performance["path_count"] > 50 and performance["parsed_path_count"] == 0
+    assert not (tmp_path / "elsewhere").exists()

@@ -79,20 +79,6 @@ def test_pure_modules_do_not_import_dagster(module):
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
-def test_the_dbt_resource_still_overrides_what_dagster_dbt_has():
-    """FollowupDbtCliResource skips `dbt --version` and the in-process adapter by overriding two
-    private members of dagster-dbt's resource; after an upgrade that renames them the overrides
-    would silently do nothing."""
-    from dagster_dbt import DbtCliResource
-
-    from orchestration.transform.assets import dbt_resource
-
-    assert hasattr(DbtCliResource, "_cli_version") and hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
-    resource = dbt_resource()
-    assert resource._initialize_dbt_core_adapter([]) is None
-    assert resource._cli_version.major == 1
-
-
 def test_only_the_marts_carry_dbt_tests_as_asset_checks():
     from orchestration.definitions import defs
 

@@ -595,25 +595,3 @@ def test_a_lock_error_is_recognised_in_an_exception_chain_and_in_a_step_failure_
     except RuntimeError as outer:
         assert warehouse_lock_holder(outer).describe() == "PID 4242, python3.11"
     assert warehouse_lock_holder("KOLUMN_SAKNAS") is None
-
-
-def test_a_dbt_left_running_by_a_run_that_raised_is_stopped(tmp_path):
-    """dagster-dbt's subprocess outlives a run that raises out of Dagster (its event storage on a
-    full disk) and would hold the warehouse; the runner stops the dbt processes it started."""
-    from orchestration.runner import _stop_leftover_dbt
-
-    dbt = tmp_path / "dbt"
-    dbt.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
-    dbt.chmod(0o755)
-    other = subprocess.Popen(["sleep", "300"])
-    leftover = subprocess.Popen([str(dbt), "build"])
-    try:
-        time.sleep(0.2)
-        assert _stop_leftover_dbt(grace_seconds=5) == [leftover.pid]
-        assert not Path(f"/proc/{leftover.pid}").exists()
-        assert other.poll() is None                     # nothing but dbt is touched
-    finally:
-        for process in (other, leftover):
-            if process.poll() is None:
-                process.kill()
-            process.wait()

@@ -1,7 +1,9 @@
 """The dbt project as Dagster assets: every model and test shows up in the asset graph.
 
 dbt reads the warehouse's `landing` tables as sources; each source is mapped to the Python
-asset that writes it, so lineage runs unbroken from the inbox to the KPI marts.
+asset that writes it, so lineage runs unbroken from the inbox to the KPI marts. dbt runs in the
+run's own process (dbt_build.py); dagster-dbt's translation of its result events makes the
+materialisations and the marts' asset checks.
 """
 
 
@@ -16,20 +18,19 @@ from typing import Any
 
 import dagster as dg
 from dagster import get_dagster_logger
-from dagster_dbt import DagsterDbtCliRuntimeError, DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
 from orchestration.lib.home import WAREHOUSE_FILE
 from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
-from orchestration.transform.dbt_in_home import WAREHOUSE_ENV
+from orchestration.transform import dbt_build
+from orchestration.transform.dbt_build import DBT_PROJECT_DIR, WAREHOUSE_ENV
 from orchestration.transform.failed_tests import describe, failed_tests
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
-# What the pipeline runs: this venv's dbt, started in the data home (transform/dbt_in_home.py).
-DBT_IN_HOME = str(Path(sys.executable).parent / "followup-dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Not dbt_project.prepare_if_dev(): it calls whatever `dbt` is on PATH, which under
@@ -100,31 +101,54 @@ def ensure_manifest() -> Path:
     dagster_dbt_translator=FollowupDbtTranslator(),
     pool=WAREHOUSE_POOL,
 )
-def followup_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, followup: FollowupResource):
+def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupResource):
     """Staging-, mellan- och nyckeltalstabellerna (marts), byggda och testade med `dbt build`."""
     home = followup.data_home()
-    os.environ[WAREHOUSE_ENV] = str(home.warehouse)
     target = run_target_path(home.root, context.run_id)
     reuse_partial_parse(target)
-    quiet = _UncheckedTestNotices()
-    dbt_logger = get_dagster_logger()              # the logger dagster-dbt announces them on
-    dbt_logger.addFilter(quiet)
+    # The selected models (all of them in the monthly job; a subset from the UI), as dagster-dbt
+    # would select them for its dbt command.
+    selection = get_updated_cli_invocation_params_for_context(
+        context=context, manifest={}, dagster_dbt_translator=FollowupDbtTranslator(), runtime_excludes=[UNIT_TESTS])
+    args = ["build", "--threads", str(DBT_THREADS), *selection.selection_args]
+    if selection.indirect_selection:
+        args += ["--indirect-selection", selection.indirect_selection]
     try:
-        for event in dbt.cli(build_args(), context=context, target_path=target).stream():
-            # A test that is not an asset check comes back as an observation of its model; the
-            # test still ran, and a failing one fails the step (dbt exits non-zero).
-            if not isinstance(event, dg.AssetObservation):
-                yield event
+        built = dbt_build.build(args, home.warehouse, target)
+        quiet = _UncheckedTestNotices()
+        dbt_logger = get_dagster_logger()              # the logger dagster-dbt announces them on
+        dbt_logger.addFilter(quiet)
+        try:
+            for raw in built.events:
+                message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+                for event in message.to_default_asset_events(
+                        manifest=selection.manifest, dagster_dbt_translator=selection.dagster_dbt_translator,
+                        context=context, target_path=target, project=dbt_project):
+                    # A test that is not an asset check comes back as an observation of its model;
+                    # the test still ran, and a failing one fails the step below.
+                    if not isinstance(event, dg.AssetObservation):
+                        yield event
+        finally:
+            dbt_logger.removeFilter(quiet)
+        if not built.success:
+            failed = failed_tests(built.nodes, home.warehouse)
+            if not failed:   # dbt itself failed (a locked file, a full disk, a model's SQL): retried
+                raise DbtFailed(dbt_failure(built, target)) from built.error
+            raise dg.Failure(description=describe(failed, target), allow_retries=False)
         if KPI_MART in context.selected_asset_keys:
             record_marts_build(home.warehouse, context.run_id)
-    except DagsterDbtCliRuntimeError:
-        failed = failed_tests(target, home.warehouse)
-        if not failed:
-            raise               # dbt itself failed (a locked file, a full disk): retried
-        raise dg.Failure(description=describe(failed, target), allow_retries=False) from None
     finally:
-        dbt_logger.removeFilter(quiet)
         forget_old_targets(target)
+
+
+class DbtFailed(Exception):
+    """dbt could not build, and no data test failed: the job's retry policy tries again."""
+
+
+def dbt_failure(built: dbt_build.DbtBuild, target: Path) -> str:
+    errors = [f"{node.unique_id}: {node.message}" for node in built.nodes if node.status == "error"]
+    said = "; ".join(errors) if errors else (str(built.error) if built.error else "dbt ended with an error")
+    return f"dbt build failed: {said[:2000]} (dbt's log: {target / 'dbt.log'})"
 
 
 KEPT_TARGETS = 3
@@ -132,24 +156,22 @@ KPI_MART = dg.AssetKey("kpi_values")
 
 
 def run_target_path(home_root: Path, run_id: str) -> Path:
-    """dbt's artifacts of this run (compiled SQL, run_results.json, dbt.log) in the data home, not
-    in the source tree: dagster-dbt would otherwise leave ~300 files per run in dbt/target."""
+    """dbt's artifacts of this run (compiled SQL, dbt.log) in the data home, not in the source tree."""
     return home_root / "dbt-target" / run_id
 
 
 def reuse_partial_parse(target: Path) -> None:
-    """Start from the previous run's parse of the project; without one, dagster-dbt copies the
-    parse saved at install time (dbt/target). Either fits, as dbt runs in the data home with the
-    same relative warehouse path (dbt_in_home.py); the previous run's also fits a home whose
-    connection settings differ from the defaults (FOLLOWUP_DUCKDB_MEMORY). dbt still re-parses
-    every changed file."""
+    """Start from the previous run's parse of the project (dbt_build.py parses once per process;
+    without a previous run's, the parse saved at install). Either fits: both name the warehouse
+    by the same relative path; the previous run's also fits a home whose connection settings
+    differ from the defaults (FOLLOWUP_DUCKDB_MEMORY). dbt still re-parses every changed file."""
     previous = [p / PARTIAL_PARSE for p in target.parent.glob("*") if p != target and (p / PARTIAL_PARSE).exists()]
     if previous and not (target / PARTIAL_PARSE).exists():
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(max(previous, key=lambda p: p.stat().st_mtime), target / PARTIAL_PARSE)
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
+PARTIAL_PARSE = dbt_build.PARTIAL_PARSE
 
 
 def forget_old_targets(current: Path) -> None:
@@ -162,42 +184,13 @@ def forget_old_targets(current: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def build_args() -> list[str]:
-    """`dbt build` with every model and data test, without the unit tests.
+# Unit tests check the SQL against hand-made inputs, not the data, so they cannot fail on a
+# delivery; dbt's own advice is to run them in development and CI (tests/test_dbt_models.py runs
+# the full `dbt build`), not on every production run, where their per-node overhead was a fifth
+# of dbt's time (BENCHMARKS.md).
+UNIT_TESTS = "resource_type:unit_test"
 
-    Unit tests check the SQL against hand-made inputs, not the data, so they cannot fail on a
-    delivery; dbt's own advice is to run them in development and CI (tests/test_dbt_models.py
-    runs the full `dbt build`), not on every production run, where their per-node overhead was
-    a fifth of dbt's time (BENCHMARKS.md).
-
-    Four threads although the machine may have two cores: most of a node's time is dbt's own
-    bookkeeping and waiting on DuckDB, which overlap (BENCHMARKS.md). DuckDB takes one connection
-    per thread in the same process."""
-    return ["build", "--exclude", "resource_type:unit_test", "--threads", str(DBT_THREADS)]
-
-
+# Four threads although the machine may have two cores: most of a node's time is dbt's own
+# bookkeeping and waiting on DuckDB, which overlap (BENCHMARKS.md). DuckDB takes one connection
+# per thread in the same process.
 DBT_THREADS = 4
-
-
-class FollowupDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two start-up costs a monthly run does not need
-    (BENCHMARKS.md): `dbt --version` in a subprocess on every run (this
-    environment's dbt-core is the one that runs), and a dbt adapter opened in the Dagster
-    process, which dagster-dbt uses only to fetch column metadata and row counts (not asked for
-    here). Both override private members; after a dagster-dbt upgrade that renames them, the
-    resource still works, only slower (tests/test_definitions.py notices)."""
-
-    @property
-    def _cli_version(self) -> version.Version:
-        from dbt.version import __version__
-
-        return version.parse(__version__)
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
-
-
-def dbt_resource() -> DbtCliResource:
-    """dbt from this environment (the venv's), whatever PATH says, started in the data home."""
-    return FollowupDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                                  dbt_executable=DBT_IN_HOME)

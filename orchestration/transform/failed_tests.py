@@ -3,7 +3,6 @@ of a test that checks every rule of a model (dbt/tests/generic/rules.sql)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,20 +23,15 @@ class FailedTest:
     broken: list[str]          # one line per broken rule of a `rules` test, empty for another test
 
 
-def failed_tests(target: Path, warehouse: Path) -> list[FailedTest]:
-    """The data tests that failed in the dbt invocation whose artifacts are in `target`, with the
-    rules each broke (read again from the warehouse with the test's compiled query)."""
-    try:
-        results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
-    except (OSError, ValueError, KeyError):
-        return []
+def failed_tests(nodes, warehouse: Path) -> list[FailedTest]:
+    """The data tests that failed among a dbt invocation's node results (dbt_build.NodeResult),
+    with the rules each broke (read again from the warehouse with the test's compiled query)."""
     failed = []
-    for result in results:
-        if result.get("status") != "fail" or not result.get("unique_id", "").startswith("test."):
+    for node in nodes:
+        if node.status != "fail" or not node.unique_id.startswith("test."):
             continue
-        name = result["unique_id"].split(".")[2]
-        failed.append(FailedTest(name, int(result.get("failures") or 0),
-                                 _broken_rules(name, result.get("compiled_code"), warehouse)))
+        name = node.unique_id.split(".")[2]
+        failed.append(FailedTest(name, int(node.failures or 0), _broken_rules(name, node.compiled_code, warehouse)))
     return failed
 
 
