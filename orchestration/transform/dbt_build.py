@@ -118,9 +118,20 @@ def build(args: list[str], warehouse: Path, target: Path) -> DbtBuild:
             _close_duckdb()
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception          # Ctrl-C or a stop of the run, which dbt handed back: not dbt's failure
+    _write_results(result.result, target)
     nodes = [NodeResult(r.node.unique_id, str(r.status), r.failures, getattr(r.node, "compiled_code", None), r.message)
              for r in getattr(result.result, "results", None) or []]
     return DbtBuild(bool(result.success), nodes, events, result.exception)
+
+
+def _write_results(results, target: Path) -> None:
+    """run_results.json, as dbt writes it, for whoever looks into a run (manifest.json is not
+    written again: it is the parse, the same every run)."""
+    if hasattr(results, "write"):
+        try:
+            results.write(str(target / "run_results.json"))
+        except OSError:
+            pass                # a full disk: the run's own outcome says so
 
 
 def _close_duckdb() -> None:
