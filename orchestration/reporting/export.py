@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,35 +68,45 @@ _FETCHED_AT_ONCE = 50_000
 def kpi_months(warehouse: Path, project_id: str, period: str):
     """(month, exact rows) for every month of the project up to and including `period`, oldest
     first, one month at a time from one query."""
+    for month, names, values in _kpi_month_values(warehouse, project_id, period):
+        yield month, [dict(zip(names, row)) for row in values]
+
+
+def _kpi_month_values(warehouse: Path, project_id: str, period: str):
+    """(month, column names, rows as tuples): kpi_months without a dict per row."""
     with connect(warehouse, read_only=True) as db:
         cursor = db.execute(_KPI_SELECT, [project_id, period])
-        names = [d[0] for d in cursor.description]
+        names = tuple(d[0] for d in cursor.description)
+        at = names.index("period")
         month, rows = None, []
         while batch := cursor.fetchmany(_FETCHED_AT_ONCE):
             for values in batch:
-                row = dict(zip(names, values))
-                if row["period"] != month and rows:
-                    yield month, rows
+                if values[at] != month and rows:
+                    yield month, names, rows
                     rows = []
-                month = row["period"]
-                rows.append(row)
+                month = values[at]
+                rows.append(values)
         if rows:
-            yield month, rows
+            yield month, names, rows
 
 
-def published_months(warehouse: Path, project: Project, period: str, unsuppressed: bool = False):
+def published_months(warehouse: Path, project: Project, period: str, unsuppressed: bool = False,
+                     whole: Callable[[str], bool] = lambda month: True):
     """(month, rows) for every month up to and including `period`, oldest first, each month's
-    rows exactly as its kpi.csv (suppressed on its own; exact with `unsuppressed`).
+    rows exactly as its kpi.csv (suppressed on its own; exact with `unsuppressed`). Of a month for
+    which `whole(month)` is false, only its headline rows (is_headline), as they are in the whole
+    month: the trend of the workbook and the report need no more of the history.
 
     One month at a time: a national project has ~100 000 rows a month, and the whole history
     as Python rows would not fit the memory a run may use (BENCHMARKS.md)."""
     cache = suppression_cache(warehouse, project.id)
     remembered = {} if unsuppressed else _read_cache(cache)
-    for month, rows in kpi_months(warehouse, project.id, period):
+    for month, names, values in _kpi_month_values(warehouse, project.id, period):
+        kept = range(len(values)) if whole(month) else _headline_positions(names, values)
         if unsuppressed:
-            yield month, [dict(row, suppressed=False) for row in rows]
+            yield month, [dict(zip(names, values[i]), suppressed=False) for i in kept]
         else:
-            yield month, _suppress_month(rows, project.min_count, remembered)
+            yield month, _suppress_month(names, values, kept, project.min_count, remembered)
     if not unsuppressed:
         _write_cache(cache, remembered)
 
@@ -103,6 +114,11 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
 def is_headline(row: dict) -> bool:
     """A whole-project total: what the trend shows of every month."""
     return row["area"] == "ALL" and row["breakdown"] == "total"
+
+
+def _headline_positions(names: tuple[str, ...], values: list[tuple]) -> list[int]:
+    area, breakdown = names.index("area"), names.index("breakdown")
+    return [i for i, row in enumerate(values) if is_headline({"area": row[area], "breakdown": row[breakdown]})]
 
 
 def data_version(warehouse: Path, project_id: str, period: str) -> list[dict]:
@@ -123,33 +139,38 @@ def _select(warehouse: Path, sql: str, parameters: list) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _suppress_month(rows: list[dict], min_count: int, remembered: dict) -> list[dict]:
-    """Disclosure control of one month's rows, so they are exactly its kpi.csv.
+def _suppress_month(names: tuple[str, ...], values: list[tuple], kept, min_count: int, remembered: dict) -> list[dict]:
+    """Disclosure control of one month's rows (as tuples of `names`), so they are exactly its
+    kpi.csv; of them, the rows at the positions `kept`.
 
     `remembered` (the cache file's contents) says which rows each month hid, keyed by a
     fingerprint of the month's exact rows, the minimum count and the suppression code. A month
     whose figures have not changed since the last export (most of the history, month after
     month) is not worked out again; the result is the same either way, as the fingerprint covers
     everything `suppress` reads. Updated for a month that had changed."""
-    if not rows:
+    if not values:
         return []
-    period = rows[0]["period"]
-    key = _fingerprint(rows, min_count)
+    period = values[0][names.index("period")]
+    key = _fingerprint(names, values, min_count)
     entry = remembered.get(period)
     if isinstance(entry, dict) and entry.get("key") == key:
         hidden = set(entry["hidden"])
     else:
-        hidden = rows_to_hide(rows, min_count)
+        hidden = rows_to_hide([dict(zip(names, row)) for row in values], min_count)
         remembered[period] = {"key": key, "hidden": sorted(hidden)}
-    return apply_suppression(rows, hidden)
+    kept = list(kept)
+    rows = [dict(zip(names, values[i])) for i in kept]
+    return apply_suppression(rows, {position for position, i in enumerate(kept) if i in hidden})
 
 
 _SUPPRESSION_CODE = hashlib.sha256(Path(suppression_module.__file__).read_bytes()).hexdigest()
 
 
-def _fingerprint(rows: list[dict], min_count: int) -> str:
+def _fingerprint(names: tuple[str, ...], values: list[tuple], min_count: int) -> str:
     digest = hashlib.sha256(f"{_SUPPRESSION_CODE}|{min_count}".encode())
-    digest.update(repr([tuple(map(row.get, _FINGERPRINTED)) for row in rows]).encode())
+    columns = [names.index(name) for name in _FINGERPRINTED]
+    rows = values if columns == list(range(len(names))) else [tuple(row[c] for c in columns) for row in values]
+    digest.update(repr([tuple(row) for row in rows]).encode())
     return digest.hexdigest()
 
 
@@ -193,12 +214,10 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
     # The workbook's summary sheets show the export month in full, its trend only the project's
     # totals of the earlier months.
     history, rows = [], []
-    for month, month_rows in published_months(warehouse, project, period, unsuppressed):
+    for month, month_rows in published_months(warehouse, project, period, unsuppressed, whole=lambda m: m == period):
+        history += month_rows
         if month == period:
             rows = month_rows
-            history += month_rows
-        else:
-            history += [row for row in month_rows if is_headline(row)]
     folder = out_dir / project.id
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stem}.csv"

@@ -54,7 +54,8 @@ def published_figures(warehouse: Path, project: Project, period: str) -> tuple[d
     newest month's figures, and the trend of every measure with hidden months left out."""
     from orchestration.reporting.export import is_headline, published_months
 
-    rows = [r for _, month_rows in published_months(warehouse, project, period) for r in month_rows if is_headline(r)]
+    rows = [r for _, month_rows in published_months(warehouse, project, period, whole=lambda month: False)
+            for r in month_rows if is_headline(r)]
     by_month: dict[str, dict[str, Figure]] = {}
     for row in rows:
         by_month.setdefault(row["period"], {})[row["kpi"]] = Figure(
