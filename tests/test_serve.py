@@ -120,7 +120,7 @@ def wait_for_runs(service: Service, base: str, count: int, seconds: float = 300)
 def storage(request) -> tuple[str, dict]:
     """The environment `followup serve` runs in: Dagster's storage in SQLite, or on a real PostgreSQL."""
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "FOLLOWUP_DAGSTER_POSTGRES_URL")}
-    env["FOLLOWUP_SENSOR_INTERVAL_SECONDS"] = "5"
+    env["FOLLOWUP_SENSOR_INTERVAL_SECONDS"] = "1"
     if request.param == "postgres":
         env["FOLLOWUP_DAGSTER_POSTGRES_URL"] = request.getfixturevalue("postgres_url")
     return request.param, env
