@@ -20,12 +20,13 @@ Every expected figure below is reasoned from these rows and shared/spec/kpis.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import shutil
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -34,7 +35,6 @@ import pytest
 from orchestration.lib.warehouse import ensure_schema
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 PROJECT = "p1"
 
@@ -129,32 +129,43 @@ def load_landing(warehouse: Path) -> None:
         connection.close()
 
 
-def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str,
-            reuse_parse: bool = False) -> subprocess.CompletedProcess[str]:
-    """dbt on `warehouse`; with `reuse_parse`, from the parse made at install, which names the
-    warehouse by a path relative to dbt's working directory (as transform/dbt_build.py parses)."""
+@dataclass
+class DbtResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str, reuse_parse: bool = False) -> DbtResult:
+    """dbt on `warehouse`, in this process (dbt's dbtRunner, as the pipeline runs it), its output
+    as dbt prints it; with `reuse_parse`, from the parse made at install, which names the
+    warehouse by a path relative to dbt's working directory."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.transform.dbt_build import _close_duckdb
+
     if reuse_parse:
         (tmp_path / "target").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(DBT_PROJECT_DIR / "target" / "partial_parse.msgpack", tmp_path / "target" / "partial_parse.msgpack")
-    env = {
-        **os.environ,
-        "FOLLOWUP_WAREHOUSE": warehouse.name if reuse_parse else str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    return subprocess.run(
-        [
-            str(DBT_EXECUTABLE), command, *extra,
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(tmp_path / "target"),
-            "--log-path", str(tmp_path / "logs"),
-        ],
-        env=env,
-        cwd=warehouse.parent if reuse_parse else tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    args = [command, *extra, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+            "--no-send-anonymous-usage-stats", "--no-use-colors"]
+    before, directory = os.environ.get("FOLLOWUP_WAREHOUSE"), os.getcwd()
+    os.environ["FOLLOWUP_WAREHOUSE"] = warehouse.name if reuse_parse else str(warehouse)
+    printed = io.StringIO()
+    try:
+        os.chdir(warehouse.parent if reuse_parse else tmp_path)
+        with contextlib.redirect_stdout(printed):
+            result = dbtRunner().invoke(args)
+    finally:
+        _close_duckdb()
+        os.chdir(directory)
+        if before is None:
+            os.environ.pop("FOLLOWUP_WAREHOUSE", None)
+        else:
+            os.environ["FOLLOWUP_WAREHOUSE"] = before
+    returncode = 0 if result.success else 2 if result.exception is not None else 1
+    return DbtResult(returncode, printed.getvalue(), repr(result.exception) if result.exception else "")
 
 
 @pytest.fixture(scope="module")
