@@ -293,9 +293,10 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     cells = municipality_months(home.warehouse, config)
     recorded = record_municipality_months(context, config, cells, home.reports)
     counts = warehouse_row_counts(home.warehouse)
+    statuses = status.delivery_status(home.warehouse, config)
     matrices = {
         f"matris {project.id}": dg.MetadataValue.md(
-            code_block(format_status(home.warehouse, config, project.id, lists=False)))
+            code_block(format_status(home.warehouse, config, project.id, lists=False, statuses=statuses)))
         for project in config.projects
     }
     files = [d for c in cells for d in c.files]

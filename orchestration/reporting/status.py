@@ -220,14 +220,17 @@ def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[Problem]:
 
 def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | None = None,
                   today: dt.date | None = None, deadline_day: int = DEADLINE_DAY, inbox: Path | None = None,
-                  lists: bool = True) -> str:
+                  lists: bool = True, statuses: list[ProjectStatus] | None = None) -> str:
     """The matrix and the list of what needs attention, as text for the terminal; `lists=False`:
-    the matrices alone (the Dagster UI shows the lists beside them).
+    the matrices alone (the Dagster UI shows the lists beside them). `statuses`: delivery_status's
+    answer when the caller has it already (one read of the warehouse for every project's matrix).
 
     With `inbox`, the files that were not ingested are listed only while they are still there."""
     kommuner = load_kommuner()
-    statuses = delivery_status(warehouse, config, project_id, today, deadline_day)
-    _, unrouted = _load(warehouse)
+    if statuses is None:
+        statuses = delivery_status(warehouse, config, project_id, today, deadline_day)
+    statuses = [s for s in statuses if project_id is None or s.project.id == project_id]
+    unrouted = _load(warehouse)[1] if lists else []
     shown_paths: set[str] | None = None
 
     def still_in_inbox(path: str) -> bool:
