@@ -55,3 +55,25 @@ def test_a_failing_staging_test_fails_the_dbt_step_and_leaves_the_marts_as_they_
 def _uvas_rows(warehouse) -> int:
     with duckdb.connect(str(warehouse), read_only=True) as db:
         return db.execute("select count(*) from marts.kpi_values where project_id = 'uvas'").fetchone()[0]
+
+
+def test_dbt_that_cannot_build_fails_the_step_in_swedish_and_is_tried_again(tmp_path):
+    """Not a failed data test but dbt itself failing (here: the warehouse is not a database file):
+    the step says so with dbt's own reason and its log, and the job's retry policy tries again."""
+    home = DataHome.resolve(tmp_path / "home").create()
+    home.warehouse.mkdir()
+    job = dg.define_asset_job("gate", op_retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
+    defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
+                          resources={"followup": FollowupResource(home=str(home.root))})
+    result = defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                                              raise_on_error=False)
+    assert not result.success
+    retried = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retried) == 1
+    error, messages = retried[0].event_specific_data.error, []
+    while error is not None:                    # Dagster's retry request, caused by the step's own error
+        messages.append(error.message)
+        error = error.cause or error.context
+    message = "\n".join(messages)
+    assert "dbt kunde inte bygga tabellerna:" in message and "dbt:s logg:" in message, message
+    assert str(home.warehouse) in message, message

@@ -147,8 +147,8 @@ class DbtFailed(Exception):
 
 def dbt_failure(built: dbt_build.DbtBuild, target: Path) -> str:
     errors = [f"{node.unique_id}: {node.message}" for node in built.nodes if node.status == "error"]
-    said = "; ".join(errors) if errors else (str(built.error) if built.error else "dbt ended with an error")
-    return f"dbt build failed: {said[:2000]} (dbt's log: {target / 'dbt.log'})"
+    said = "; ".join(errors) if errors else (str(built.error) if built.error else "dbt avslutades med ett fel")
+    return f"dbt kunde inte bygga tabellerna: {said[:2000]} (dbt:s logg: {target / 'dbt.log'})"
 
 
 KEPT_TARGETS = 3
