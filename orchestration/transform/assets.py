@@ -105,7 +105,6 @@ def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupRes
     """Staging-, mellan- och nyckeltalstabellerna (marts), byggda och testade med `dbt build`."""
     home = followup.data_home()
     target = run_target_path(home.root, context.run_id)
-    reuse_partial_parse(target)
     # The selected models (all of them in the monthly job; a subset from the UI), as dagster-dbt
     # would select them for its dbt command.
     selection = get_updated_cli_invocation_params_for_context(
@@ -158,20 +157,6 @@ KPI_MART = dg.AssetKey("kpi_values")
 def run_target_path(home_root: Path, run_id: str) -> Path:
     """dbt's artifacts of this run (compiled SQL, dbt.log) in the data home, not in the source tree."""
     return home_root / "dbt-target" / run_id
-
-
-def reuse_partial_parse(target: Path) -> None:
-    """Start from the previous run's parse of the project (dbt_build.py parses once per process;
-    without a previous run's, the parse saved at install). Either fits: both name the warehouse
-    by the same relative path; the previous run's also fits a home whose connection settings
-    differ from the defaults (FOLLOWUP_DUCKDB_MEMORY). dbt still re-parses every changed file."""
-    previous = [p / PARTIAL_PARSE for p in target.parent.glob("*") if p != target and (p / PARTIAL_PARSE).exists()]
-    if previous and not (target / PARTIAL_PARSE).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(max(previous, key=lambda p: p.stat().st_mtime), target / PARTIAL_PARSE)
-
-
-PARTIAL_PARSE = dbt_build.PARTIAL_PARSE
 
 
 def forget_old_targets(current: Path) -> None:

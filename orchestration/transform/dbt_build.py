@@ -79,14 +79,19 @@ def _environment(**values: str):
 
 def parsed_project(target: Path):
     """The parsed project (dbt's Manifest), parsed in this process the first time it is asked
-    for: a partial parse from `target`'s saved parse, or the one saved at install."""
+    for: a partial parse from the newest saved parse of an earlier run beside `target` (it also
+    fits a home whose connection settings differ from the defaults, FOLLOWUP_DUCKDB_MEMORY), or
+    from the one saved at install. dbt still re-parses every changed file."""
     if "manifest" in _parsed:
         return _parsed["manifest"]
     from dbt.cli.main import dbtRunner
 
     target.mkdir(parents=True, exist_ok=True)
-    if not (target / PARTIAL_PARSE).exists() and INSTALLED_PARSE.exists():
-        shutil.copyfile(INSTALLED_PARSE, target / PARTIAL_PARSE)
+    if not (target / PARTIAL_PARSE).exists():
+        earlier = [p / PARTIAL_PARSE for p in target.parent.iterdir() if p != target and (p / PARTIAL_PARSE).exists()]
+        start = max(earlier, key=lambda p: p.stat().st_mtime) if earlier else INSTALLED_PARSE
+        if start.exists():
+            shutil.copyfile(start, target / PARTIAL_PARSE)
     # The warehouse as the install-time parse names it (the parse's validity depends on every
     # connection setting); parsing opens no connection.
     with _environment(**{WAREHOUSE_ENV: WAREHOUSE_FILE}):
