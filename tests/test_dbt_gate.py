@@ -34,11 +34,7 @@ def test_a_failing_staging_test_fails_the_dbt_step_and_leaves_the_marts_as_they_
     remaining = before[0] - _uvas_rows(demo_pipeline.home.warehouse)
 
     # With the monthly job's retry policy (two retries after 15 and 30 s): a failing test is not retried.
-    job = dg.define_asset_job("gate", op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15))
-    defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
-                          resources={"followup": FollowupResource(home=str(home.root))})
-    result = defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                              raise_on_error=False)
+    result = run_dbt_step(home, dg.RetryPolicy(max_retries=2, delay=15))
 
     assert not result.success
     assert not any(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
@@ -52,6 +48,14 @@ def test_a_failing_staging_test_fails_the_dbt_step_and_leaves_the_marts_as_they_
         assert db.execute("select count(*) from marts.kpi_values").fetchone()[0] == remaining
 
 
+def run_dbt_step(home: DataHome, retry_policy: dg.RetryPolicy) -> dg.ExecuteInProcessResult:
+    """The dbt step alone on `home`, under a retry policy like the monthly job's."""
+    job = dg.define_asset_job("gate", op_retry_policy=retry_policy)
+    defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
+                          resources={"followup": FollowupResource(home=str(home.root))})
+    return defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
 def _uvas_rows(warehouse) -> int:
     with duckdb.connect(str(warehouse), read_only=True) as db:
         return db.execute("select count(*) from marts.kpi_values where project_id = 'uvas'").fetchone()[0]
@@ -62,11 +66,7 @@ def test_dbt_that_cannot_build_fails_the_step_in_swedish_and_is_tried_again(tmp_
     the step says so with dbt's own reason and its log, and the job's retry policy tries again."""
     home = DataHome.resolve(tmp_path / "home").create()
     home.warehouse.mkdir()
-    job = dg.define_asset_job("gate", op_retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
-    defs = dg.Definitions(assets=[followup_dbt_models], jobs=[job],
-                          resources={"followup": FollowupResource(home=str(home.root))})
-    result = defs.resolve_job_def("gate").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                              raise_on_error=False)
+    result = run_dbt_step(home, dg.RetryPolicy(max_retries=1, delay=0))
     assert not result.success
     retried = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retried) == 1

@@ -142,7 +142,7 @@ def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str, reuse_pa
     warehouse by a path relative to dbt's working directory."""
     from dbt.cli.main import dbtRunner
 
-    from orchestration.transform.dbt_build import _close_duckdb
+    from orchestration.transform.dbt_build import _close_duckdb, _environment
 
     if reuse_parse:
         (tmp_path / "target").mkdir(parents=True, exist_ok=True)
@@ -150,20 +150,13 @@ def run_dbt(command: str, warehouse: Path, tmp_path: Path, *extra: str, reuse_pa
     args = [command, *extra, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
             "--no-send-anonymous-usage-stats", "--no-use-colors"]
-    before, directory = os.environ.get("FOLLOWUP_WAREHOUSE"), os.getcwd()
-    os.environ["FOLLOWUP_WAREHOUSE"] = warehouse.name if reuse_parse else str(warehouse)
     printed = io.StringIO()
     try:
-        os.chdir(warehouse.parent if reuse_parse else tmp_path)
-        with contextlib.redirect_stdout(printed):
+        with _environment(FOLLOWUP_WAREHOUSE=warehouse.name if reuse_parse else str(warehouse)), \
+                contextlib.chdir(warehouse.parent if reuse_parse else tmp_path), contextlib.redirect_stdout(printed):
             result = dbtRunner().invoke(args)
     finally:
         _close_duckdb()
-        os.chdir(directory)
-        if before is None:
-            os.environ.pop("FOLLOWUP_WAREHOUSE", None)
-        else:
-            os.environ["FOLLOWUP_WAREHOUSE"] = before
     returncode = 0 if result.success else 2 if result.exception is not None else 1
     return DbtResult(returncode, printed.getvalue(), repr(result.exception) if result.exception else "")
 

@@ -59,6 +59,7 @@ def test_dbt_writes_its_log_and_compiled_sql_under_the_run_in_the_data_home(scen
     newest = max((home.root / "dbt-target").iterdir(), key=lambda p: p.stat().st_mtime)
     logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in newest.glob("dbt.log*"))
     assert "Running with dbt=" in logs and "Completed successfully" in logs
+    assert "Unable to do partial parsing" not in logs
     assert any((newest / "compiled").rglob("kpi_values.sql"))
     assert not (home.root / "dbt").exists() and not (home.root / "logs" / "dbt.log").exists()
 
