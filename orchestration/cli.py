@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from orchestration.lib.dagster_instance import DagsterStorageError
     from orchestration.lib.layout import HomeLayoutError, refuse_newer
+    from orchestration.lib.settings import SettingsError
 
     try:
         if args.command != "restore":       # restore's --home is a new home; restore checks the backup's version
@@ -83,7 +84,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return args.handler(args)
     except BrokenPipeError:
         raise
-    except (UsageError, HomeLayoutError, DagsterStorageError) as error:   # DagsterStorageError: a wrong PostgreSQL URL
+    except (UsageError, HomeLayoutError, DagsterStorageError, SettingsError) as error:   # DagsterStorageError: a wrong PostgreSQL URL
         _error(str(error))
         return EXIT_USAGE
     except Busy as error:
@@ -550,7 +551,10 @@ def _serve(args: argparse.Namespace) -> int:
     config_path = args.config or _env_config()
     _config(config_path)
     _require_key(home)
-    prepare_environment(home, config_path)
+    settings = prepare_environment(home, config_path)
+    from orchestration.automation.definitions import definitions
+
+    definitions(settings)      # a schedule the code location could not load is refused here, in Swedish
     try:
         return serve(home, args.host, args.port, (args.only,) if args.only else PROCESSES,
                      say=lambda text: print(console(text), flush=True))

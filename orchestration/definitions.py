@@ -1,49 +1,41 @@
-"""The Dagster code location: each stage's assets, the checks, the schedule and the sensor."""
+"""The Dagster code location: each stage's definitions (its assets and checks), the monthly job with
+its schedule and sensor, merged, with the resource that tells them where the data home is."""
 
-import os
-import warnings
+import functools
 
 import dagster as dg
 
-from orchestration.automation.definitions import followup_job, inbox_sensor, monthly_schedule
-from orchestration.ingest.assets import intake, projects_config
+from orchestration.automation import definitions as automation
+from orchestration.ingest import assets as ingest
+from orchestration.lib.settings import Settings
 from orchestration.lib.telemetry import disable_telemetry
-from orchestration.privacy.assets import pseudonymised_rows
-from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
-from orchestration.quality.assets import delivery_reports, validate
-from orchestration.reporting.assets import kpi_exports
-from orchestration.reporting.delivery_assets import (delivery_status, every_municipality_delivered, municipality_month_checks,
-                                                     municipality_month_specs)
-from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
-from orchestration.reporting.read_copy import read_copy
-from orchestration.resources import resource_from_environment
-from orchestration.transform.assets import followup_dbt_models
+from orchestration.privacy import assets as privacy
+from orchestration.quality import assets as quality
+from orchestration.reporting import assets as reporting
+from orchestration.resources import FollowupResource
+from orchestration.transform import assets as transform
+
+STAGES = (ingest, privacy, quality, transform, reporting, automation)
 
 disable_telemetry()
 
 
-def _projects_for_partitions() -> ProjectsConfig | None:
-    """The projects whose municipality × month grids the UI shows. A broken configuration must
-    not hide the whole code location: `projects_config` fails the run with the precise message."""
-    try:
-        return load_projects(os.environ.get("FOLLOWUP_CONFIG") or None)
-    except ConfigError as error:
-        warnings.warn(f"No municipality × month partitions: {error}", stacklevel=1)
-        return None
+@functools.lru_cache(maxsize=4)
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Everything Dagster runs for one deployment, built from its settings (the same settings give the
+    same definitions, built once per process)."""
+    return dg.Definitions.merge(
+        *(stage.definitions(settings) for stage in STAGES),
+        dg.Definitions(
+            resources={"followup": FollowupResource.from_settings(settings)},
+            # One process, steps in order, for `followup run`, the UI's Materialize and the daemon's runs
+            # alike: DuckDB takes one writer, and a subprocess per step would only add start-up time.
+            executor=dg.in_process_executor,
+        ),
+    )
 
 
-_projects = _projects_for_partitions()
-
-defs = dg.Definitions(
-    assets=[projects_config, intake, pseudonymised_rows, validate, delivery_reports, followup_dbt_models,
-            kpi_exports, delivery_status, read_copy, *(municipality_month_specs(_projects) if _projects else [])],
-    asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met,
-                  *(municipality_month_checks(_projects) if _projects else [])],
-    jobs=[followup_job],
-    schedules=[monthly_schedule],
-    sensors=[inbox_sensor],
-    resources={"followup": resource_from_environment()},
-    # One process, steps in order, for `followup run`, the UI's Materialize and the daemon's runs
-    # alike: DuckDB takes one writer, and a subprocess per step would only add start-up time.
-    executor=dg.in_process_executor,
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster` and `followup serve` load: this deployment's settings, from its environment."""
+    return build_definitions(Settings.from_environment())

@@ -21,6 +21,7 @@ from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
+from orchestration.lib.settings import Settings
 from orchestration.lib.telemetry import disable_telemetry
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.lib.warehouse_copy import copy_path
@@ -51,9 +52,10 @@ class RunOutcome:
     nothing_new_since: last_run.LastRun | None = None     # nothing to do: no Dagster run was started
 
 
-def prepare_environment(home: DataHome, config_path: str | None) -> None:
-    """Environment every tool reads: data home, config, DAGSTER_HOME, telemetry off. A wrong
-    FOLLOWUP_DAGSTER_POSTGRES_URL raises DagsterStorageError (in Swedish) before anything is done."""
+def prepare_environment(home: DataHome, config_path: str | None) -> Settings:
+    """The settings of a run on this home, and the environment the tools it starts read (dbt's
+    profile, Dagster's instance, a child process): data home, config, DAGSTER_HOME, telemetry off. A
+    wrong FOLLOWUP_DAGSTER_POSTGRES_URL raises DagsterStorageError (in Swedish) before anything is done."""
     disable_telemetry()
     require_reachable()
     home.create()
@@ -63,6 +65,7 @@ def prepare_environment(home: DataHome, config_path: str | None) -> None:
     os.environ["DAGSTER_HOME"] = str(home.dagster)
     os.environ["FOLLOWUP_WAREHOUSE"] = str(home.warehouse)
     write_dagster_yaml(home.dagster)
+    return Settings.from_environment()
 
 
 PID_TAG = "followup/pid"
@@ -125,8 +128,8 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     `HomeTooNew` (before anything is written) for a home a newer release wrote. When nothing has
     changed since the last clean run (lib/last_run.py) it does nothing and says since when."""
     refuse_newer(home)
-    prepare_environment(home, config_path)
-    inputs = last_run.inputs_digest(home, os.environ.get("FOLLOWUP_CONFIG"))
+    settings = prepare_environment(home, config_path)
+    inputs = last_run.inputs_digest(home, settings.config_path or None)
     unchanged = last_run.nothing_new(home, inputs)
     if unchanged is not None:
         return RunOutcome(True, unchanged.run_id, nothing_new_since=unchanged)
@@ -146,14 +149,12 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     from dagster import DagsterInstance
 
     from orchestration.automation.definitions import ALL_PROJECTS, MONTHLY_JOB, PROJECTS_TAG
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+    from orchestration.resources import run_config as resources_config
 
-    job = defs.resolve_job_def(MONTHLY_JOB)
-    run_config = {
-        "resources": {"followup": {"config": {"home": str(home.root), "config_path": os.environ.get("FOLLOWUP_CONFIG", ""),
-                                              "project_ids": [project_id] if project_id else []}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-    }
+    job = build_definitions(settings).resolve_job_def(MONTHLY_JOB)
+    run_config = {**resources_config(settings, [project_id] if project_id else []),
+                  "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     log_path = home.root / "logs" / f"run-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # dbt and Dagster narrate every step; the person at the terminal gets the summary, the

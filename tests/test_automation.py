@@ -16,25 +16,28 @@ import duckdb
 import pytest
 
 from orchestration.automation.definitions import (
-    DEFAULT_CRON,
     MONTH_TAG,
     MONTHLY_JOB,
     PROJECTS_TAG,
+    SCHEDULE,
+    SENSOR,
     completed_month,
-    inbox_sensor,
-    monthly_schedule,
-    schedule_cron,
-    schedule_timezone,
     step_retry_policy,
 )
+from orchestration.automation.definitions import definitions as automation_definitions
+from orchestration.definitions import build_definitions
+from orchestration.lib.settings import DEFAULT_CRON, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def followup_job():
-    from orchestration.definitions import defs
+def deployment() -> dg.Definitions:
+    """The definitions `followup serve` would load with this test's environment."""
+    return build_definitions(Settings.from_environment())
 
-    return defs.resolve_job_def(MONTHLY_JOB)
+
+def followup_job():
+    return deployment().resolve_job_def(MONTHLY_JOB)
 
 
 def deliver(home: Path, project: str, kommun: str, name: str, text: str = "personnummer;startdatum;fas\n") -> Path:
@@ -46,13 +49,14 @@ def deliver(home: Path, project: str, kommun: str, name: str, text: str = "perso
 
 def tick(cursor: str | None = None):
     with dg.build_sensor_context(cursor=cursor) as context:
-        result = inbox_sensor(context)
+        result = deployment().resolve_sensor_def(SENSOR)(context)
         return result, context.cursor
 
 
 # --- Schedule -------------------------------------------------------------------------------
 
 def test_schedule_runs_on_the_11th_at_six_stockholm_and_completes_the_previous_month():
+    monthly_schedule = deployment().resolve_schedule_def(SCHEDULE)
     assert monthly_schedule.cron_schedule == DEFAULT_CRON == "0 6 11 * *"
     assert monthly_schedule.execution_timezone == "Europe/Stockholm"
     assert monthly_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
@@ -73,15 +77,19 @@ def test_january_run_completes_december_of_the_year_before():
 def test_schedule_time_and_zone_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("FOLLOWUP_SCHEDULE_CRON", "30 7 12 * *")
     monkeypatch.setenv("FOLLOWUP_SCHEDULE_TIMEZONE", "UTC")
-    assert (schedule_cron(), schedule_timezone()) == ("30 7 12 * *", "UTC")
+    schedule = automation_definitions(Settings.from_environment()).resolve_schedule_def(SCHEDULE)
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 7 12 * *", "UTC")
     monkeypatch.setenv("FOLLOWUP_SCHEDULE_CRON", "den elfte")
-    with pytest.raises(ValueError, match="FOLLOWUP_SCHEDULE_CRON"):
-        schedule_cron()
+    with pytest.raises(ValueError, match="FOLLOWUP_SCHEDULE_CRON='den elfte' är inget giltigt cron-uttryck"):
+        automation_definitions(Settings.from_environment())
+    monkeypatch.setenv("FOLLOWUP_SENSOR_INTERVAL_SECONDS", "varje minut")
+    with pytest.raises(ValueError, match="FOLLOWUP_SENSOR_INTERVAL_SECONDS='varje minut'"):
+        Settings.from_environment()
 
 
 def test_the_loaded_code_location_uses_the_configured_schedule(tmp_path):
     code = ("from orchestration.definitions import defs; "
-            "s = defs.resolve_schedule_def('monthly_after_delivery_deadline'); print(f'{s.cron_schedule}|{s.execution_timezone}')")
+            "s = defs().resolve_schedule_def('monthly_after_delivery_deadline'); print(f'{s.cron_schedule}|{s.execution_timezone}')")
     env = {**os.environ, "FOLLOWUP_SCHEDULE_CRON": "0 5 12 * *", "FOLLOWUP_HOME": str(tmp_path)}
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert completed.stdout.strip().splitlines()[-1:] == ["0 5 12 * *|Europe/Stockholm"], completed.stderr[-2000:]
@@ -165,7 +173,7 @@ def test_the_sensor_cursor_stays_small_for_a_national_inbox(tmp_path, monkeypatc
 
 
 def test_the_sensors_run_config_makes_intake_read_only_those_projects_inboxes(tmp_path, monkeypatch, pseudonym_key):
-    from orchestration.ingest.assets import landing_key
+    from orchestration.lib.asset_keys import landing_key
 
     monkeypatch.setenv("FOLLOWUP_HOME", str(tmp_path))
     deliver(tmp_path, "uvas", "2380", "2016-03.csv")
@@ -190,7 +198,7 @@ def test_the_sensors_run_config_makes_intake_read_only_those_projects_inboxes(tm
 # --- Retries and one writer -------------------------------------------------------------------
 
 def test_every_step_of_the_monthly_job_is_retried_after_a_transient_failure():
-    policy = step_retry_policy()
+    policy = step_retry_policy(Settings.from_environment())
     assert policy is not None and policy.max_retries == 2 and policy.delay == 15
     job = followup_job()
     assert job.executor_def.name == "in_process"
@@ -210,7 +218,7 @@ def test_retries_need_no_daemon_a_failed_step_is_retried_in_process(tmp_path):
             raise OSError("IO Error: Could not set lock on file warehouse.duckdb")
         return 1
 
-    job = dg.define_asset_job("monthly", op_retry_policy=step_retry_policy()._replace(delay=0),
+    job = dg.define_asset_job("monthly", op_retry_policy=step_retry_policy(Settings(home=str(tmp_path)))._replace(delay=0),
                               executor_def=dg.in_process_executor)
     defs = dg.Definitions(assets=[flaky_warehouse_write], jobs=[job])
     with dg.instance_for_test() as instance:
@@ -220,9 +228,9 @@ def test_retries_need_no_daemon_a_failed_step_is_retried_in_process(tmp_path):
 
 
 def test_every_stage_and_check_that_opens_the_warehouse_is_in_the_warehouse_pool():
-    from orchestration.definitions import defs
-    from orchestration.ingest.assets import WAREHOUSE_POOL
+    from orchestration.lib.asset_keys import WAREHOUSE_POOL
 
+    defs = deployment()
     graph = defs.resolve_asset_graph()
     pools = {}
     for assets_def in graph.assets_defs:

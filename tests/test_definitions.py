@@ -12,6 +12,15 @@ import dagster as dg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def loaded_definitions() -> dg.Definitions:
+    """What the code location loads (`defs`, lazy: built from the environment when called)."""
+    from orchestration.definitions import defs
+
+    return defs()
+
+
 MARTS = sorted(path.stem for path in (REPO / "dbt" / "models" / "marts").glob("*.sql"))
 
 
@@ -25,8 +34,7 @@ def test_dagster_definitions_validate_passes_on_the_workspace(tmp_path):
 
 
 def test_every_stage_and_the_kpi_marts_are_assets_with_lineage():
-    from orchestration.definitions import defs
-
+    defs = loaded_definitions()
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     for expected in ("landing/projects", "inbox_deliveries", "pseudonymised_rows", "landing/enrolment_rows",
@@ -46,7 +54,7 @@ def test_every_stage_and_the_kpi_marts_are_assets_with_lineage():
 
 
 def test_the_dashboard_assets_show_deliveries_per_municipality_and_month_for_every_project():
-    from orchestration.definitions import defs
+    defs = loaded_definitions()
     from orchestration.projects.config import load_projects
 
     graph = defs.resolve_asset_graph()
@@ -61,8 +69,7 @@ def test_the_dashboard_assets_show_deliveries_per_municipality_and_month_for_eve
 
 
 def test_the_monthly_job_has_the_schedule_and_the_sensor_and_covers_every_executable_asset():
-    from orchestration.definitions import defs
-
+    defs = loaded_definitions()
     job = defs.resolve_job_def("followup_monthly")
     graph = defs.resolve_asset_graph()
     executable = {k for k in graph.get_all_asset_keys() if graph.get(k).is_executable}
@@ -80,8 +87,7 @@ def test_pure_modules_do_not_import_dagster(module):
 
 
 def test_only_the_marts_carry_dbt_tests_as_asset_checks():
-    from orchestration.definitions import defs
-
+    defs = loaded_definitions()
     graph = defs.resolve_asset_graph()
     dbt_checks = {key for key in graph.asset_check_keys if key.name.startswith(("rules_", "assert_"))}
     on = {key.asset_key.to_user_string() for key in dbt_checks}

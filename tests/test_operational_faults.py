@@ -301,15 +301,17 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
             assert current_holder(home.root).pid == os.getpid()
 
 
-def test_the_inbox_sensor_skips_its_tick_while_a_run_holds_the_home(tmp_path, monkeypatch):
+def test_the_inbox_sensor_skips_its_tick_while_a_run_holds_the_home(tmp_path):
     import dagster as dg
 
-    from orchestration.automation.definitions import inbox_sensor
+    from orchestration.automation.definitions import SENSOR
+    from orchestration.definitions import build_definitions
+    from orchestration.lib.settings import Settings
 
     home = landing_home(tmp_path / "home")
     (home.inbox / PROJECT / KOMMUN).mkdir(parents=True)
     (home.inbox / PROJECT / KOMMUN / "2009-08.csv").write_text("personnummer;startdatum;fas\n")
-    monkeypatch.setenv("FOLLOWUP_HOME", str(home.root))
+    inbox_sensor = build_definitions(Settings(home=str(home.root))).resolve_sensor_def(SENSOR)
     with holding(HOLD_RUN_LOCK, home.root) as other:
         with dg.build_sensor_context(cursor=None) as context:
             skipped = inbox_sensor(context)
@@ -354,11 +356,12 @@ def test_status_and_export_read_the_copy_while_the_warehouse_is_held(scenario, t
 
 
 @pytest.mark.slow
-def test_while_a_run_goes_another_exits_3_or_waits_and_status_export_and_the_sensor_step_aside(
-        scenario, tmp_path, monkeypatch):
+def test_while_a_run_goes_another_exits_3_or_waits_and_status_export_and_the_sensor_step_aside(scenario, tmp_path):
     import dagster as dg
 
-    from orchestration.automation.definitions import inbox_sensor
+    from orchestration.automation.definitions import SENSOR
+    from orchestration.definitions import build_definitions
+    from orchestration.lib.settings import Settings
 
     home = copy_home(scenario.home, tmp_path / "home", with_dbt_target=True)
     last = home.inbox / PROJECT / KOMMUN / "2009-12 vaga_valja_vag (rättad).csv"
@@ -370,7 +373,7 @@ def test_while_a_run_goes_another_exits_3_or_waits_and_status_export_and_the_sen
         second = followup("run", "--home", str(home.root))
         status = followup("status", "--home", str(home.root), "--project", PROJECT)
         exported = followup("export", "--home", str(home.root), "--out", str(tmp_path / "out"))
-        monkeypatch.setenv("FOLLOWUP_HOME", str(home.root))
+        inbox_sensor = build_definitions(Settings(home=str(home.root))).resolve_sensor_def(SENSOR)
         with dg.build_sensor_context(cursor=None) as context:
             skipped = inbox_sensor(context)
         waiting = start_followup("run", "--home", str(home.root), "--wait", "5", log=tmp_path / "waiting.log")

@@ -212,6 +212,18 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path):
     assert not (home / "logs" / "dagster-webserver.log").exists()
 
 
+def test_a_schedule_the_code_location_cannot_load_is_refused_before_anything_starts(tmp_path):
+    home = tmp_path / "home"
+    assert subprocess.run([FOLLOWUP, "create-key", "--home", str(home)], capture_output=True).returncode == 0
+    env = {**os.environ, "FOLLOWUP_SCHEDULE_CRON": "den elfte"}
+    result = subprocess.run([FOLLOWUP, "serve", "--home", str(home), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2
+    assert "FOLLOWUP_SCHEDULE_CRON='den elfte' är inget giltigt cron-uttryck" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (home / "logs" / "dagster-webserver.log").exists()
+
+
 def test_serve_without_a_key_says_how_to_create_one(tmp_path):
     home = tmp_path / "home"
     (home / "inbox").mkdir(parents=True)

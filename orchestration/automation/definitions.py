@@ -2,8 +2,8 @@
 
 Deliveries are due by the 10th of the following month (extract contract); the schedule runs on
 the 11th at 06:00 Stockholm time so a month's processing and exports complete once they are in.
-`FOLLOWUP_SCHEDULE_CRON` and `FOLLOWUP_SCHEDULE_TIMEZONE` move it (read when the code location
-loads). The sensor starts a run as soon as files appear or change, for the projects whose inbox
+`FOLLOWUP_SCHEDULE_CRON` and `FOLLOWUP_SCHEDULE_TIMEZONE` move it (lib/settings.py, read when the code
+location loads). The sensor starts a run as soon as files appear or change, for the projects whose inbox
 folders changed only, so a coordinator does not wait for the schedule; it looks every minute
 (`FOLLOWUP_SENSOR_INTERVAL_SECONDS`).
 
@@ -16,7 +16,7 @@ took turns, each logging "Step blocked by limit for pool warehouse"). Runs queue
 instance (UI, daemon) also start one at a time (`concurrency.runs.max_concurrent_runs: 1`).
 
 Transient failures (a warehouse file briefly locked by another program, a full disk freed a
-minute later) are retried per step: `STEP_RETRY_POLICY`, two retries after 15 s and 30 s, in
+minute later) are retried per step: `step_retry_policy`, two retries after 15 s and 30 s, in
 process, without the daemon; `FOLLOWUP_STEP_RETRIES=0` turns them off. A deterministic failure (a
 dbt test that fails, a key that does not match the home's) fails at once, without retries.
 """
@@ -26,57 +26,37 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 
 import dagster as dg
-from dagster._utils.schedules import is_valid_cron_string
 
 from orchestration.lib.home import DataHome
-from orchestration.resources import run_config_from_environment
+from orchestration.lib.settings import DEFAULT_CRON, Settings, SettingsError
+from orchestration.resources import run_config
 
 MONTHLY_JOB = "followup_monthly"
-DEFAULT_CRON = "0 6 11 * *"
-DEFAULT_TIMEZONE = "Europe/Stockholm"
+SCHEDULE = "monthly_after_delivery_deadline"
+SENSOR = "inbox_sensor"
 PROJECTS_TAG = "followup/projects"
 MONTH_TAG = "followup/reporting_month"
 ALL_PROJECTS = "alla"
 
 
-def schedule_cron() -> str:
-    cron = os.environ.get("FOLLOWUP_SCHEDULE_CRON", "").strip() or DEFAULT_CRON
-    if not is_valid_cron_string(cron):
-        raise ValueError(f"FOLLOWUP_SCHEDULE_CRON={cron!r} är inget giltigt cron-uttryck (t.ex. {DEFAULT_CRON!r}: den 11:e kl. 06).")
-    return cron
-
-
-def schedule_timezone() -> str:
-    return os.environ.get("FOLLOWUP_SCHEDULE_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
-
-
-def sensor_interval_seconds() -> int:
-    """Seconds between two looks at the inbox (FOLLOWUP_SENSOR_INTERVAL_SECONDS, standard 60)."""
-    text = os.environ.get("FOLLOWUP_SENSOR_INTERVAL_SECONDS", "").strip() or "60"
-    if not text.isdigit() or not 1 <= int(text) <= 86_400:
-        raise ValueError(f"FOLLOWUP_SENSOR_INTERVAL_SECONDS={text!r} ska vara ett antal sekunder mellan 1 och 86400.")
-    return int(text)
-
-
-def step_retry_policy() -> dg.RetryPolicy | None:
-    retries = int(os.environ.get("FOLLOWUP_STEP_RETRIES", "2"))
-    if retries <= 0:
+def step_retry_policy(settings: Settings) -> dg.RetryPolicy | None:
+    if settings.step_retries <= 0:
         return None
-    return dg.RetryPolicy(max_retries=retries, delay=15, backoff=dg.Backoff.EXPONENTIAL)
+    return dg.RetryPolicy(max_retries=settings.step_retries, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
-STEP_RETRY_POLICY = step_retry_policy()
-
-followup_job = dg.define_asset_job(
-    MONTHLY_JOB,
-    selection=dg.AssetSelection.all(),
-    description="Inläsning → pseudonymisering → validering → dbt → exporter, för varje ny leverans.",
-    op_retry_policy=STEP_RETRY_POLICY,
-)
+def definitions(settings: Settings) -> dg.Definitions:
+    """The monthly job, its schedule and the inbox sensor of this deployment."""
+    job = dg.define_asset_job(
+        MONTHLY_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Inläsning → pseudonymisering → validering → dbt → exporter, för varje ny leverans.",
+        op_retry_policy=step_retry_policy(settings),
+    )
+    return dg.Definitions(jobs=[job], schedules=[monthly_schedule(settings, job)], sensors=[inbox_sensor(settings, job)])
 
 
 def completed_month(when: dt.datetime) -> str:
@@ -85,21 +65,28 @@ def completed_month(when: dt.datetime) -> str:
     return f"{last_of_previous:%Y-%m}"
 
 
-@dg.schedule(
-    name="monthly_after_delivery_deadline",
-    job=followup_job,
-    cron_schedule=schedule_cron(),
-    execution_timezone=schedule_timezone(),
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Den 11:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den 10:e) har gått ut; "
-                "månaden blir klar och exporterna skrivs för alla projekt.",
-)
-def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def monthly_schedule(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
     """Every project, every new file: completes last month and writes the funder exports."""
-    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-    month = completed_month(when)
-    return dg.RunRequest(run_key=f"month-{month}", run_config=run_config_from_environment([]),
-                         tags={MONTH_TAG: month, PROJECTS_TAG: ALL_PROJECTS})
+
+    def every_project(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
+        month = completed_month(when)
+        return dg.RunRequest(run_key=f"month-{month}", run_config=run_config(settings, []),
+                             tags={MONTH_TAG: month, PROJECTS_TAG: ALL_PROJECTS})
+
+    try:
+        return dg.schedule(
+            name=SCHEDULE,
+            job=job,
+            cron_schedule=settings.schedule_cron,
+            execution_timezone=settings.schedule_timezone,
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+            description="Den 11:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den 10:e) har gått ut; "
+                        "månaden blir klar och exporterna skrivs för alla projekt.",
+        )(every_project)
+    except dg.DagsterInvalidDefinitionError:
+        raise SettingsError(f"FOLLOWUP_SCHEDULE_CRON={settings.schedule_cron!r} är inget giltigt cron-uttryck "
+                            f"(t.ex. {DEFAULT_CRON!r}: den 11:e kl. 06).") from None
 
 
 def inbox_fingerprint(home: DataHome) -> dict[str, dict[str, list[float]]]:
@@ -132,18 +119,16 @@ def key_refusal(home: DataHome) -> str | None:
     return None
 
 
-def configured_projects() -> set[str] | None:
+def configured_projects(settings: Settings) -> set[str] | None:
     from orchestration.projects.config import ConfigError, load_projects
 
     try:
-        return {p.id for p in load_projects(os.environ.get("FOLLOWUP_CONFIG") or None).projects}
+        return {p.id for p in load_projects(settings.config_path or None).projects}
     except ConfigError:
         return None
 
 
-@dg.sensor(job=followup_job, minimum_interval_seconds=sensor_interval_seconds(), default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Startar en körning när filer i inkorgen är nya eller ändrade, bara för de projekten.")
-def inbox_sensor(context: dg.SensorEvaluationContext):
+def inbox_sensor(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
     """Start a run for the projects whose inbox folders have new or changed files.
 
     The run's config limits intake to those projects (`project_ids`), so a file for UVAS does
@@ -153,26 +138,31 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
 
     While a `followup run` (or demo, rotate-key, purge-raw) holds the data home the tick is
     skipped before the cursor moves, so the files that run does not take are seen on a later tick."""
-    from orchestration.lib.runlock import current_holder
 
-    home = DataHome.resolve()
-    holder = current_holder(home.root)
-    if holder is not None:
-        return dg.SkipReason(f"En körning pågår redan i {home.root} ({holder.describe()}); inkorgen kontrolleras "
-                             "igen när den är klar.")
-    from orchestration.lib.layout import refusal
+    def look(context: dg.SensorEvaluationContext):
+        from orchestration.lib.layout import refusal
+        from orchestration.lib.runlock import current_holder
 
-    refused = refusal(home) or key_refusal(home)
-    if refused:
-        return dg.SkipReason(refused)
-    digests = folder_digests(inbox_fingerprint(home))
-    previous = json.loads(context.cursor) if context.cursor else {}
-    changed = sorted(folder for folder, digest in digests.items() if previous.get(folder) != digest)
-    context.update_cursor(json.dumps(digests, sort_keys=True))
-    if not changed:
-        return dg.SkipReason("Inga nya eller ändrade filer i inkorgen.")
-    known = configured_projects()
-    project_ids = [] if known is None or any(folder not in known for folder in changed) else changed
-    run_key = hashlib.sha256(json.dumps({f: digests[f] for f in changed}).encode()).hexdigest()[:16]
-    return dg.RunRequest(run_key=run_key, run_config=run_config_from_environment(project_ids),
-                         tags={PROJECTS_TAG: ",".join(project_ids) or ALL_PROJECTS})
+        home = DataHome.resolve(settings.home)
+        holder = current_holder(home.root)
+        if holder is not None:
+            return dg.SkipReason(f"En körning pågår redan i {home.root} ({holder.describe()}); inkorgen kontrolleras "
+                                 "igen när den är klar.")
+        refused = refusal(home) or key_refusal(home)
+        if refused:
+            return dg.SkipReason(refused)
+        digests = folder_digests(inbox_fingerprint(home))
+        previous = json.loads(context.cursor) if context.cursor else {}
+        changed = sorted(folder for folder, digest in digests.items() if previous.get(folder) != digest)
+        context.update_cursor(json.dumps(digests, sort_keys=True))
+        if not changed:
+            return dg.SkipReason("Inga nya eller ändrade filer i inkorgen.")
+        known = configured_projects(settings)
+        project_ids = [] if known is None or any(folder not in known for folder in changed) else changed
+        run_key = hashlib.sha256(json.dumps({f: digests[f] for f in changed}).encode()).hexdigest()[:16]
+        return dg.RunRequest(run_key=run_key, run_config=run_config(settings, project_ids),
+                             tags={PROJECTS_TAG: ",".join(project_ids) or ALL_PROJECTS})
+
+    return dg.sensor(name=SENSOR, job=job, minimum_interval_seconds=settings.sensor_interval_seconds,
+                     default_status=dg.DefaultSensorStatus.STOPPED,
+                     description="Startar en körning när filer i inkorgen är nya eller ändrade, bara för de projekten.")(look)

@@ -7,13 +7,14 @@ so the graph runs unbroken from the inbox to the KPI marts.
 import dagster as dg
 
 from orchestration.ingest.intake import run_intake
+from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.layout import HomeLayoutError
 from orchestration.lib.safe_text import console, markdown_cell
+from orchestration.lib.settings import Settings
 from orchestration.privacy.keys import PseudonymKeyError, key_file_warning, verified_key
 from orchestration.projects.load import write_config_tables
 from orchestration.resources import FollowupResource
 
-WAREHOUSE_POOL = "warehouse"
 CONFIG_TABLES = ("projects", "project_municipalities", "project_activity_outcomes", "project_targets")
 
 
@@ -26,10 +27,6 @@ def _check_key(context: dg.AssetExecutionContext, home) -> None:
     warning = key_file_warning(home.root)
     if warning:
         context.log.warning(warning)
-
-
-def landing_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["landing", table])
 
 
 @dg.multi_asset(
@@ -88,3 +85,8 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
             "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })
     yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"inte inlästa": len(report.unrouted)})
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    """The intake stage: the projects configuration and the inbox, into landing tables."""
+    return dg.Definitions(assets=[projects_config, intake])

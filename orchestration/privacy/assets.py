@@ -3,7 +3,8 @@
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.lib.asset_keys import WAREHOUSE_POOL
+from orchestration.lib.settings import Settings
 from orchestration.privacy.keys import PseudonymKeyError, verified_key
 from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.resources import FollowupResource
@@ -31,3 +32,8 @@ def pseudonymised_rows(followup: FollowupResource) -> dg.MaterializeResult:
         "ersättningar i anteckningar": ", ".join(f"{label} {n}" for label, n in report.note_replacements.items())
                                        or "inga",
     })
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    """The pseudonymise stage: the only one that reads an archived file."""
+    return dg.Definitions(assets=[pseudonymised_rows])

@@ -8,8 +8,9 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.delivery_state import VERDICT_LABELS
+from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
 from orchestration.quality.stage import ValidationReport, validate_pending
 from orchestration.reporting.delivery_report import write_delivery_reports
@@ -120,3 +121,8 @@ def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
         "återkopplingsmappar skrivna": len(feedback.written),
         "återkoppling ej skriven": dg.MetadataValue.text("; ".join(feedback.skipped) or "–"),
     })
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    """The validate stage and the delivery reports it writes for the municipalities."""
+    return dg.Definitions(assets=[validate, delivery_reports])

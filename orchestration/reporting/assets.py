@@ -1,19 +1,23 @@
 """What a coordinator reads in the Dagster UI about the figures, without SQL: `kpi_exports`, the
 funder files, with every project's targets and figures ("mål och utfall") and, per project, the
-trend chart. The delivery views are in delivery_assets.py.
+trend chart. The delivery views are in delivery_assets.py; `definitions` gathers the stage's assets
+and checks.
 """
 
 import base64
 import datetime as dt
+import warnings
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.lib.asset_keys import WAREHOUSE_POOL
 from orchestration.lib.safe_text import markdown_cell
+from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
 from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
 from orchestration.reporting.headline import headlines, headlines_markdown
+from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
 from orchestration.resources import FollowupResource
 
 
@@ -48,3 +52,29 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
         "månader": ", ".join(f"{e.project_id} {e.period}" for e in exported),
         "dagster/row_count": kpi_rows,
     })
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    """The exports, the delivery status (a municipality × month grid per project), the serving copy
+    and the checks on targets and deliveries."""
+    from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
+    from orchestration.reporting.delivery_assets import (delivery_status, every_municipality_delivered,
+                                                         municipality_month_checks, municipality_month_specs)
+    from orchestration.reporting.read_copy import read_copy
+
+    projects = _projects_for_partitions(settings)
+    return dg.Definitions(
+        assets=[kpi_exports, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],
+        asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met,
+                      *(municipality_month_checks(projects) if projects else [])],
+    )
+
+
+def _projects_for_partitions(settings: Settings) -> ProjectsConfig | None:
+    """The projects whose municipality × month grids the UI shows. A broken configuration must
+    not hide the whole code location: `projects_config` fails the run with the precise message."""
+    try:
+        return load_projects(settings.config_path or None)
+    except ConfigError as error:
+        warnings.warn(f"No municipality × month partitions: {error}", stacklevel=1)
+        return None

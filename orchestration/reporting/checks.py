@@ -17,7 +17,7 @@ refuses to open a file another process is writing.
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.lib.asset_keys import WAREHOUSE_POOL
 from orchestration.lib.safe_text import markdown_cell
 from orchestration.reporting.targets import Measure, format_value, pacing, targets
 from orchestration.resources import FollowupResource

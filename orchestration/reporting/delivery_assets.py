@@ -18,7 +18,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetC
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.events import DagsterEventType
 
-from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib import delivery_state as states
 from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell

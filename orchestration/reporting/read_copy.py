@@ -10,7 +10,7 @@ which shows the last run that succeeded.
 
 import dagster as dg
 
-from orchestration.ingest.assets import WAREHOUSE_POOL
+from orchestration.lib.asset_keys import WAREHOUSE_POOL
 from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, write_copy
 from orchestration.resources import FollowupResource
 

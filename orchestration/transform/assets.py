@@ -22,8 +22,9 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.ingest.assets import WAREHOUSE_POOL, landing_key
+from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.home import WAREHOUSE_FILE
+from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import record_marts_build
 from orchestration.resources import FollowupResource
 from orchestration.transform import dbt_build
@@ -179,3 +180,8 @@ UNIT_TESTS = "resource_type:unit_test"
 # bookkeeping and waiting on DuckDB, which overlap (BENCHMARKS.md). DuckDB takes one connection
 # per thread in the same process.
 DBT_THREADS = 4
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    """The dbt models and their tests, as assets and asset checks."""
+    return dg.Definitions(assets=[followup_dbt_models])
