@@ -14,11 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.events import DagsterEventType
 
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
+from orchestration.lib.dagster_internals import DATA_VERSION_TAG, AssetCheckEvaluationTargetMaterializationData
 from orchestration.lib import delivery_state as states
 from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell
@@ -183,8 +181,8 @@ def unrecorded(instance: dg.DagsterInstance, key: dg.AssetKey, cells: Sequence[M
     per event type for the whole asset, however many partitions it has."""
     storage = instance.event_log_storage
     recorded = {
-        True: storage.get_latest_tags_by_partition(key, DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]),
-        False: storage.get_latest_tags_by_partition(key, DagsterEventType.ASSET_OBSERVATION, [DATA_VERSION_TAG]),
+        True: storage.get_latest_tags_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]),
+        False: storage.get_latest_tags_by_partition(key, dg.DagsterEventType.ASSET_OBSERVATION, [DATA_VERSION_TAG]),
     }
     return [c for c in cells
             if recorded[c.in_force].get(str(partition_key(c)), {}).get(DATA_VERSION_TAG) != c.version]
@@ -222,7 +220,7 @@ def _record_attention(context: dg.AssetExecutionContext, key: dg.AssetKey, cells
     if not cells:
         return
     storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
-        key, DagsterEventType.ASSET_MATERIALIZATION, {str(partition_key(c)) for c in cells})
+        key, dg.DagsterEventType.ASSET_MATERIALIZATION, {str(partition_key(c)) for c in cells})
     now = time.time()
     for cell in cells:
         passed, metadata = attention_check_result(cell)

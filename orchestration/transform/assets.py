@@ -19,10 +19,9 @@ from typing import Any
 import dagster as dg
 from dagster import get_dagster_logger
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
-from dagster_dbt.asset_utils import get_updated_cli_invocation_params_for_context
-from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
+from orchestration.lib.dagster_internals import dbt_asset_events, dbt_selection
 from orchestration.lib.home import WAREHOUSE_FILE
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import record_marts_build
@@ -108,8 +107,7 @@ def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupRes
     target = run_target_path(home.root, context.run_id)
     # The selected models (all of them in the monthly job; a subset from the UI), as dagster-dbt
     # would select them for its dbt command.
-    selection = get_updated_cli_invocation_params_for_context(
-        context=context, manifest={}, dagster_dbt_translator=FollowupDbtTranslator(), runtime_excludes=[UNIT_TESTS])
+    selection = dbt_selection(context, FollowupDbtTranslator(), [UNIT_TESTS])
     args = ["build", "--threads", str(DBT_THREADS), *selection.selection_args]
     if selection.indirect_selection:
         args += ["--indirect-selection", selection.indirect_selection]
@@ -120,10 +118,7 @@ def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupRes
         dbt_logger.addFilter(quiet)
         try:
             for raw in built.events:
-                message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-                for event in message.to_default_asset_events(
-                        manifest=selection.manifest, dagster_dbt_translator=selection.dagster_dbt_translator,
-                        context=context, target_path=target, project=dbt_project):
+                for event in dbt_asset_events(raw, context, selection, target, dbt_project):
                     # A test that is not an asset check comes back as an observation of its model;
                     # the test still ran, and a failing one fails the step below.
                     if not isinstance(event, dg.AssetObservation):
