@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks.floor import compute_floor
 from benchmarks.generate import generate, month_list
-from orchestration.ingest.reader import read_extract
+from orchestration.privacy.extract.reader import read_extract
 from orchestration.privacy import personnummer
 from orchestration.projects.config import load_projects
 

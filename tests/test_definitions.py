@@ -78,7 +78,7 @@ def test_the_monthly_job_has_the_schedule_and_the_sensor_and_covers_every_execut
     assert defs.resolve_sensor_def("inbox_sensor").job_name == "followup_monthly"
 
 
-@pytest.mark.parametrize("module", ["orchestration.ingest.reader", "orchestration.privacy.personnummer",
+@pytest.mark.parametrize("module", ["orchestration.privacy.extract.reader", "orchestration.privacy.personnummer",
                                     "orchestration.quality.validate", "orchestration.reporting.export"])
 def test_pure_modules_do_not_import_dagster(module):
     """Logic lives in plain functions; only the asset modules touch Dagster."""

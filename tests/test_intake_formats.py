@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from orchestration.ingest.inbox import month_in_name
-from orchestration.ingest.reader import read_extract
+from orchestration.privacy.extract.reader import read_extract
 from orchestration.lib.contract import COLUMN_ALIASES, REQUIRED_COLUMNS, normalise_code
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_rows
 from tests.bad_inputs.builders import PersonFactory, csv_bytes, xlsx_workbook_bytes

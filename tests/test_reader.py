@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from orchestration.ingest.inbox import month_in_name
-from orchestration.ingest.reader import ExtractReadError, read_extract
+from orchestration.privacy.extract.reader import ExtractReadError, read_extract
 
 HEADER = ["Personnummer", "Kön", "Inskrivningsdatum", "Steg", "Slutdatum", "Avslutsorsak", "Födelseregion"]
 ROWS = [

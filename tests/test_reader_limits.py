@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.ingest.limits import MAX_XLSX_OBJECT_ELEMENTS, ReadLimits
-from orchestration.ingest.reader import Extract, ExtractReadError, read_extract
+from orchestration.privacy.extract.reader import Extract, ExtractReadError, read_extract
 from tests.bad_inputs import hostile
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, rows_for
 
@@ -411,7 +411,7 @@ import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from orchestration.ingest.limits import ReadLimits
-from orchestration.ingest.reader import ExtractReadError, read_extract
+from orchestration.privacy.extract.reader import ExtractReadError, read_extract
 import openpyxl.reader.excel, openpyxl.styles.stylesheet, openpyxl.utils.datetime   # as a reader has them
 
 def status(field):

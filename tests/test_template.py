@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from openpyxl.styles.numbers import is_date_format
 
-from orchestration.ingest.reader import ExtractReadError, read_extract
+from orchestration.privacy.extract.reader import ExtractReadError, read_extract
 from orchestration.lib.home import DataHome
 from orchestration.lib.contract import AVSLUTSORSAK, FAS, KON, OPTIONAL_CODES, REQUIRED_COLUMNS, canonical_column
 from orchestration.privacy.keys import load_key

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.ingest.reader import read_extract
+from orchestration.privacy.extract.reader import read_extract
 from orchestration.privacy.personnummer import luhn_check_digit
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_rows
 from orchestration.quality.validate import ENROLMENT_SUITE, load_suite, validate_rows

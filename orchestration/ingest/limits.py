@@ -4,7 +4,7 @@ A real monthly extract holds a few hundred to a few thousand rows and is under ~
 defaults are far above that, and low enough that a file at every limit is read in about two
 minutes within the reader's memory on the 2 GiB machine a run gets (the measurements behind
 them: BENCHMARKS.md, "Reading limits"). A file over a limit is rejected whole by the reader
-(orchestration/ingest/reader.py), with its own reason code; for a file that really is that
+(orchestration/privacy/extract/reader.py), with its own reason code; for a file that really is that
 large, the region's coordinator raises the limit through the environment variable beside it.
 
 `read_seconds` and `reader_memory_bytes` bound the reading process from outside (a watchdog

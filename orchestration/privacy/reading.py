@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
 from orchestration.ingest.limits import ReadLimits
-from orchestration.ingest.reader import Extract, ExtractReadError
+from orchestration.privacy.extract.reader import Extract, ExtractReadError
 
 POLL_SECONDS = 0.1
 STARTUP_SECONDS = 120             # for the child to start and import the reader (~0.4 s on an idle machine)
@@ -37,7 +37,7 @@ class ReadFailure:
 
 def _serve(connection: Connection) -> None:
     """The child: read the files it is sent, one at a time, until it is sent None."""
-    from orchestration.ingest.reader import read_extract
+    from orchestration.privacy.extract.reader import read_extract
 
     connection.send(READY)        # the time limit of a file starts now, not while Python starts
     while True:

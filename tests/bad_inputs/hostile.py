@@ -2,7 +2,7 @@
 
 Each builder is a pure function returning the file's bytes, with synthetic persons only
 (tests/bad_inputs/builders.py). Its docstring says what the file is and the verdict the reader
-(orchestration/ingest/reader.py) must give it under the default limits
+(orchestration/privacy/extract/reader.py) must give it under the default limits
 (orchestration/ingest/limits.py) unless the builder takes the limit as an argument; "read" means
 the file is read completely, and then counts like any other. tests/test_reader_limits.py reads
 every one of them; an end-to-end test can put them in an inbox as they are.

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from orchestration.ingest.limits import ReadLimits
 from orchestration.ingest.read_errors import ExtractReadError, line_too_long, too_many_columns
-from orchestration.ingest.records import HEADER_SEARCH_ROWS, Record
+from orchestration.privacy.extract.records import HEADER_SEARCH_ROWS, Record
 from orchestration.lib.contract import canonical_column
 
 SEPARATORS = (";", ",", "\t")

@@ -34,7 +34,7 @@ from orchestration.ingest.read_errors import (
     too_many_columns,
     xlsx_too_large,
 )
-from orchestration.ingest.records import Record
+from orchestration.privacy.extract.records import Record
 
 XML_CHUNK_BYTES = MB             # at most MAX_XML_TOKEN_BYTES (see _parse_in_chunks)
 

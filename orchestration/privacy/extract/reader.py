@@ -32,11 +32,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.ingest.csv_records import BINARY_SAMPLE_CHARS, SEPARATORS, CsvRecords
+from orchestration.privacy.extract.csv_records import BINARY_SAMPLE_CHARS, SEPARATORS, CsvRecords
 from orchestration.ingest.limits import MB, ReadLimits
 from orchestration.ingest.read_errors import ExtractReadError, file_too_large, too_many_rows
-from orchestration.ingest.records import HEADER_SEARCH_ROWS, Record
-from orchestration.ingest.xlsx_records import excel_serial_date, xlsx_records
+from orchestration.privacy.extract.records import HEADER_SEARCH_ROWS, Record
+from orchestration.privacy.extract.xlsx_records import excel_serial_date, xlsx_records
 from orchestration.lib.contract import REQUIRED_COLUMNS, canonical_column
 
 __all__ = ["Extract", "ExtractReadError", "read_extract", "safe_header_name"]
