@@ -35,9 +35,9 @@ from orchestration.lib.runlock import acquire, current_holder
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.lib.warehouse_copy import COPIED_TABLES, copy_path, write_copy
 from orchestration.privacy.keys import create_key
-from orchestration.privacy.stage import PAUSE_BEFORE_READING_ENV
 from orchestration.projects.config import load_projects
 from tests.bad_inputs.scenario import cli_in_process
+from tests.pauses import PAUSE_BEFORE_READING_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "vaga_valja_vag"
@@ -62,7 +62,7 @@ def followup(*args: str, timeout: float = 600, **extra: str) -> subprocess.Compl
 
 def start_followup(*args: str, log: Path, **extra: str) -> subprocess.Popen:
     handle = log.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO,
+    process = subprocess.Popen([sys.executable, "-m", "tests.pauses", *args], cwd=REPO,
                                env=environment(**extra), stdout=handle, stderr=subprocess.STDOUT,
                                start_new_session=True)
     handle.close()

@@ -23,12 +23,13 @@ from orchestration.ingest.limits import ReadLimits
 from orchestration.privacy import stage as pseudonymise_stage
 from orchestration.privacy.keys import load_key
 from orchestration.privacy.reading import IsolatedReader
-from orchestration.privacy.stage import PAUSE_BEFORE_READING_ENV, pseudonymise_pending
+from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.projects.config import load_projects
 from orchestration.quality.stage import validate_pending
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_start, rows_for
 from tests.bad_inputs.scenario import query, write_file
 from tests.bad_inputs.stages import new_home
+from tests.pauses import PAUSE_BEFORE_READING_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 BIG_ROWS = 150_000
@@ -147,8 +148,8 @@ def test_a_delivery_whose_rows_break_pseudonymisation_gets_a_verdict_and_its_bat
 
 # --- the stage itself dies -------------------------------------------------------------------------
 
-STAGES = ("import sys; from orchestration.lib.home import DataHome; from tests.bad_inputs.stages import process; "
-          "process(DataHome.resolve(sys.argv[1]))")
+STAGES = ("import sys, tests.pauses; tests.pauses.install(); from orchestration.lib.home import DataHome; "
+          "from tests.bad_inputs.stages import process; process(DataHome.resolve(sys.argv[1]))")
 
 
 def start_stages(home, pause_on: str | None, flag: Path) -> subprocess.Popen:

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import os
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from orchestration.ingest.inbox import (
     FILE,
@@ -35,11 +32,6 @@ from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig
-
-# Test hook (tests/test_intake_corpus.py): when set to a path, intake writes that file inside its
-# open transaction, just before the commit, and waits there, so a test can kill the process at
-# the worst moment and check that nothing of the run was kept.
-PAUSE_BEFORE_COMMIT_ENV = "FOLLOWUP_TEST_INTAKE_PAUSE_FILE"
 
 # A full disk or a read-only file system is no fault of one file: the run stops (and says so)
 # rather than blaming every file in turn.
@@ -128,15 +120,4 @@ def _record(home: DataHome, delivery_rows: list[tuple], unrouted_rows: list[tupl
             db.executemany(
                 "insert into landing.unrouted_files (inbox_path, sha256, seen_at, reason_code, message, received_at, "
                 "archive_path) values (?, ?, ?, ?, ?, ?, ?)", unrouted_rows)
-        _pause_for_test()
         db.execute("commit")
-
-
-def _pause_for_test() -> None:
-    flag = os.environ.get(PAUSE_BEFORE_COMMIT_ENV)
-    if not flag:
-        return
-    Path(flag).write_text(str(os.getpid()), encoding="utf-8")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # the test kills us here; on its own the run carries on
-        time.sleep(0.1)

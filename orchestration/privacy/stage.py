@@ -16,10 +16,7 @@ its final verdict (LASNING_AVBROTS) instead of reading it again.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -47,11 +44,6 @@ class PseudonymiseReport:
 BATCH_ROWS = 200_000
 # From this start on, deliveries still waiting are taken one at a time (two starts before died).
 ALONE_FROM_ATTEMPT = 3
-
-# Test hook (tests/test_poison_deliveries.py): "<flag file>:<sha256 prefix>". Before reading the
-# delivery whose archived file starts with that sha256, the stage writes the flag file and waits,
-# so a test can kill the process exactly while that delivery is being processed.
-PAUSE_BEFORE_READING_ENV = "FOLLOWUP_TEST_PAUSE_BEFORE_READING"
 
 ABANDONED = ReadFailure(
     "LASNING_AVBROTS",
@@ -129,7 +121,6 @@ def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending],
                failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
     read = []
     for item in items:
-        _pause_for_test(item)
         answer = reader.read(home.root / item.archive_path)
         if isinstance(answer, ReadFailure):
             failures.append((item.context.delivery_id, answer))
@@ -194,16 +185,3 @@ def _cannot_process(error: BaseException) -> ReadFailure:
         "FIL_KUNDE_INTE_BEHANDLAS",
         f"Filen lästes men raderna kunde inte behandlas ({type(error).__name__}). Kontrollera att varje "
         "kolumn innehåller det kontraktet anger, spara filen som .xlsx eller CSV och skicka den igen.")
-
-
-def _pause_for_test(item: Pending) -> None:
-    hook = os.environ.get(PAUSE_BEFORE_READING_ENV)
-    if not hook:
-        return
-    flag, sha_prefix = hook.rsplit(":", 1)
-    if not Path(item.archive_path).name.startswith(sha_prefix):
-        return
-    Path(flag).write_text(str(os.getpid()), encoding="utf-8")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:   # the test kills us here
-        time.sleep(0.1)

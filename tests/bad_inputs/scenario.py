@@ -30,7 +30,6 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.ingest.intake import PAUSE_BEFORE_COMMIT_ENV
 from orchestration.lib.home import DataHome
 from orchestration.privacy.keys import create_key, load_key
 from orchestration.privacy.pseudonymise import Pseudonymiser
@@ -38,6 +37,7 @@ from orchestration.projects.config import load_projects
 from tests.bad_inputs.builders import Person, PersonFactory
 from tests.bad_inputs.corpus import Case, build_corpus
 from tests.bad_inputs.good import GoodSet, Resubmissions, build_good, build_resubmissions
+from tests.pauses import PAUSE_BEFORE_COMMIT_ENV
 
 STAGES = ("first", "rerun", "crash", "resubmit")
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -188,7 +188,7 @@ def kill_run_inside_intake(home: DataHome, flag: Path, timeout: float = 300) -> 
     environment = _cli_environment(home)
     environment[PAUSE_BEFORE_COMMIT_ENV] = str(flag)
     log = (home.root.parent / "killed-run.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "run", "--home", str(home.root)],
+    process = subprocess.Popen([sys.executable, "-m", "tests.pauses", "run", "--home", str(home.root)],
                                cwd=REPOSITORY, env=environment, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.monotonic() + timeout
