@@ -39,7 +39,7 @@ from orchestration.privacy.stage import PAUSE_BEFORE_READING_ENV
 from orchestration.projects.config import load_projects
 from tests.bad_inputs.scenario import cli_in_process
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROJECT = "vaga_valja_vag"
 KOMMUN = "0482"
 # What a municipality's system might put in a file name: retitle the terminal, clear it, ring.

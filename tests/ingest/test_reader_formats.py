@@ -1,10 +1,10 @@
 """Every format and quirk the extract contract accepts, each on a file built here.
 
-tests/test_reader.py covers the encodings × separators × line endings grid; this adds the rest:
+tests/ingest/test_reader.py covers the encodings × separators × line endings grid; this adds the rest:
 header aliases in every spelling, code values matched the same way, XLSX dates and numbers,
 quoting, blank trailing cells, and the month anywhere in the file name. The good deliveries of
 tests/bad_inputs/good.py are read here too, and go through the whole pipeline in
-tests/test_intake_corpus.py.
+tests/end_to_end/test_intake_corpus.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from orchestration.cli import _parser, main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # argparse's English words, none of which a coordinator should meet.
 ENGLISH = ("usage:", "options:", "positional arguments", "show this help message", "error:",
            "unrecognized arguments", "the following arguments are required", "invalid choice",

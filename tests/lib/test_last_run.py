@@ -1,6 +1,6 @@
 """What makes a run have something to do (lib/last_run.py): every input a run reads changes the
 digest, and nothing else does; what a run leaves is recognised until anyone writes to it. The
-run that does nothing is tested through the pipeline in tests/test_intake_pipeline.py."""
+run that does nothing is tested through the pipeline in tests/end_to_end/test_intake_pipeline.py."""
 
 from __future__ import annotations
 

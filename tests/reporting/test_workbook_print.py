@@ -53,7 +53,7 @@ def printed(demo_pipeline, tmp_path_factory) -> dict[str, tuple[Path, Path, list
 
 
 def _keep(printed: dict) -> None:
-    keep = Path(__file__).resolve().parent.parent / "test-artifacts" / "print-check"
+    keep = Path(__file__).resolve().parents[2] / "test-artifacts" / "print-check"
     keep.mkdir(parents=True, exist_ok=True)
     for project_id, (_, pdf, _) in printed.items():
         shutil.copyfile(pdf, keep / pdf.name)

@@ -1,7 +1,7 @@
 """The pseudonymisation key: created private, required by `run`, never shown, never committed.
 
 The scans of a whole run's logs, Dagster event log and compute logs for the key are in
-tests/test_privacy_identifiers.py (they share the session's one demo run).
+tests/privacy/test_identifiers.py (they share the session's one demo run).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from orchestration import cli
 from orchestration.privacy.keys import ENV_VAR, PseudonymKeyError, create_key, key_path, load_key
 from orchestration.privacy.pseudonymise import Pseudonymiser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_run_refuses_to_start_without_a_key_and_touches_nothing(tmp_path, capsys):

@@ -137,7 +137,7 @@ def test_serve_runs_the_sensor_the_daemon_processes_a_new_month_and_the_stop_lea
     """The inbox is empty when the sensor is switched on, so its first look skips; the project's
     files, the newest month among them, delivered afterwards make the daemon start one run. (A
     second run, queued after the first, would show the queue taking one at a time; the suite's time
-    budget leaves that to tests/test_automation.py (one run at a time in the instance) and the
+    budget leaves that to tests/automation/test_automation.py (one run at a time in the instance) and the
     two-process tests of the warehouse pool on SQLite and PostgreSQL.)"""
     name, env = storage
     stop = signal.SIGTERM if name == "sqlite" else signal.SIGINT      # systemd's stop; Ctrl-C

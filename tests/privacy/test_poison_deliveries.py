@@ -30,7 +30,7 @@ from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_st
 from tests.bad_inputs.scenario import query, write_file
 from tests.bad_inputs.stages import new_home
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIG_ROWS = 150_000
 
 

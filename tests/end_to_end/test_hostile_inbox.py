@@ -39,7 +39,7 @@ from tests.bad_inputs.memory import GIB, run_capped
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MEMORY_CAP = 2 * GIB
 EXTRA = "hostile_test"                     # the project of the files that must be read
 EXTRA_MONTH = "2016-02"

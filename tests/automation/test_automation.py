@@ -28,7 +28,7 @@ from orchestration.automation.definitions import (
     step_retry_policy,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def followup_job():
@@ -279,7 +279,7 @@ WRITER = textwrap.dedent("""
     "millisecond can both get the one `warehouse` slot (it failed twice under load in session 6). "
     "DuckDB's file lock still keeps the second writer out (its step fails and is retried). On PostgreSQL "
     "followup's storage takes the claims in turn under an advisory lock (lib/postgres_storage.py), and "
-    "tests/test_dagster_postgres.py holds it to that; on SQLite this test states the goal, not a guarantee."))
+    "tests/lib/test_dagster_postgres.py holds it to that; on SQLite this test states the goal, not a guarantee."))
 def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tmp_path):
     from orchestration.lib.dagster_instance import write_dagster_yaml
 

@@ -24,7 +24,7 @@ from orchestration.privacy.retention import RawFile, due_for_purge
 from tests.identifier_scan import find_identifiers, identifier_tokens, warehouse_text
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAY = dt.timedelta(days=1)
 
 

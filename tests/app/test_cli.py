@@ -1,6 +1,6 @@
 """`followup` as a user meets it: real subprocesses, real data home, exit codes and messages. The
 pipeline's runs are the command in the test's own process (`cli_in_process`): a run as a real
-process is tested in test_operational_faults.py and test_hostile_inbox.py."""
+process is tested in tests/lib/test_operational_faults.py and tests/end_to_end/test_hostile_inbox.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from orchestration.generator import generate_deliveries
 from orchestration.projects.config import BUNDLED_CONFIG, load_projects
 from tests.bad_inputs.scenario import cli_in_process
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def followup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ from tests.truth import expected_kpis
 
 
 def pct(share):
-    """As the reports write a share (tests/test_funder_report.py pins the format itself)."""
+    """As the reports write a share (tests/reporting/test_funder_report.py pins the format itself)."""
     return f"{round(share * 100)} %"
 
 

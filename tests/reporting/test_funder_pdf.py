@@ -85,7 +85,7 @@ def reports(demo_pipeline) -> list[Report]:
                           totals(folder / "kpi.csv"), totals(internal[folder.name])))
     assert {r.project_id for r in out} == {p.id for p in demo_pipeline.config.projects}
     if os.environ.get("FOLLOWUP_KEEP_PRINTS"):
-        keep = Path(__file__).resolve().parent.parent / "test-artifacts" / "print-check"
+        keep = Path(__file__).resolve().parents[2] / "test-artifacts" / "print-check"
         keep.mkdir(parents=True, exist_ok=True)
         for report in out:
             shutil.copyfile(report.folder / "rapport.pdf", keep / f"{report.project_id}-rapport.pdf")

@@ -1,7 +1,7 @@
 """Row and file verdicts, warnings, resubmissions and the raw archive, on a real data home.
 
 The pipeline's own stages (intake → pseudonymise → validate → delivery reports) on files built
-here; dbt is left out (tests/test_intake_pipeline.py runs the whole thing), so this module
+here; dbt is left out (tests/end_to_end/test_intake_pipeline.py runs the whole thing), so this module
 stays fast.
 """
 

@@ -1,5 +1,5 @@
 """The Dagster code location loads whole: assets, checks, schedule and sensor (their behaviour:
-test_automation.py)."""
+tests/automation/test_automation.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MARTS = sorted(path.stem for path in (REPO / "dbt" / "models" / "marts").glob("*.sql"))
 
 

@@ -28,7 +28,7 @@ from tests.bad_inputs import hostile
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, rows_for
 
 MB = 1024 * 1024
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START = hostile.START
 
 

@@ -21,7 +21,7 @@ from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_st
 from tests.bad_inputs.scenario import query
 from tests.bad_inputs.stages import new_home, process
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FOLDER = ("uvas", "2380")
 
 

@@ -38,7 +38,7 @@ from tests.bad_inputs.scenario import cli_in_process
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "home_v1.tar.gz"
 NEWER = LAYOUT_VERSION + 1
 

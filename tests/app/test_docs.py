@@ -24,7 +24,7 @@ import yaml
 from orchestration.lib import contract
 from orchestration.reporting import kpi_names
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 DELIVERY_GUIDE = DOCS / "leveransanvisning.md"
 KPI_GUIDE = DOCS / "nyckeltal.md"

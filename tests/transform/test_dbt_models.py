@@ -34,7 +34,7 @@ import pytest
 
 from orchestration.lib.warehouse import ensure_schema
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 
 PROJECT = "p1"
 

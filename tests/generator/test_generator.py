@@ -25,7 +25,7 @@ from orchestration.lib.contract import AVSLUTSORSAK, FAS, OPTIONAL_CODES, canoni
 from orchestration.projects.config import ProjectsConfig, load_projects
 from tests.truth import expected_kon_breakdown, expected_kpis, expected_phase_counts
 
-GENERATOR_DIR = Path(__file__).resolve().parents[1] / "orchestration" / "generator"
+GENERATOR_DIR = Path(__file__).resolve().parents[2] / "orchestration" / "generator"
 
 
 # ---- fixtures and helpers --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from orchestration.cli import _parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))
 
