@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,16 +16,11 @@ import yaml
 
 from orchestration.generator import generate_deliveries
 from orchestration.projects.config import BUNDLED_CONFIG, load_projects
-from tests.bad_inputs.scenario import cli_in_process
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.bad_inputs.scenario import cli_in_process, cli_subprocess
 
 
 def followup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=600)
+    return cli_subprocess(*args, env=env)
 
 
 def test_run_refuses_to_start_without_a_key_and_says_how_to_create_one(tmp_path):

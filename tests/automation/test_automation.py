@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ from orchestration.automation.definitions import (
     schedule_timezone,
     step_retry_policy,
 )
+from tests.warehouse_pool import writes_one_at_a_time
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,35 +244,6 @@ def test_the_data_homes_instance_queues_runs_one_at_a_time_with_one_warehouse_sl
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"   # what dagster dev's daemon uses
 
 
-WRITER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    import dagster as dg
-
-    log = Path(sys.argv[1])
-
-    def note(kind):
-        with log.open("a") as handle:
-            handle.write(f"{kind} {time.time()}\\n")
-
-    @dg.asset(pool="warehouse")
-    def write_warehouse():
-        note("start")
-        time.sleep(3)
-        note("end")
-
-    # The executor of the followup code location: runs started by `followup run`, by the UI and by
-    # the daemon (schedule, sensor) all execute their steps in process against the same instance.
-    job = dg.define_asset_job("writer", executor_def=dg.in_process_executor)
-    defs = dg.Definitions(assets=[write_warehouse], jobs=[job])
-    note("ready")
-    while log.read_text().count("ready") < 2:        # both processes start their runs together
-        time.sleep(0.05)
-    with dg.DagsterInstance.get() as instance:
-        assert defs.resolve_job_def("writer").execute_in_process(instance=instance).success
-""")
-
-
 @pytest.mark.xfail(strict=False, reason=(
     "Dagster 1.13 on SQLite: claim_concurrency_slot selects a free slot WITH FOR UPDATE, which SQLite "
     "ignores, and updates it without checking it is still free, so two processes that ask in the same "
@@ -288,15 +259,3 @@ def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time(tm
     with dg.DagsterInstance.from_config(str(dagster_home)):
         pass                           # the data home's instance exists before anything runs against it
     writes_one_at_a_time(tmp_path, {**os.environ, "DAGSTER_HOME": str(dagster_home)})
-
-
-def writes_one_at_a_time(tmp_path: Path, env: dict) -> None:
-    """Two processes run WRITER at once in `env`: both get ready, then their writes never overlap."""
-    script, log = tmp_path / "writer.py", tmp_path / "writes.log"
-    script.write_text(WRITER, encoding="utf-8")
-    processes = [subprocess.Popen([sys.executable, str(script), str(log)], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=240)[0] for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
-    events = sorted((float(t), kind) for kind, t in (line.split() for line in log.read_text().splitlines()))
-    assert [kind for _, kind in events] == ["ready", "ready", "start", "end", "start", "end"], (events, outputs)

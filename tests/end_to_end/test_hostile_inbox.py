@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 import yaml
 
@@ -36,6 +35,7 @@ from orchestration.projects.config import BUNDLED_CONFIG
 from tests.bad_inputs import hostile
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, rows_for, wrong_check_digit
 from tests.bad_inputs.memory import GIB, run_capped
+from tests.bad_inputs.scenario import query
 
 pytestmark = pytest.mark.slow
 
@@ -115,11 +115,6 @@ def put(home: DataHome, relative: str | bytes, content: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as handle:
         handle.write(content)
-
-
-def query(home: DataHome, sql: str, parameters: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(home.warehouse), read_only=True) as db:
-        return db.execute(sql, parameters or []).fetchall()
 
 
 def demo_kpis(home: DataHome) -> list[tuple]:

@@ -8,13 +8,12 @@ the simulated persons without the warehouse, dbt or pseudonyms.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import duckdb
 import pytest
 
-from tests.truth import BREAKDOWNS, expected_cells, expected_overlap
+from tests.truth import BREAKDOWNS, expected_cells, expected_overlap, same, sample_periods
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +40,6 @@ def kpi_table(demo_pipeline) -> dict[tuple[str, str, str], dict[tuple[str, str, 
     for project_id, area, period, kpi, breakdown, group, value, kpi_type in rows:
         table[(project_id, area, period)][(kpi, breakdown, group)] = (value, kpi_type)
     return table
-
-
-def sample_periods(months: list[str]) -> list[str]:
-    """The last month and two earlier ones (first and middle)."""
-    return sorted({months[-1], months[0], months[len(months) // 2]})
-
-
-def same(actual: float | None, expected: float | None) -> bool:
-    if expected is None:
-        return actual is None or (isinstance(actual, float) and math.isnan(actual))
-    return actual is not None and math.isclose(actual, expected, abs_tol=1e-9)
 
 
 def test_every_kpi_and_breakdown_equals_the_truth_for_every_area_and_sampled_month(demo_pipeline, kpi_table):

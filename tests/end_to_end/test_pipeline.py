@@ -18,7 +18,7 @@ import pytest
 from orchestration.lib.home import DataHome
 from orchestration.projects.config import load_projects
 from orchestration.reporting.export import KPI_COLUMNS
-from tests.truth import expected_kon_breakdown, expected_kpis
+from tests.truth import expected_kon_breakdown, expected_kpis, same, sample_periods
 
 pytestmark = pytest.mark.slow
 
@@ -38,17 +38,6 @@ def kpi_table(home: DataHome) -> dict[tuple, float | None]:
     finally:
         connection.close()
     return {tuple(row[:6]): row[6] for row in rows}
-
-
-def sample_periods(months: list[str]) -> list[str]:
-    """The last month and two earlier ones (first and middle)."""
-    return sorted({months[-1], months[0], months[len(months) // 2]})
-
-
-def same(actual, expected) -> bool:
-    if expected is None:
-        return actual is None or (isinstance(actual, float) and math.isnan(actual))
-    return actual is not None and math.isclose(actual, expected, abs_tol=1e-9)
 
 
 def test_every_delivery_got_a_verdict_and_only_the_broken_file_was_rejected(pipeline):

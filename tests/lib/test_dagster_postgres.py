@@ -28,6 +28,7 @@ from orchestration.privacy.keys import create_key
 from orchestration.projects.config import load_projects
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 from tests.truth import expected_kpis
+from tests.warehouse_pool import writes_one_at_a_time
 
 pytestmark = pytest.mark.slow
 
@@ -132,8 +133,6 @@ def test_followup_writes_its_dagster_yaml_again_when_the_storage_changes_but_nev
 def test_two_runs_in_two_processes_never_write_the_warehouse_at_the_same_time_on_postgresql(postgres_url, tmp_path):
     """The test of tests/automation/test_automation.py that SQLite cannot pass reliably, here whole runs in two
     processes on a pool neither has used yet (lib/postgres_storage.py keeps the slot one at a time)."""
-    from tests.automation.test_automation import writes_one_at_a_time
-
     dagster_home = tmp_path / "dagster"
     write_dagster_yaml(dagster_home, postgres=True)
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), URL_VARIABLE: postgres_url}

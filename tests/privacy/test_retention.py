@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -21,29 +19,19 @@ import pytest
 from orchestration import cli
 from orchestration.lib.home import DataHome
 from orchestration.privacy.retention import RawFile, due_for_purge
+from tests.bad_inputs.scenario import cli_subprocess, query
 from tests.identifier_scan import find_identifiers, identifier_tokens, warehouse_text
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 DAY = dt.timedelta(days=1)
 
 
 def followup(*args: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return cli_subprocess(*args, timeout=300)
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def query(home: DataHome, sql: str, parameters: list | None = None) -> list[tuple]:
-    connection = duckdb.connect(str(home.warehouse), read_only=True)
-    try:
-        return connection.execute(sql, parameters or []).fetchall()
-    finally:
-        connection.close()
 
 
 @pytest.fixture
