@@ -296,6 +296,12 @@ def query(home: DataHome, sql: str, parameters: list | None = None) -> list[tupl
         connection.close()
 
 
+def kpi_values(warehouse: Path) -> list[tuple]:
+    """Every row of marts.kpi_values, in order: the figures two runs must agree on."""
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        return db.execute("select * from marts.kpi_values order by all").fetchall()
+
+
 def warehouse_contents(home: DataHome) -> dict[str, list[tuple]]:
     """Every table of the warehouse (not views) with its rows, sorted: two equal results mean the
     same warehouse contents."""

@@ -34,7 +34,7 @@ from orchestration.lib.layout import (
 from orchestration.projects.config import load_projects
 from orchestration.projects.load import write_config_tables
 from orchestration.runner import run_pipeline
-from tests.bad_inputs.scenario import cli_in_process
+from tests.bad_inputs.scenario import cli_in_process, kpi_values
 
 pytestmark = pytest.mark.slow
 
@@ -56,11 +56,6 @@ def followup(*args: str) -> subprocess.CompletedProcess:
                    if k not in ("FOLLOWUP_PSEUDONYM_KEY", "FOLLOWUP_HOME", "FOLLOWUP_CONFIG", "DAGSTER_HOME")}
     return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO, env=environment,
                           capture_output=True, text=True, timeout=600)
-
-
-def kpi_values(warehouse: Path) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as db:
-        return db.execute("select * from marts.kpi_values order by all").fetchall()
 
 
 def files_state(root: Path) -> dict[str, tuple[str, int, int]]:

@@ -13,7 +13,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from orchestration.lib.home import DataHome
@@ -21,7 +20,7 @@ from orchestration.privacy.keys import fingerprint_path, key_matches, key_path
 from orchestration.privacy.rotation import new_key_path
 from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, month_start, rows_for
 from tests.bad_inputs.good import build_good
-from tests.bad_inputs.scenario import cli_in_process, query, run_in_process, write_file
+from tests.bad_inputs.scenario import cli_in_process, kpi_values, query, run_in_process, write_file
 
 OTHER_KEY = "another-key-" + "q" * 40
 
@@ -29,11 +28,6 @@ OTHER_KEY = "another-key-" + "q" * 40
 def followup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The command as an operator's shell runs it, in this process (nothing here needs its own)."""
     return cli_in_process(*args, env=env)
-
-
-def kpis(home: DataHome) -> list[tuple]:
-    with duckdb.connect(str(home.warehouse), read_only=True) as db:
-        return db.execute("select * from marts.kpi_values order by all").fetchall()
 
 
 def person_ids(home: DataHome) -> set[str]:
@@ -137,7 +131,7 @@ def test_rotation_from_the_key_file_then_from_the_environment_gives_new_pseudony
     home = copy_of(built, tmp_path)
     old_key = key_path(home.root).read_text(encoding="utf-8").strip()
     old_fingerprint = fingerprint_path(home.root).read_text(encoding="utf-8")
-    figures, pseudonyms = kpis(home), person_ids(home)
+    figures, pseudonyms = kpi_values(home.warehouse), person_ids(home)
     verdicts = query(home, "select delivery_id, verdict, verdict_reason, rows_accepted, rows_rejected, rows_warned "
                            "from landing.deliveries order by delivery_id")
     assert len(figures) > 100 and len(pseudonyms) > 20
@@ -150,7 +144,7 @@ def test_rotation_from_the_key_file_then_from_the_environment_gives_new_pseudony
     assert new_key != old_key and len(new_key) == 64 and not new_key_path(home.root).exists()
     assert oct(key_path(home.root).stat().st_mode & 0o777) == "0o600"
     assert fingerprint_path(home.root).read_text(encoding="utf-8") != old_fingerprint
-    assert kpis(home) == figures
+    assert kpi_values(home.warehouse) == figures
     assert person_ids(home).isdisjoint(pseudonyms) and len(person_ids(home)) == len(pseudonyms)
     assert query(home, "select delivery_id, verdict, verdict_reason, rows_accepted, rows_rejected, rows_warned "
                        "from landing.deliveries order by delivery_id") == verdicts
@@ -189,7 +183,7 @@ def test_a_rotation_stopped_after_the_fingerprint_switched_is_finished_by_the_ne
     from orchestration.privacy.keys import load_key, write_fingerprint
 
     home = copy_of(built, tmp_path)
-    figures = kpis(home)
+    figures = kpi_values(home.warehouse)
     old_key = load_key(home.root)
     new_key = rotation._new_key(home.root, from_environment=False)
     rotation._reset(home, [d for d, _, _ in rotation._deliveries_to_reset(home)])
@@ -201,7 +195,7 @@ def test_a_rotation_stopped_after_the_fingerprint_switched_is_finished_by_the_ne
     assert result.returncode == 0, result.stderr
     assert "Ett avbrutet nyckelbyte slutfördes" in result.stdout
     assert load_key(home.root) == new_key != old_key
-    assert kpis(home) == figures
+    assert kpi_values(home.warehouse) == figures
 
 
 def rotated_key_in_the_environment(home: DataHome, figures: list[tuple], earlier_pseudonyms: set[str]) -> None:
@@ -220,7 +214,7 @@ def rotated_key_in_the_environment(home: DataHome, figures: list[tuple], earlier
     assert rotated.returncode == 0, rotated.stderr
     assert "Flytta nu den nya nyckeln" in rotated.stdout and new_key not in rotated.stdout + rotated.stderr
     assert not key_path(home.root).exists() and not new_key_path(home.root).exists()
-    assert kpis(home) == figures
+    assert kpi_values(home.warehouse) == figures
     assert person_ids(home).isdisjoint(earlier_pseudonyms)
     assert key_matches(home.root, new_key.encode()) and not key_matches(home.root, old_key.encode())
     assert followup("run", "--home", str(home.root), env={"FOLLOWUP_PSEUDONYM_KEY": old_key}).returncode == 2
