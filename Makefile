@@ -54,7 +54,7 @@ benchmark-reading: $(STAMP)
 # The hostile inbox at the default reading limits and the sizes testers used, under its memory
 # cap (BENCHMARKS.md, "Hostile inbox"); `make test` runs it at a tenth of the row limit.
 benchmark-hostile: $(STAMP)
-	FOLLOWUP_HOSTILE_AT_SCALE=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/test_hostile_inbox.py
+	FOLLOWUP_HOSTILE_AT_SCALE=1 $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/end_to_end/test_hostile_inbox.py
 
 # Re-pin every dependency after changing pyproject.toml (needs the registry).
 lock:

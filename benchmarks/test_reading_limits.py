@@ -9,7 +9,7 @@ import pytest
 
 from orchestration.ingest.limits import MAX_XLSX_OBJECT_ELEMENTS, ReadLimits
 from tests.bad_inputs import hostile
-from tests.test_reader_limits import BUILDERS, MB, persons, read_in_child, uncompressed, write
+from tests.ingest.test_reader_limits import BUILDERS, MB, persons, read_in_child, uncompressed, write
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "csv"])

@@ -74,12 +74,13 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
 # pipeline runs once per suite, not once per worker. (`--dist loadgroup` with xdist_group marks
 # would say the same, but pytest 9.2 ignores the node ids xdist rewrites for it:
 # pytest-dev/pytest-xdist#1386.)
-DEMO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).parent.glob("test_*.py")
-                       if "demo_pipeline" in path.read_text(encoding="utf-8"))
+# Files are named as in pytest's node ids: tests/<folder>/test_<module>.py (tests/README.md).
+TEST_FILES = {path.relative_to(Path(__file__).parent.parent).as_posix(): path.read_text(encoding="utf-8")
+              for path in sorted(Path(__file__).parent.rglob("test_*.py"))}
+DEMO_FILES = frozenset(name for name, text in TEST_FILES.items() if "demo_pipeline" in text)
 # The same for the files that read the corpus scenario's stages (tests/bad_inputs/scenario.py:
 # runs of the pipeline that each worker would otherwise build again).
-SCENARIO_FILES = frozenset(f"tests/{path.name}" for path in Path(__file__).parent.glob("test_*.py")
-                           if "shared_scenario(" in path.read_text(encoding="utf-8")) - DEMO_FILES
+SCENARIO_FILES = frozenset(name for name, text in TEST_FILES.items() if "shared_scenario(" in text) - DEMO_FILES
 
 
 def work_unit(nodeid: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 from collections import Counter
 
 from orchestration.generator.model import SimulatedEnrolment, Simulation
@@ -286,3 +287,15 @@ def expected_overlap(sim: Simulation, project: Project, area: str) -> dict[str, 
                 and not persons[e.person_index].anonymous and e.startdatum < _start(first[e.person_index], project)):
             found.setdefault(e.project_id, set()).add(e.person_index)
     return {other: len(found_persons) for other, found_persons in found.items()}
+
+
+def sample_periods(months: list[str]) -> list[str]:
+    """The months an end-to-end test compares: the last month and two earlier ones (first and middle)."""
+    return sorted({months[-1], months[0], months[len(months) // 2]})
+
+
+def same(actual: float | None, expected: float | None) -> bool:
+    """A warehouse figure equals the truth: both absent (NULL or NaN), or equal within float noise."""
+    if expected is None:
+        return actual is None or (isinstance(actual, float) and math.isnan(actual))
+    return actual is not None and math.isclose(actual, expected, abs_tol=1e-9)

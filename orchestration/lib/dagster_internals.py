@@ -1,5 +1,5 @@
 """Every name of Dagster or dagster-dbt that is not public API, in one place: what the product needs
-and no public API offers. tests/test_dagster_internals.py imports and calls each, so an upgrade that
+and no public API offers. tests/lib/test_dagster_internals.py imports and calls each, so an upgrade that
 moves or changes one fails there, naming it, instead of in the middle of a run."""
 
 from __future__ import annotations

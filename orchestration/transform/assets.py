@@ -166,7 +166,7 @@ def forget_old_targets(current: Path) -> None:
 
 
 # Unit tests check the SQL against hand-made inputs, not the data, so they cannot fail on a
-# delivery; dbt's own advice is to run them in development and CI (tests/test_dbt_models.py runs
+# delivery; dbt's own advice is to run them in development and CI (tests/transform/test_dbt_models.py runs
 # the full `dbt build`), not on every production run, where their per-node overhead was a fifth
 # of dbt's time (BENCHMARKS.md).
 UNIT_TESTS = "resource_type:unit_test"

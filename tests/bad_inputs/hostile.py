@@ -4,7 +4,7 @@ Each builder is a pure function returning the file's bytes, with synthetic perso
 (tests/bad_inputs/builders.py). Its docstring says what the file is and the verdict the reader
 (orchestration/privacy/extract/reader.py) must give it under the default limits
 (orchestration/ingest/limits.py) unless the builder takes the limit as an argument; "read" means
-the file is read completely, and then counts like any other. tests/test_reader_limits.py reads
+the file is read completely, and then counts like any other. tests/ingest/test_reader_limits.py reads
 every one of them; an end-to-end test can put them in an inbox as they are.
 """
 

@@ -182,6 +182,16 @@ def cli_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.
     return subprocess.CompletedProcess(["followup", *args], code, out.getvalue(), err.getvalue())
 
 
+def cli_subprocess(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`followup <args>` as a process of its own, as an operator's shell starts it (none of the
+    developer's FOLLOWUP_ settings, but `env`): for tests of the process itself (exit codes, output
+    of the installed module, what is left behind)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPOSITORY, env=environment,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def kill_run_inside_intake(home: DataHome, flag: Path, timeout: float = 300) -> dict:
     """Start `followup run` in a subprocess, wait until intake holds its transaction open (the
     test hook writes `flag`), and kill the process there. Returns what happened."""
@@ -284,6 +294,12 @@ def query(home: DataHome, sql: str, parameters: list | None = None) -> list[tupl
         return connection.execute(sql, parameters or []).fetchall()
     finally:
         connection.close()
+
+
+def kpi_values(warehouse: Path) -> list[tuple]:
+    """Every row of marts.kpi_values, in order: the figures two runs must agree on."""
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        return db.execute("select * from marts.kpi_values order by all").fetchall()
 
 
 def warehouse_contents(home: DataHome) -> dict[str, list[tuple]]:
