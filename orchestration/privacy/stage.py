@@ -25,6 +25,7 @@ import pandas as pd
 
 from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
 from orchestration.privacy.reading import IsolatedReader, ReadFailure
@@ -41,10 +42,6 @@ class PseudonymiseReport:
     taken_alone: int = 0                                              # deliveries of earlier failed starts
 
 
-# Rows per write: large enough that per-batch costs vanish, small enough that a national
-# backfill (millions of rows) never sits in memory at once. A batch is written before a file
-# would take it past this, so a batch holds at most max(BATCH_ROWS, one file at the row limit).
-BATCH_ROWS = 200_000
 # From this start on, deliveries still waiting are taken one at a time (two starts before died).
 ALONE_FROM_ATTEMPT = 3
 
@@ -68,7 +65,7 @@ class Pending:
     abandoned: bool     # a previous start died while it was being processed alone
 
 
-def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = BATCH_ROWS,
+def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYMISE_BATCH_ROWS,
                          limits: ReadLimits | None = None) -> PseudonymiseReport:
     """Read and pseudonymise every RECEIVED delivery, in batches of about `batch_rows` rows.
 
