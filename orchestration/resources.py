@@ -6,6 +6,7 @@ import os
 from dagster import ConfigurableResource
 
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import MAX_REJECTED_SHARE
 from orchestration.projects.config import ProjectsConfig, load_projects
 
 
@@ -14,7 +15,7 @@ class FollowupResource(ConfigurableResource):
 
     home: str
     config_path: str = ""
-    max_rejected_share: float = 0.20
+    max_rejected_share: float = MAX_REJECTED_SHARE
     project_ids: list[str] = []       # empty: every project's inbox
 
     def data_home(self) -> DataHome:

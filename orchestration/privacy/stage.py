@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.ingest.limits import ReadLimits
+from orchestration.lib.contract import RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
 from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
@@ -146,9 +147,9 @@ def _record_failures(db, failures: list[tuple[str, ReadFailure]]) -> None:
     if not failures:
         return
     db.executemany(
-        "update landing.deliveries set status = 'VALIDATED', verdict = 'REJECTED', verdict_reason = ?, "
+        f"update landing.deliveries set status = '{VALIDATED}', verdict = '{REJECTED}', verdict_reason = ?, "
         "verdict_message = ?, rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
-        "where delivery_id = ? and status = 'RECEIVED'",
+        f"where delivery_id = ? and status = '{RECEIVED}'",
         [(failure.code, failure.message, delivery_id) for delivery_id, failure in failures],
     )
 
