@@ -33,10 +33,11 @@ import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.resources import run_config_from_environment
 
 MONTHLY_JOB = "followup_monthly"
-DEFAULT_CRON = "0 6 11 * *"
+DEFAULT_CRON = f"0 6 {DEADLINE_DAY + 1} * *"     # the morning after the delivery deadline
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 PROJECTS_TAG = "followup/projects"
 MONTH_TAG = "followup/reporting_month"
@@ -46,7 +47,7 @@ ALL_PROJECTS = "alla"
 def schedule_cron() -> str:
     cron = os.environ.get("FOLLOWUP_SCHEDULE_CRON", "").strip() or DEFAULT_CRON
     if not is_valid_cron_string(cron):
-        raise ValueError(f"FOLLOWUP_SCHEDULE_CRON={cron!r} är inget giltigt cron-uttryck (t.ex. {DEFAULT_CRON!r}: den 11:e kl. 06).")
+        raise ValueError(f"FOLLOWUP_SCHEDULE_CRON={cron!r} är inget giltigt cron-uttryck (t.ex. {DEFAULT_CRON!r}: den {DEADLINE_DAY + 1}:e kl. 06).")
     return cron
 
 
@@ -91,7 +92,7 @@ def completed_month(when: dt.datetime) -> str:
     cron_schedule=schedule_cron(),
     execution_timezone=schedule_timezone(),
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Den 11:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den 10:e) har gått ut; "
+    description=f"Den {DEADLINE_DAY + 1}:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den {DEADLINE_DAY}:e) har gått ut; "
                 "månaden blir klar och exporterna skrivs för alla projekt.",
 )
 def monthly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
