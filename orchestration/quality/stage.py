@@ -213,7 +213,8 @@ CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
 # is the snapshot in force looked up. (Finding the snapshot in force for every pair first grew with
 # municipalities² × months: 50 s at 290 municipalities × 12 months, BENCHMARKS.md.)
 _CONCURRENT_SQL = f"""with pending_deliveries as (select distinct delivery_id from counting_rows),
-as_validated as (   -- the deliveries as they will be once the pending ones that count are validated
+as_validated as (   -- the deliveries as they will be once this run's verdicts are written: a pending
+                    -- delivery with counting rows is not rejected whole, so its verdict will count
     select * replace (
         case when delivery_id in (select delivery_id from pending_deliveries) then '{VALIDATED}' else status end as status,
         case when delivery_id in (select delivery_id from pending_deliveries) then '{ACCEPTED}' else verdict end as verdict)
@@ -264,8 +265,9 @@ order by 1, 2
 def concurrent_enrolments(db, counting: pd.DataFrame) -> list[RowFinding]:
     """Warn about a person enrolled in another municipality of the project at the same time.
 
-    Compared with each other municipality's snapshot in force at the delivery's month: its newest
-    accepted delivery up to that month, already in the warehouse or accepted in this same run.
+    Compared with each other municipality's snapshot in force at the delivery's month: the
+    snapshot in force (lib/delivery_state.py) of its greatest month up to that month, counting the
+    deliveries already validated and those of this run that are not rejected whole.
     An open enrolment runs to its snapshot's month end; a handover on the same day is no overlap.
     The message does not say which municipality: that would tell one municipality about a
     person's enrolment in another."""
