@@ -26,11 +26,13 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from orchestration.lib.contract import REJECTED
 from orchestration.lib.delivery_state import STATE_LABELS, VERDICT_LABELS
 from orchestration.lib.home import DataHome
 from orchestration.lib.safe_text import console
 from orchestration.lib.swedish_argparse import SwedishArgumentParser
 from orchestration.lib.telemetry import disable_telemetry
+from orchestration.lib.thresholds import DEADLINE_DAY
 
 DEMO_HOME = Path(".followup-demo")
 
@@ -170,8 +172,8 @@ def _parser() -> argparse.ArgumentParser:
                                         "vad som behöver åtgärdas")
     status.add_argument("--project", help="bara det här projektet")
     status.add_argument("--config", help=config_help)
-    status.add_argument("--deadline-day", type=int, default=10, metavar="N",
-                        help="en månads leverans är sen när den kommer efter dag N i månaden efter (1–28, standard 10)")
+    status.add_argument("--deadline-day", type=int, default=DEADLINE_DAY, metavar="N",
+                        help=f"en månads leverans är sen när den kommer efter dag N i månaden efter (1–28, standard {DEADLINE_DAY})")
     reader_wait(status)
     template = command("template", _template, "skriv en leveransmall för kommunernas månadsleveranser "
                                               "(leveransmall.xlsx med rullgardinslistor och instruktioner, "
@@ -411,7 +413,7 @@ def _print_summary(deliveries) -> None:
         counts[d.verdict] = counts.get(d.verdict, 0) + 1
     for project_id, counts in by_project.items():
         print(f"{project_id:<18} " + ", ".join(f"{n} {_verdict(verdict).lower()}" for verdict, n in sorted(counts.items())))
-    shown = [d for d in deliveries if d.needs_action] + [d for d in deliveries if d.verdict == "REJECTED" and not d.needs_action]
+    shown = [d for d in deliveries if d.needs_action] + [d for d in deliveries if d.verdict == REJECTED and not d.needs_action]
     for d in shown:
         reason = f" ({d.reason})" if d.reason else ""
         print(console(f"  {'att åtgärda' if d.needs_action else 'för kännedom'}: {d.project_id} {d.kommunkod} "

@@ -4,6 +4,7 @@ from dagster import ConfigurableResource
 
 from orchestration.lib.home import DataHome
 from orchestration.lib.settings import Settings
+from orchestration.lib.thresholds import MAX_REJECTED_SHARE
 from orchestration.projects.config import ProjectsConfig, load_projects
 
 
@@ -12,7 +13,7 @@ class FollowupResource(ConfigurableResource):
 
     home: str
     config_path: str = ""
-    max_rejected_share: float = 0.20
+    max_rejected_share: float = MAX_REJECTED_SHARE
     project_ids: list[str] = []       # empty: every project's inbox
 
     @classmethod

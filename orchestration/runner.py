@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib import last_run
+from orchestration.lib.contract import VALIDATED
 from orchestration.lib.dagster_instance import require_reachable, write_dagster_yaml
 from orchestration.lib.delivery_state import WAITING
 from orchestration.lib.diskspace import SpaceNeed, space_needed
@@ -140,7 +141,7 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     def state_before() -> tuple[set[str], set[tuple]]:
         with connect(home.warehouse, read_only=True) as db:
             validated = {r[0] for r in db.execute(
-                "select delivery_id from landing.deliveries where status = 'VALIDATED'").fetchall()}
+                "select delivery_id from landing.deliveries where status = ?", [VALIDATED]).fetchall()}
             unrouted = {tuple(r) for r in db.execute("select inbox_path, sha256 from landing.unrouted_files").fetchall()}
         return validated, unrouted
 

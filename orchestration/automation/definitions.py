@@ -32,6 +32,7 @@ import dagster as dg
 
 from orchestration.lib.home import DataHome
 from orchestration.lib.settings import DEFAULT_CRON, Settings, SettingsError
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.resources import run_config
 
 MONTHLY_JOB = "followup_monthly"
@@ -81,12 +82,12 @@ def monthly_schedule(settings: Settings, job: dg.UnresolvedAssetJobDefinition) -
             cron_schedule=settings.schedule_cron,
             execution_timezone=settings.schedule_timezone,
             default_status=dg.DefaultScheduleStatus.STOPPED,
-            description="Den 11:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden (den 10:e) har gått ut; "
-                        "månaden blir klar och exporterna skrivs för alla projekt.",
+            description=f"Den {DEADLINE_DAY + 1}:e varje månad kl. 06 (FOLLOWUP_SCHEDULE_CRON): leveranstiden "
+                        f"(den {DEADLINE_DAY}:e) har gått ut; månaden blir klar och exporterna skrivs för alla projekt.",
         )(every_project)
     except dg.DagsterInvalidDefinitionError:
         raise SettingsError(f"FOLLOWUP_SCHEDULE_CRON={settings.schedule_cron!r} är inget giltigt cron-uttryck "
-                            f"(t.ex. {DEFAULT_CRON!r}: den 11:e kl. 06).") from None
+                            f"(t.ex. {DEFAULT_CRON!r}: den {DEADLINE_DAY + 1}:e kl. 06).") from None
 
 
 def inbox_fingerprint(home: DataHome) -> dict[str, dict[str, list[float]]]:

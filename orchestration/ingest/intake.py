@@ -9,7 +9,7 @@ and taken again by the next run; only a full disk stops the stage.
 Arrival order: every delivery gets an `arrival_seq`, increasing across runs, and within one run
 in the order scan_inbox returns (modification time, then the time the file landed in its folder).
 Of two files for the same project, municipality and month the one with the greater arrival_seq
-is the newer; dbt's int_snapshots_ranked makes it the snapshot in force.
+is the newer; lib/delivery_state.py makes it the snapshot in force.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from orchestration.ingest.inbox import (
     scan_inbox,
 )
 from orchestration.ingest.limits import ReadLimits
+from orchestration.lib.contract import RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import ProjectsConfig
@@ -87,9 +88,9 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
             report.failed.append((file.relative, f"{type(error).__name__}: {error.strerror or ''}".strip(": ")))
             continue
         known_deliveries.add(routed.delivery_id)
-        status, verdict, reason, message = "RECEIVED", None, None, None
+        status, verdict, reason, message = RECEIVED, None, None, None
         if routed.rejection:
-            status, verdict = "VALIDATED", "REJECTED"
+            status, verdict = VALIDATED, REJECTED
             reason, message = routed.rejection
         archive_path = str(archived_path.relative_to(home.root)) if archived_path else ""   # "": over the size limit
         delivery_rows.append((
@@ -115,7 +116,7 @@ def _record(home: DataHome, delivery_rows: list[tuple], unrouted_rows: list[tupl
             )
             db.execute(
                 "update landing.deliveries set rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
-                "where verdict = 'REJECTED' and rows_total is null")
+                "where verdict = ? and rows_total is null", [REJECTED])
         if unrouted_rows:
             db.executemany(
                 "insert into landing.unrouted_files (inbox_path, sha256, seen_at, reason_code, message, received_at, "

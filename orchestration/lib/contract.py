@@ -94,3 +94,19 @@ def canonical_column(header: str) -> str | None:
 def normalise_code(value: str) -> str:
     """A code value in canonical form (`Möta` → `MOTA`)."""
     return normalise_name(value).upper()
+
+
+# A delivery's processing status (landing.deliveries.status): recorded by intake, pseudonymised
+# by the privacy stage, validated by the quality stage.
+RECEIVED = "RECEIVED"
+PSEUDONYMISED = "PSEUDONYMISED"
+VALIDATED = "VALIDATED"
+STATUSES = (RECEIVED, PSEUDONYMISED, VALIDATED)
+
+# A file's verdict (landing.deliveries.verdict), given when it is validated.
+ACCEPTED = "ACCEPTED"
+ACCEPTED_WITH_WARNINGS = "ACCEPTED_WITH_WARNINGS"     # rows rejected or warned, not too many
+REJECTED = "REJECTED"                                 # the whole file does not count
+VERDICTS = (ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED)
+# A validated delivery with one of these verdicts counts: it can be the snapshot in force.
+COUNTING_VERDICTS = (ACCEPTED, ACCEPTED_WITH_WARNINGS)

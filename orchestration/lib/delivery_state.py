@@ -1,16 +1,53 @@
 """A delivery's state, decided once: which file is in force for its month, which was replaced,
-which was rejected and whether a later file corrected it. Everything that shows deliveries (the
-status matrix, the Dagster partitions, the delivery reports and their index, the checks, the
-workbook's data quality) reads the view `landing.delivery_states`, so they cannot disagree.
+which was rejected and whether a later file corrected it.
 
-The file in force for a project, municipality and month is the counting delivery (validated, not
-rejected) that arrived last, by arrival order (`arrival_seq`: the order intake found the files
-in), the rule dbt's int_snapshots_ranked applies to the KPIs. A rejected file never replaces it.
+The rule is written once, here (`ranked_deliveries_sql`): the file in force for a project,
+municipality and month is the counting delivery (validated with a verdict in
+contract.COUNTING_VERDICTS) that arrived last by `IN_FORCE_ORDER` (`arrival_seq`: the order
+intake found the files in, then received_at, then delivery_id). A rejected file never replaces it.
+Three readers render it:
+
+- the warehouse view `landing.delivery_states` (`DELIVERY_STATES_VIEW`, made by
+  `warehouse.ensure_schema` and in the read copy);
+- dbt, which reads that view as the source of `stg_landing__delivery_states`, so
+  int_snapshots_ranked and the KPIs take the snapshot in force from it instead of restating it;
+- the concurrent-enrolment check (quality/stage.py), which runs before dbt and before the
+  pending deliveries' verdicts are written: it renders the rule over the deliveries as they will
+  be once the pending ones that count are validated.
+
+What shows deliveries (the status matrix, the delivery reports and their index, monitoring, the
+runner's partitions) reads the view, not the mart fct_deliveries: they must show landing as it is
+now, including files intake recorded that no run has validated yet, deliveries validated in a run
+whose dbt build failed or has not run, and the reports written at validation, before dbt;
+`followup status` reads the read copy, which holds landing and this view, not the marts.
 """
 
 from __future__ import annotations
 
-COUNTING_VERDICTS = ("ACCEPTED", "ACCEPTED_WITH_WARNINGS")
+from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, COUNTING_VERDICTS, REJECTED, VALIDATED
+
+# Of two counting deliveries for one project, municipality and month, the first in this order is in force.
+IN_FORCE_ORDER = "arrival_seq desc nulls last, received_at desc, delivery_id desc"
+
+_COUNTING = ", ".join(f"'{v}'" for v in COUNTING_VERDICTS)
+
+
+def ranked_deliveries_sql(deliveries: str) -> str:
+    """A select of every row of the relation `deliveries` (the columns of landing.deliveries) with
+    `counts` (validated, not rejected), `snapshot_rank` (1 for the counting delivery in force for
+    its project, municipality and month, 2 for the one before, …; null when it does not count)
+    and `in_force`: the rule, written once."""
+    return f"""select *, coalesce(snapshot_rank = 1, false) as in_force
+    from (
+        select *, case when counts then row_number() over (
+            partition by project_id, kommunkod, reporting_month, counts
+            order by {IN_FORCE_ORDER}) end as snapshot_rank
+        from (
+            select *, status = '{VALIDATED}' and coalesce(verdict in ({_COUNTING}), false) as counts
+            from {deliveries}
+        )
+    )"""
+
 
 # state → what it means, in the words a municipality's case worker reads
 IN_FORCE = "GALLER"
@@ -33,27 +70,19 @@ STATE_LABELS = {
     WAITING: "Väntar på nästa körning",
 }
 VERDICT_LABELS = {
-    "ACCEPTED": "Godkänd",
-    "ACCEPTED_WITH_WARNINGS": "Godkänd med anmärkningar",
-    "REJECTED": "Avvisad",
+    ACCEPTED: "Godkänd",
+    ACCEPTED_WITH_WARNINGS: "Godkänd med anmärkningar",
+    REJECTED: "Avvisad",
     None: "Under behandling",
 }
 NEEDS_ACTION_STATES = (REJECTED_EARLIER_COUNTS, REJECTED_NOTHING_COUNTS)
 
-_COUNTING = ", ".join(f"'{v}'" for v in COUNTING_VERDICTS)
 _NEEDS_ACTION = ", ".join(f"'{s}'" for s in NEEDS_ACTION_STATES)
 
 DELIVERY_STATES_VIEW = f"""
 create or replace view landing.delivery_states as
-with flagged as (
-    select *, status = 'VALIDATED' and coalesce(verdict in ({_COUNTING}), false) as counts
-    from landing.deliveries
-),
-ranked as (
-    select *, counts and row_number() over (
-        partition by project_id, kommunkod, reporting_month, counts
-        order by arrival_seq desc nulls last, received_at desc, delivery_id desc) = 1 as in_force
-    from flagged
+with ranked as (
+    {ranked_deliveries_sql("landing.deliveries")}
 ),
 month_in_force as (
     select project_id, kommunkod, reporting_month, delivery_id as in_force_delivery_id,

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchestration.lib.home import DEFAULT_HOME, DataHome
+from orchestration.lib.thresholds import DEADLINE_DAY
 
-DEFAULT_CRON = "0 6 11 * *"                 # the 11th at 06:00: the deliveries' deadline (the 10th) has passed
+DEFAULT_CRON = f"0 6 {DEADLINE_DAY + 1} * *"   # the morning after the deliveries' deadline
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 DEFAULT_SENSOR_INTERVAL_SECONDS = 60
 DEFAULT_STEP_RETRIES = 2

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from orchestration.ingest.limits import ReadLimits
+from orchestration.lib.contract import RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
 from orchestration.privacy.reading import IsolatedReader, ReadFailure
@@ -38,10 +40,6 @@ class PseudonymiseReport:
     taken_alone: int = 0                                              # deliveries of earlier failed starts
 
 
-# Rows per write: large enough that per-batch costs vanish, small enough that a national
-# backfill (millions of rows) never sits in memory at once. A batch is written before a file
-# would take it past this, so a batch holds at most max(BATCH_ROWS, one file at the row limit).
-BATCH_ROWS = 200_000
 # From this start on, deliveries still waiting are taken one at a time (two starts before died).
 ALONE_FROM_ATTEMPT = 3
 
@@ -60,7 +58,7 @@ class Pending:
     abandoned: bool     # a previous start died while it was being processed alone
 
 
-def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = BATCH_ROWS,
+def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYMISE_BATCH_ROWS,
                          limits: ReadLimits | None = None) -> PseudonymiseReport:
     """Read and pseudonymise every RECEIVED delivery, in batches of about `batch_rows` rows.
 
@@ -140,9 +138,9 @@ def _record_failures(db, failures: list[tuple[str, ReadFailure]]) -> None:
     if not failures:
         return
     db.executemany(
-        "update landing.deliveries set status = 'VALIDATED', verdict = 'REJECTED', verdict_reason = ?, "
+        f"update landing.deliveries set status = '{VALIDATED}', verdict = '{REJECTED}', verdict_reason = ?, "
         "verdict_message = ?, rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
-        "where delivery_id = ? and status = 'RECEIVED'",
+        f"where delivery_id = ? and status = '{RECEIVED}'",
         [(failure.code, failure.message, delivery_id) for delivery_id, failure in failures],
     )
 

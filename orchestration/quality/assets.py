@@ -9,6 +9,7 @@ import datetime as dt
 import dagster as dg
 
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
+from orchestration.lib.contract import REJECTED
 from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
@@ -31,7 +32,7 @@ def suite_check_result(report: ValidationReport, rejected_before: int = 0) -> dg
     """Passes when every row and file of the run met the contract; a rejected file is an error,
     rejected rows alone a warning. `rejected_before`: files of the run rejected as a whole before
     their rows reached the suite (unreadable, a required column missing, over a limit)."""
-    rejected_files = [v for v in report.verdicts if v.verdict == "REJECTED"]
+    rejected_files = [v for v in report.verdicts if v.verdict == REJECTED]
     failing = [e for e in report.expectations if not e.success and e.verdict == "rejected"]
     table = "\n".join(f"| {e.reason_code} | {RULE_OUTCOMES.get(e.verdict, e.verdict)} | {e.unexpected_count} |"
                       for e in report.expectations)
@@ -59,8 +60,8 @@ def rejected_before_validation(warehouse, since: float | None, validated: list[s
         return 0
     started = dt.datetime.fromtimestamp(since, tz=dt.timezone.utc).replace(tzinfo=None)
     with connect(warehouse, read_only=True) as db:
-        return db.execute("select count(*) from landing.deliveries where verdict = 'REJECTED' and ingested_at >= ? "
-                          "and not list_contains(?, delivery_id)", [started, validated]).fetchone()[0]
+        return db.execute("select count(*) from landing.deliveries where verdict = ? and ingested_at >= ? "
+                          "and not list_contains(?, delivery_id)", [REJECTED, started, validated]).fetchone()[0]
 
 
 @dg.multi_asset(

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from orchestration.lib.contract import ACCEPTED, PSEUDONYMISED, REJECTED, VALIDATED
+from orchestration.lib.delivery_state import ranked_deliveries_sql
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import MAX_REJECTED_SHARE, VALIDATE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig
 from orchestration.quality.validate import (
-    DEFAULT_MAX_REJECTED_SHARE,
     DeliveryVerdict,
     ExpectationSummary,
     RowFinding,
@@ -36,12 +38,9 @@ class ValidationReport:
     quarantined_rows: int = 0
 
 
-BATCH_ROWS = 250_000
-
-
 def validate_pending(home: DataHome, config: ProjectsConfig,
-                     max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
-                     batch_rows: int = BATCH_ROWS) -> ValidationReport:
+                     max_rejected_share: float = MAX_REJECTED_SHARE,
+                     batch_rows: int = VALIDATE_BATCH_ROWS) -> ValidationReport:
     """Validate every delivery waiting in landing.pseudonymised_rows, in batches of whole
     reporting months, oldest first, each written before the next is read.
 
@@ -55,7 +54,7 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
         deliveries = db.execute(
             "select d.reporting_month, d.delivery_id, count(p.row_number) from landing.deliveries d "
             "left join landing.pseudonymised_rows p using (delivery_id) "
-            "where d.status = 'PSEUDONYMISED' group by 1, 2 order by 1, 2").fetchall()
+            "where d.status = ? group by 1, 2 order by 1, 2", [PSEUDONYMISED]).fetchall()
     report = ValidationReport()
     if not deliveries:
         return report
@@ -106,7 +105,7 @@ class _ProjectPart:
 _ROWS_SQL = ("select p.*, d.project_id, d.kommunkod, d.reporting_month, "
              "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
              "from landing.pseudonymised_rows p join landing.deliveries d using (delivery_id) "
-             "where d.status = 'PSEUDONYMISED' and d.delivery_id in (select unnest(?)) "
+             f"where d.status = '{PSEUDONYMISED}' and d.delivery_id in (select unnest(?)) "
              "order by p.delivery_id, p.row_number")
 
 
@@ -121,7 +120,7 @@ def _rule_findings(home: DataHome, config: ProjectsConfig, delivery_ids: list[st
         frame = frame.reset_index(drop=True)
         findings, summaries = row_findings(frame, {"age_min": project.age_min, "age_max": project.age_max}, suite)
         accepted, _, _, verdicts = decide(frame, findings, max_rejected_share)
-        rejected_files = {v.delivery_id for v in verdicts if v.verdict == "REJECTED"}
+        rejected_files = {v.delivery_id for v in verdicts if v.verdict == REJECTED}
         parts.append(_ProjectPart(frame, findings, accepted[~accepted["delivery_id"].isin(rejected_files)]))
         report.expectations += summaries
     return parts
@@ -199,7 +198,7 @@ def _decide_and_write(home: DataHome, delivery_ids: list[str], parts: list[_Proj
     seen = {v.delivery_id for v in report.verdicts[verdicts_before:]}
     for delivery_id in delivery_ids:
         if delivery_id not in seen:
-            report.verdicts.append(DeliveryVerdict(delivery_id, "REJECTED", "FIL_TOM",
+            report.verdicts.append(DeliveryVerdict(delivery_id, REJECTED, "FIL_TOM",
                                                    "Filen har inga deltagarrader. Exportera listan igen med deltagarna under "
                                                    "rubrikraden och skicka filen igen.", 0, 0, 0, 0))
     quarantine = pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else pd.DataFrame()
@@ -213,15 +212,18 @@ CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
 # other municipalities' rows, and only for the (delivery, municipality) pairs that share a person
 # is the snapshot in force looked up. (Finding the snapshot in force for every pair first grew with
 # municipalities² × months: 50 s at 290 municipalities × 12 months, BENCHMARKS.md.)
-_CONCURRENT_SQL = """with pending_deliveries as (
-    select distinct r.delivery_id, r.project_id, r.kommunkod, r.reporting_month, d.arrival_seq
-    from counting_rows r join landing.deliveries d using (delivery_id)
+_CONCURRENT_SQL = f"""with pending_deliveries as (select distinct delivery_id from counting_rows),
+as_validated as (   -- the deliveries as they will be once this run's verdicts are written: a pending
+                    -- delivery with counting rows is not rejected whole, so its verdict will count
+    select * replace (
+        case when delivery_id in (select delivery_id from pending_deliveries) then '{VALIDATED}' else status end as status,
+        case when delivery_id in (select delivery_id from pending_deliveries) then '{ACCEPTED}' else verdict end as verdict)
+    from landing.deliveries
 ),
-candidates as (
-    select delivery_id, project_id, kommunkod, reporting_month, arrival_seq from landing.deliveries
-    where status = 'VALIDATED' and verdict in ('ACCEPTED', 'ACCEPTED_WITH_WARNINGS')
-    union all
-    select * from pending_deliveries
+month_in_force as (   -- each project, municipality and month's snapshot in force (lib/delivery_state.py)
+    select delivery_id, project_id, kommunkod, reporting_month
+    from ({ranked_deliveries_sql("as_validated")})
+    where in_force
 ),
 pending_rows as (
     select * from counting_rows
@@ -249,11 +251,10 @@ person_pairs as (   -- the same person in another municipality of the project, i
 ),
 needed as (select distinct delivery_id, project_id, reporting_month, other_kommunkod from person_pairs),
 in_force as (   -- each such municipality's snapshot in force at the pending delivery's month
-    select n.delivery_id as pending_id, c.delivery_id as other_id
-    from needed n join candidates c
-      on c.project_id = n.project_id and c.kommunkod = n.other_kommunkod and c.reporting_month <= n.reporting_month
-    qualify row_number() over (partition by n.delivery_id, c.kommunkod
-                               order by c.reporting_month desc, c.arrival_seq desc nulls last, c.delivery_id desc) = 1
+    select n.delivery_id as pending_id, m.delivery_id as other_id
+    from needed n join month_in_force m
+      on m.project_id = n.project_id and m.kommunkod = n.other_kommunkod and m.reporting_month <= n.reporting_month
+    qualify row_number() over (partition by n.delivery_id, m.kommunkod order by m.reporting_month desc) = 1
 )
 select distinct p.delivery_id, p.row_number
 from person_pairs p join in_force f on f.pending_id = p.delivery_id and f.other_id = p.other_id
@@ -264,8 +265,9 @@ order by 1, 2
 def concurrent_enrolments(db, counting: pd.DataFrame) -> list[RowFinding]:
     """Warn about a person enrolled in another municipality of the project at the same time.
 
-    Compared with each other municipality's snapshot in force at the delivery's month: its newest
-    accepted delivery up to that month, already in the warehouse or accepted in this same run.
+    Compared with each other municipality's snapshot in force at the delivery's month: the
+    snapshot in force (lib/delivery_state.py) of its greatest month up to that month, counting the
+    deliveries already validated and those of this run that are not rejected whole.
     An open enrolment runs to its snapshot's month end; a handover on the same day is no overlap.
     The message does not say which municipality: that would tell one municipality about a
     person's enrolment in another."""
@@ -307,7 +309,7 @@ def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warning
     """The batch's verdicts in one transaction. Accepted rows go from landing.pseudonymised_rows to
     landing.enrolment_rows inside DuckDB (every row of an accepted delivery but its rejected ones,
     with its warning codes): only the few rejected and warned rows pass through Python."""
-    accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != "REJECTED"]
+    accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != REJECTED]
     rejected = quarantine[["delivery_id", "row_number"]].drop_duplicates() if len(quarantine) else \
         pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64")})
     warned = (warnings.groupby(["delivery_id", "row_number"])["warning_code"]
@@ -332,7 +334,7 @@ def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warning
             db.execute("insert into landing.row_warnings by name select * from warnings_frame")
             db.unregister("warnings_frame")
         db.executemany(
-            "update landing.deliveries set status = 'VALIDATED', verdict = ?, verdict_reason = ?, verdict_message = ?, "
+            f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
             "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
             [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
               v.delivery_id) for v in verdicts],

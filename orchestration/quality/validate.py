@@ -22,9 +22,11 @@ from typing import Any
 
 import pandas as pd
 
+from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+from orchestration.lib.thresholds import MAX_REJECTED_SHARE
+
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 ENROLMENT_SUITE = EXPECTATIONS_DIR / "enrolment_rows.json"
-DEFAULT_MAX_REJECTED_SHARE = 0.20
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class ExpectationSummary:
 @dataclass
 class DeliveryVerdict:
     delivery_id: str
-    verdict: str            # ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
+    verdict: str            # contract.VERDICTS
     reason_code: str | None
     message: str | None
     rows_total: int
@@ -203,7 +205,7 @@ def _codes_for(column: str) -> str:
     return ", ".join(KON if column == "kon" else OPTIONAL_CODES.get(column, ()))
 
 
-def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
+def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
     """Split rows into accepted and quarantined, and give each delivery its file verdict.
 
     Set-based: findings are few, rows may be millions, so rows are matched to findings by a
@@ -239,19 +241,19 @@ def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: 
                                                         counts["warned"]):
         total, n_rejected, n_warned = int(total), int(n_rejected), int(n_warned)
         if total and n_rejected / total > max_rejected_share:
-            verdict, code = "REJECTED", "FOR_MANGA_FEL"
+            verdict, code = REJECTED, "FOR_MANGA_FEL"
             message = (f"{n_rejected} av {total} rader ({n_rejected / total:.0%}) avvisades, mer än "
                        f"{max_rejected_share:.0%}. Hela filen räknas inte; förra godkända leveransen gäller. "
                        "Rätta raderna i rapporten och skicka filen igen.")
         else:
-            verdict = "ACCEPTED_WITH_WARNINGS" if n_rejected or n_warned else "ACCEPTED"
+            verdict = ACCEPTED_WITH_WARNINGS if n_rejected or n_warned else ACCEPTED
             code, message = None, None
         verdicts.append(DeliveryVerdict(delivery_id, verdict, code, message, total,
-                                        total - n_rejected if verdict != "REJECTED" else 0, n_rejected, n_warned))
+                                        total - n_rejected if verdict != REJECTED else 0, n_rejected, n_warned))
     return accepted, quarantine, warnings, verdicts
 
 
-def validate_rows(frame: pd.DataFrame, parameters: dict[str, Any], max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE,
+def validate_rows(frame: pd.DataFrame, parameters: dict[str, Any], max_rejected_share: float = MAX_REJECTED_SHARE,
                   suite: Any | None = None) -> ValidationOutcome:
     """The whole row and file verdict for pseudonymised rows of one project.
 

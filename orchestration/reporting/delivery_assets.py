@@ -18,6 +18,7 @@ import dagster as dg
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.dagster_internals import DATA_VERSION_TAG, AssetCheckEvaluationTargetMaterializationData
 from orchestration.lib import delivery_state as states
+from orchestration.lib.contract import REJECTED
 from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
@@ -305,7 +306,7 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
         "teckenförklaring": status.LEGEND,
         "filer i körningen": dg.MetadataValue.md(files_processed(recorded, home.reports)),
         "kommun-månader uppdaterade": len(recorded),
-        "filer avvisade": sum(1 for d in files if d.verdict == "REJECTED"),
+        "filer avvisade": sum(1 for d in files if d.verdict == REJECTED),
         "filer avvisade utan senare godkänd fil": sum(1 for d in files if d.state in states.NEEDS_ACTION_STATES),
         "tabeller": dg.MetadataValue.md("| tabell | rader |\n|---|--:|\n"
                                         + "\n".join(f"| {t} | {n} |" for t, n in counts.items())),

@@ -9,8 +9,8 @@
 Rows are identified by their row number in the file (for a CSV the line, for an XLSX the
 worksheet row), never by a personnummer or a name: everything here comes from the warehouse,
 which holds neither. What a report says about its file's state (in force, replaced, corrected by
-a later file) comes from `landing.delivery_states`, so a report is rewritten when a later file
-changes it, and only then: a run with nothing new leaves the folder as it was. Times are Swedish
+a later file) comes from `landing.delivery_states` (the reports are written at validation, before dbt builds
+the marts), so a report is rewritten when a later file changes it, and only then: a run with nothing new leaves the folder as it was. Times are Swedish
 local time.
 """
 
@@ -26,12 +26,13 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.lib import delivery_state as states
+from orchestration.lib.contract import REJECTED
 from orchestration.lib.local_time import shown
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
 
-VERDICT_LABELS = {**states.VERDICT_LABELS, "REJECTED": "Avvisad – hela filen räknas inte"}
+VERDICT_LABELS = {**states.VERDICT_LABELS, REJECTED: "Avvisad – hela filen räknas inte"}
 HTML_ROW_LIMIT = 1000
 CSV_COLUMNS = ("rad", "kolumn", "utfall", "orsakskod", "meddelande")
 
@@ -175,7 +176,7 @@ def _todo(d) -> str:
 def _rows_checked(d) -> bool:
     """False for a file rejected as a whole before its rows were read: its counts are not 0, they
     do not exist."""
-    return not (d.verdict == "REJECTED" and not _count(d.rows_total))
+    return not (d.verdict == REJECTED and not _count(d.rows_total))
 
 
 def _row_count(d, column: str) -> str:
@@ -206,7 +207,7 @@ def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str
 def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, warned: pd.DataFrame,
                    csv_name: str) -> str:
     reason = (f"<p><b>Orsak:</b> {_e(d.verdict_reason)} – {_e(d.verdict_message)}</p>"
-              if d.verdict == "REJECTED" else "")
+              if d.verdict == REJECTED else "")
     unknown = _e(d.unknown_columns) if isinstance(d.unknown_columns, str) and d.unknown_columns else "Inga."
     return f"""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Leveransrapport {_e(d.kommunkod)} {_e(d.reporting_month)}</title>
@@ -265,7 +266,7 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
     action_rows = [
         f"<tr class=action><td>{_e(names.get(d.project_id, d.project_id))}</td><td>{_e(d.reporting_month)}</td>"
         f"<td>{kommun(d.kommunkod)}</td><td>{link(d)}</td><td>{_e(_when(d.received_at))}</td>"
-        f"<td>{_e(states.STATE_LABELS[d.state] if d.verdict == 'REJECTED' else f'{_count(d.rows_rejected)} avvisade rader')}"
+        f"<td>{_e(states.STATE_LABELS[d.state] if d.verdict == REJECTED else f'{_count(d.rows_rejected)} avvisade rader')}"
         f"</td></tr>"
         for d in deliveries[deliveries["needs_action"]].sort_values(
             ["project_id", "reporting_month", "kommunkod"]).itertuples(index=False)]

@@ -37,6 +37,7 @@ from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFI
 from orchestration.lib import delivery_state as states
 from orchestration.lib.home import DataHome
 from orchestration.lib.local_time import swedish_date
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
@@ -57,7 +58,7 @@ class FeedbackSummary:
 
 
 def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None = None,
-                   deadline_day: int = status.DEADLINE_DAY) -> FeedbackSummary:
+                   deadline_day: int = DEADLINE_DAY) -> FeedbackSummary:
     """Bring every municipality folder's feedback up to date (after write_delivery_reports)."""
     today = today or dt.date.today()
     kommuner = load_kommuner()
@@ -87,7 +88,7 @@ def write_feedback(home: DataHome, config: ProjectsConfig, today: dt.date | None
 
 
 def feedback_files(project_status: status.ProjectStatus, kommunkod: str, kommun: str, reports_dir: Path,
-                   today: dt.date, deadline_day: int = status.DEADLINE_DAY,
+                   today: dt.date, deadline_day: int = DEADLINE_DAY,
                    not_read: list[tuple[str, str, str]] = ()) -> dict[str, bytes]:
     """File name → bytes of one municipality's feedback folder. Only cells, problems and
     deliveries whose kommunkod is this one are read; `not_read`: the files of its folder that were

@@ -3,6 +3,8 @@ pace, like every target, is read in targets.py and re-exported here); and
 per municipality and month, what was delivered and how good it was.
 
 Plain functions on the warehouse; orchestration/reporting/checks.py shows them as asset checks.
+Which delivery is in force comes from `landing.delivery_states` (lib/delivery_state.py), the
+rule's one owner, which is current even when the run's dbt build failed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
@@ -128,7 +131,7 @@ class MunicipalityMonth:
 
 
 def municipality_months(warehouse: Path, config: ProjectsConfig, today: dt.date | None = None,
-                        deadline_day: int = status.DEADLINE_DAY) -> list[MunicipalityMonth]:
+                        deadline_day: int = DEADLINE_DAY) -> list[MunicipalityMonth]:
     """Every (project, municipality, month) that has received a delivery, from status.py's matrix."""
     quality = delivery_quality(warehouse)
     kommuner = load_kommuner()

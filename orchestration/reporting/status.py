@@ -29,14 +29,15 @@ from typing import NamedTuple
 
 from orchestration.ingest.normalise import month_end
 from orchestration.lib import delivery_state as states
+from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from orchestration.lib.local_time import shown, swedish_date
 from orchestration.lib.safe_text import console, display_path
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 
-DEADLINE_DAY = 10
 WAITING = "…"
-SYMBOLS = {"ACCEPTED": "✓", "ACCEPTED_WITH_WARNINGS": "!", "REJECTED": "✗", None: "·"}
+SYMBOLS = {ACCEPTED: "✓", ACCEPTED_WITH_WARNINGS: "!", REJECTED: "✗", None: "·"}
 LEGEND = ("✓ godkänd  ! godkänd med avvisade rader eller varningar  ✗ avvisad, ingen godkänd fil för månaden  "
           f"{WAITING} väntar på nästa körning  · ingen leverans")
 
@@ -90,7 +91,7 @@ class MonthStatus:
             return SYMBOLS[self.in_force.verdict]
         if any(d.waiting for d in self.deliveries):
             return WAITING
-        return SYMBOLS["REJECTED"] if self.deliveries else SYMBOLS[None]
+        return SYMBOLS[REJECTED] if self.deliveries else SYMBOLS[None]
 
     @property
     def first_accepted(self) -> Delivery | None:
@@ -197,7 +198,7 @@ def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[Problem]:
         return [Problem("saknas", code, month, f"saknas: {name} {month} (frist {cell.deadline})")]
     current = cell.in_force
     for d in cell.deliveries:
-        if d.verdict == "REJECTED":
+        if d.verdict == REJECTED:
             kind = "avvisad" if d.needs_action else "avvisad_rättad"
             found.append(Problem(kind, code, month, f"avvisad: {name} {month} {d.shown_name} (mottagen "
                                                     f"{shown(d.received_at)}): {d.verdict_reason}; "

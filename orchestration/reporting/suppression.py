@@ -71,7 +71,8 @@ from dataclasses import dataclass
 
 from orchestration.projects.config import COUNT_KPIS
 
-MIN_SHARE_DENOMINATOR = 10
+from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
+
 ALL_AREAS = "ALL"
 TOTAL = ("total", "T")
 

@@ -31,10 +31,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from orchestration.lib.contract import AVSLUTSORSAK, FAS, KON, OPTIONAL_CODES
+from orchestration.lib.thresholds import DEADLINE_DAY, MAX_REJECTED_SHARE
 from orchestration.privacy.personnummer import luhn_check_digit
 from orchestration.projects.config import Project, load_kommuner
-from orchestration.quality.validate import DEFAULT_MAX_REJECTED_SHARE
-from orchestration.reporting.status import DEADLINE_DAY
 from orchestration.reporting.workbook import fit_height
 
 WORKBOOK_NAME = "leveransmall.xlsx"
@@ -269,7 +268,7 @@ def _instruction_rows(template: Template) -> list[tuple[str, ...]]:
         ("Rättelse", "En ny fil för samma månad ersätter den tidigare. Skicka då hela listan igen, rättad."),
         ("Avvisade rader", "En rad med ogiltigt personnummer, saknat eller felaktigt startdatum, okänd fas eller "
                            "slutdatum utan avslutsorsak avvisas, och ni får veta rad, kolumn och vad som ska rättas. "
-                           f"Avvisas mer än {DEFAULT_MAX_REJECTED_SHARE * 100:.0f} % av raderna avvisas hela filen."),
+                           f"Avvisas mer än {MAX_REJECTED_SHARE * 100:.0f} % av raderna avvisas hela filen."),
         ("Även CSV", "Ni kan också skicka listan som CSV (semikolonavgränsad) med samma rubrikrad, t.ex. "
                      "leveransmall.csv."),
         ("",),

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from orchestration.ingest.intake import IntakeReport, run_intake
 from orchestration.lib.home import DataHome
+from orchestration.lib.thresholds import MAX_REJECTED_SHARE
 from orchestration.privacy.keys import create_key, load_key
 from orchestration.privacy.stage import pseudonymise_pending
 from orchestration.projects.config import ProjectsConfig, load_projects
 from orchestration.quality.stage import ValidationReport, validate_pending
-from orchestration.quality.validate import DEFAULT_MAX_REJECTED_SHARE
 from orchestration.reporting.delivery_report import write_delivery_reports
 
 
@@ -33,7 +33,7 @@ def new_home(root) -> DataHome:
 
 
 def process(home: DataHome, config: ProjectsConfig | None = None, today: dt.date | None = None,
-            max_rejected_share: float = DEFAULT_MAX_REJECTED_SHARE) -> StagesRun:
+            max_rejected_share: float = MAX_REJECTED_SHARE) -> StagesRun:
     config = config or load_projects()
     intake = run_intake(home, config, today=today)
     pseudonymise_pending(home, load_key(home.root))

@@ -50,8 +50,9 @@ def test_every_delivery_got_a_verdict_and_only_the_broken_file_was_rejected(pipe
 
 
 def test_the_file_every_view_shows_in_force_is_the_snapshot_the_kpis_are_built_from(pipeline):
-    """The views read landing.delivery_states; dbt's marts have their own copy of the rule
-    (int_snapshots_ranked): on the demo, with its resubmission and its corrected rejection, they agree."""
+    """The views read landing.delivery_states; dbt's marts take the rule from it
+    (stg_landing__delivery_states): on the demo, with its resubmission and its corrected rejection,
+    they agree."""
     home, _, simulation, *_ = pipeline
     with duckdb.connect(str(home.warehouse), read_only=True) as db:
         views = dict(db.execute("select delivery_id, in_force from landing.delivery_states").fetchall())

@@ -21,10 +21,10 @@ from openpyxl.styles.numbers import is_date_format
 from orchestration.privacy.extract.reader import ExtractReadError, read_extract
 from orchestration.lib.home import DataHome
 from orchestration.lib.contract import AVSLUTSORSAK, FAS, KON, OPTIONAL_CODES, REQUIRED_COLUMNS, canonical_column
+from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.privacy.keys import load_key
 from orchestration.privacy.pseudonymise import Pseudonymiser
 from orchestration.projects.config import load_projects
-from orchestration.reporting.status import DEADLINE_DAY
 from orchestration.reporting.template import (
     COLUMNS,
     DATA_ROWS,

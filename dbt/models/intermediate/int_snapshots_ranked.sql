@@ -1,8 +1,7 @@
--- Which delivery is in force: a delivery counts when it was validated and not rejected; of the
--- counting deliveries for one project, municipality and month the one that arrived last (arrival_seq:
--- the order intake found them in) is the current
--- snapshot (a resubmission replaces the earlier file); a municipality's newest snapshot is its
--- current snapshot with the greatest reporting month.
+-- Which delivery is in force: whether a delivery counts and which counting delivery is the current
+-- snapshot of its project, municipality and month (a resubmission replaces the earlier file) come
+-- from the warehouse's rule (stg_landing__delivery_states, owned by orchestration/lib/delivery_state.py);
+-- a municipality's newest snapshot is its current snapshot with the greatest reporting month.
 
 with
 
@@ -12,39 +11,22 @@ deliveries as (
 
 ),
 
-counting_flagged as (
+states as (
 
-    select
-        *,
-        status = 'VALIDATED'
-            and coalesce(verdict in ('ACCEPTED', 'ACCEPTED_WITH_WARNINGS'), false) as is_counting
-
-    from deliveries
-
-),
-
-ranked as (
-
-    select
-        *,
-        case
-            when is_counting then row_number() over (
-                partition by project_id, kommunkod, reporting_month, is_counting
-                order by arrival_seq desc nulls last, received_at desc, delivery_id desc
-            )
-        end as snapshot_rank
-
-    from counting_flagged
+    select * from {{ ref('stg_landing__delivery_states') }}
 
 ),
 
 current_flagged as (
 
     select
-        *,
-        coalesce(snapshot_rank = 1, false) as is_current_snapshot
+        deliveries.*,
+        states.is_counting,
+        states.snapshot_rank,
+        states.is_current_snapshot
 
-    from ranked
+    from deliveries
+    inner join states using (delivery_id)
 
 ),
 

@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ source('landing', 'delivery_states') }}
+
+),
+
+renamed as (
+
+    select
+        delivery_id,
+        counts as is_counting,
+        snapshot_rank,
+        in_force as is_current_snapshot
+
+    from source
+
+)
+
+select * from renamed

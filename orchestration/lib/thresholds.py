@@ -1,0 +1,23 @@
+"""The rules that are numbers, in one place: every module that applies one imports it from here."""
+
+from __future__ import annotations
+
+# A file is rejected whole when more than this share of its rows is rejected (quality/validate.py).
+MAX_REJECTED_SHARE = 0.20
+
+# A month's delivery is due by this day of the following month (status, monitoring, feedback,
+# the delivery template); `followup status --deadline-day` can move it.
+DEADLINE_DAY = 10
+
+# A share is shown to a funder only over at least this many people (reporting/suppression.py).
+MIN_SHARE_DENOMINATOR = 10
+
+# Rows per batch, so a national backfill (millions of rows) never sits in memory at once. The two
+# stages hold different things per row, so each has its own size:
+# - pseudonymising (privacy/stage.py) holds the rows as read, every cell as text, beside their
+#   pseudonymised frame; a batch is written before a file would take it past this, so it holds
+#   at most max(PSEUDONYMISE_BATCH_ROWS, one file at the row limit);
+# - validating (quality/stage.py) holds typed pseudonymised rows and the rules' findings, and
+#   takes whole reporting months (a month larger than a batch in parts of whole deliveries).
+PSEUDONYMISE_BATCH_ROWS = 200_000
+VALIDATE_BATCH_ROWS = 250_000
