@@ -14,8 +14,6 @@ from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
 from orchestration.quality.stage import ValidationReport, validate_pending
-from orchestration.reporting.delivery_report import write_delivery_reports
-from orchestration.reporting.feedback import write_feedback
 from orchestration.resources import FollowupResource
 
 SUITE_CHECK = "extract_contract_suite"
@@ -98,32 +96,6 @@ def validate(context: dg.AssetExecutionContext, followup: FollowupResource):
     yield suite_check_result(report, rejected_before)
 
 
-@dg.asset(
-    group_name="quality",
-    pool=WAREHOUSE_POOL,
-    deps=[landing_key("deliveries"), landing_key("quarantine_rows"), landing_key("row_warnings"),
-          landing_key("unrouted_files")],
-    kinds={"html", "csv"},
-)
-def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
-    """En leveransrapport per mottagen fil till kommunen som skickade den (utfall, läge, antal rader,
-    okända kolumner, avvisade rader och varningar per radnummer), som HTML och CSV i reports/, och en
-    översikt (index.html) som börjar med det som behöver åtgärdas. Varje kommunmapp i inkorgen får
-    sina egna rapporter och sina månader i återkoppling/."""
-    home = followup.data_home()
-    config = followup.projects()
-    summary = write_delivery_reports(home.warehouse, home.reports, config)
-    feedback = write_feedback(home, config)
-    return dg.MaterializeResult(metadata={
-        "rapporter": summary.reports,
-        "filer skrivna": len(summary.written),
-        "översikt": dg.MetadataValue.path(str(summary.index)),
-        "återkopplingsmappar": feedback.folders,
-        "återkopplingsmappar skrivna": len(feedback.written),
-        "återkoppling ej skriven": dg.MetadataValue.text("; ".join(feedback.skipped) or "–"),
-    })
-
-
 def definitions(settings: Settings) -> dg.Definitions:
-    """The validate stage and the delivery reports it writes for the municipalities."""
-    return dg.Definitions(assets=[validate, delivery_reports])
+    """The validate stage: the contract suite's verdicts on every row and file."""
+    return dg.Definitions(assets=[validate])

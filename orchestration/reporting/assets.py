@@ -55,16 +55,17 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
 
 
 def definitions(settings: Settings) -> dg.Definitions:
-    """The exports, the delivery status (a municipality × month grid per project), the serving copy
-    and the checks on targets and deliveries."""
+    """The delivery reports and feedback for the municipalities, the exports for funders, the delivery
+    status (a municipality × month grid per project), the serving copy and the checks on targets and
+    deliveries."""
     from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
-    from orchestration.reporting.delivery_assets import (delivery_status, every_municipality_delivered,
+    from orchestration.reporting.delivery_assets import (delivery_reports, delivery_status, every_municipality_delivered,
                                                          municipality_month_checks, municipality_month_specs)
     from orchestration.reporting.read_copy import read_copy
 
     projects = _projects_for_partitions(settings)
     return dg.Definitions(
-        assets=[kpi_exports, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],
+        assets=[delivery_reports, kpi_exports, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],
         asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met,
                       *(municipality_month_checks(projects) if projects else [])],
     )

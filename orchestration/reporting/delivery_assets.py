@@ -1,5 +1,8 @@
-"""What a coordinator reads in the Dagster UI about deliveries, without SQL.
+"""Deliveries as their readers see them: the municipality's delivery reports and feedback, and what a
+coordinator reads in the Dagster UI, without SQL.
 
+- `delivery_reports`: a report per received file for the municipality that sent it (delivery_report.py)
+  and the feedback folder in its inbox folder (feedback.py), written as soon as validation has run;
 - `delivery_status`: the municipality × month matrix of `followup status`, a data-quality line
   per delivery processed, and the row count of every warehouse table.
 - `municipality_months/<project>`: one partitioned asset per project, partitions `kommun` ×
@@ -25,7 +28,8 @@ from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 from orchestration.reporting.monitoring import (MunicipalityMonth, missing_deliveries, municipality_months,
                                                 warehouse_row_counts)
 from orchestration.reporting import status
-from orchestration.reporting.delivery_report import report_paths
+from orchestration.reporting.delivery_report import report_paths, write_delivery_reports
+from orchestration.reporting.feedback import write_feedback
 from orchestration.reporting.status import format_status
 from orchestration.resources import FollowupResource
 
@@ -275,6 +279,32 @@ def attention_entries(cells: Sequence[MunicipalityMonth]) -> dict[str, dg.Metada
         entries[-1].append(row)
     names = ["att åtgärda"] + [f"att åtgärda, del {n}" for n in range(2, len(entries) + 1)]
     return {name: dg.MetadataValue.md(head + "\n".join(part)) for name, part in zip(names, entries)}
+
+
+@dg.asset(
+    group_name="reporting",
+    pool=WAREHOUSE_POOL,
+    deps=[landing_key("deliveries"), landing_key("quarantine_rows"), landing_key("row_warnings"),
+          landing_key("unrouted_files")],
+    kinds={"html", "csv"},
+)
+def delivery_reports(followup: FollowupResource) -> dg.MaterializeResult:
+    """En leveransrapport per mottagen fil till kommunen som skickade den (utfall, läge, antal rader,
+    okända kolumner, avvisade rader och varningar per radnummer), som HTML och CSV i reports/, och en
+    översikt (index.html) som börjar med det som behöver åtgärdas. Varje kommunmapp i inkorgen får
+    sina egna rapporter och sina månader i återkoppling/."""
+    home = followup.data_home()
+    config = followup.projects()
+    summary = write_delivery_reports(home.warehouse, home.reports, config)
+    feedback = write_feedback(home, config)
+    return dg.MaterializeResult(metadata={
+        "rapporter": summary.reports,
+        "filer skrivna": len(summary.written),
+        "översikt": dg.MetadataValue.path(str(summary.index)),
+        "återkopplingsmappar": feedback.folders,
+        "återkopplingsmappar skrivna": len(feedback.written),
+        "återkoppling ej skriven": dg.MetadataValue.text("; ".join(feedback.skipped) or "–"),
+    })
 
 
 @dg.asset(
