@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.contract import VALIDATED
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 
@@ -71,7 +72,7 @@ def raw_files(home: DataHome) -> list[RawFile]:
         deliveries = {
             sha: (received_at, count, pending)
             for sha, received_at, count, pending in db.execute(
-                "select sha256, max(received_at), count(*), bool_or(status <> 'VALIDATED') "
+                f"select sha256, max(received_at), count(*), bool_or(status <> '{VALIDATED}') "
                 "from landing.deliveries group by sha256").fetchall()
         }
         unrouted = dict(db.execute("select sha256, max(seen_at) from landing.unrouted_files group by sha256").fetchall())

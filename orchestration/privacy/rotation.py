@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.ingest.inbox import sha256_of
+from orchestration.lib.contract import PSEUDONYMISED, RECEIVED, VALIDATED
 from orchestration.lib.home import DataHome
 from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.privacy.keys import (
@@ -130,7 +131,7 @@ def _deliveries_to_reset(home: DataHome) -> list[tuple[str, str, str]]:
     with connect(home.warehouse, read_only=True) as db:
         return db.execute(
             "select delivery_id, archive_path, sha256 from landing.deliveries "
-            "where status = 'PSEUDONYMISED' or (status = 'VALIDATED' and coalesce(rows_total, 0) > 0) "
+            f"where status = '{PSEUDONYMISED}' or (status = '{VALIDATED}' and coalesce(rows_total, 0) > 0) "
             "or delivery_id in (select delivery_id from landing.pseudonymised_rows) "
             "order by arrival_seq").fetchall()
 
@@ -155,7 +156,7 @@ def _reset(home: DataHome, delivery_ids: list[str]) -> None:
         for table in ROW_TABLES:
             db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [delivery_ids])
         db.execute(
-            "update landing.deliveries set status = 'RECEIVED', verdict = null, verdict_reason = null, "
+            f"update landing.deliveries set status = '{RECEIVED}', verdict = null, verdict_reason = null, "
             "verdict_message = null, rows_total = null, rows_accepted = null, rows_rejected = null, "
             "rows_warned = null, unknown_columns = null, process_attempts = null, processing_alone_since = null "
             "where delivery_id in (select unnest(?))", [delivery_ids])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from orchestration.ingest.limits import ReadLimits
-from orchestration.lib.contract import RECEIVED, REJECTED, VALIDATED
+from orchestration.lib.contract import PSEUDONYMISED, RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
 from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
@@ -105,11 +105,11 @@ def _start(home: DataHome) -> list[Pending]:
     """Count this start for every waiting delivery (one statement) and return them in order."""
     with connect(home.warehouse) as db:
         db.execute("update landing.deliveries set process_attempts = coalesce(process_attempts, 0) + 1 "
-                   "where status = 'RECEIVED'")
+                   "where status = ?", [RECEIVED])
         rows = db.execute(
             "select delivery_id, project_id, kommunkod, reporting_month, archive_path, process_attempts, "
             "processing_alone_since is not null from landing.deliveries "
-            "where status = 'RECEIVED' order by received_at, delivery_id"
+            "where status = ? order by received_at, delivery_id", [RECEIVED]
         ).fetchall()
     return [Pending(DeliveryContext(d, p, k, m), path, attempts, abandoned)
             for d, p, k, m, path, attempts, abandoned in rows]
@@ -165,7 +165,7 @@ def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pse
         db.register("pseudonymised_frame", rows)
         db.execute("insert into landing.pseudonymised_rows by name select * from pseudonymised_frame")
         db.unregister("pseudonymised_frame")
-    db.execute("update landing.deliveries set status = 'PSEUDONYMISED', unknown_columns = read.unknown_columns, "
+    db.execute(f"update landing.deliveries set status = '{PSEUDONYMISED}', unknown_columns = read.unknown_columns, "
                "processing_alone_since = null "
                "from (select unnest(?) as delivery_id, unnest(?) as unknown_columns) as read "
                "where deliveries.delivery_id = read.delivery_id",

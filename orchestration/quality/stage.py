@@ -210,8 +210,8 @@ def _decide_and_write(home: DataHome, delivery_ids: list[str], parts: list[_Proj
 CONCURRENT_CODE = "AKTIV_I_ANNAN_KOMMUN"
 # Persons first, municipalities second: the rows of a pending delivery are joined on person_id to
 # other municipalities' rows, and only for the (delivery, municipality) pairs that share a person
-# is the snapshot in force looked up. (Finding the snapshot in force for every pair first grew with
-# municipalities² × months: 50 s at 290 municipalities × 12 months, BENCHMARKS.md.)
+# is the snapshot in force looked up (for every pair, the work would grow with municipalities² ×
+# months).
 _CONCURRENT_SQL = f"""with pending_deliveries as (select distinct delivery_id from counting_rows),
 as_validated as (   -- the deliveries as they will be once this run's verdicts are written: a pending
                     -- delivery with counting rows is not rejected whole, so its verdict will count

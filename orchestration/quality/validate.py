@@ -6,9 +6,9 @@ failing row is rejected or only warned. GX finds the failing rows (unexpected_in
 this module turns them into quarantine lines and file verdicts. The one rule GX cannot express
 on a dataframe (two overlapping enrolments of one person in one file) is plain pandas below.
 
-All pending rows of a project are validated in one GX run: a run per delivery costs ~0.2 s of
-GX overhead each, which a national backfill of 10 000 files cannot pay. Results are still
-reported per delivery.
+All pending rows of a project are validated in one GX run: GX's fixed cost per run, paid once per
+delivery, would dominate a national backfill of 10 000 files. Results are still reported per
+delivery.
 """
 
 from __future__ import annotations

@@ -150,8 +150,8 @@ def municipality_month_checks(config: ProjectsConfig) -> list[dg.AssetChecksDefi
     and the check's own partition grid (the asset's Checks tab → inget_att_atgarda → Partitions)
     shows those months red among grey ones. A month that is recorded again (a later file) loses
     its red by itself: a result counts only for the month's materialization it points at. Only
-    failures are logged: an event per month would add ~14 ms × 10 440 months to a national
-    backfill. Executed by hand, the check works the month out afresh.
+    failures are logged: an event for every month of a national backfill would cost more than the
+    months themselves. Executed by hand, the check works the month out afresh.
 
     Why a check: the asset's partition view shows only whether a partition is materialized, and a
     month with rejected rows still has a file that counts. A partitioned check can turn back to

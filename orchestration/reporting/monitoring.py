@@ -1,6 +1,5 @@
-"""What a coordinator should be warned about each month: missing deliveries and slow pace (the
-pace, like every target, is read in targets.py and re-exported here); and
-per municipality and month, what was delivered and how good it was.
+"""What a coordinator should be warned about each month: missing deliveries (slow pace, like every
+target, is targets.py's); and per municipality and month, what was delivered and how good it was.
 
 Plain functions on the warehouse; orchestration/reporting/checks.py shows them as asset checks.
 Which delivery is in force comes from `landing.delivery_states` (lib/delivery_state.py), the
@@ -19,7 +18,6 @@ from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
-from orchestration.reporting.targets import Pace, pacing  # noqa: F401 - the targets' owner is targets.py
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import duckdb
 
 from orchestration.lib.warehouse import ensure_schema
 from orchestration.projects.config import load_projects
-from orchestration.reporting.monitoring import missing_deliveries, pacing
+from orchestration.reporting.monitoring import missing_deliveries
+from orchestration.reporting.targets import pacing
 
 
 def warehouse_with(path, deliveries, participants):
