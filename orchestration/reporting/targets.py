@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib import kpis
 from orchestration.lib.warehouse import connect
-from orchestration.projects.config import SHARE_KPIS, Project, ProjectsConfig
+from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting.kpi_names import KPI_LABELS
 
-PACE_KPI = "participants_pace_target"
-DAYS_KPIS = frozenset({"median_days_to_activity"})
+PACE_KPI = "participants_pace_target"      # the catalogue's one KPI of kind target
 # Shown for every project: how many took part; and, when no other measure has a target, the
 # share of them that moved to activity (the UVAS headline).
 ALWAYS_SHOWN = "participants"
@@ -32,10 +32,9 @@ REACHED, NOT_REACHED = "nått", "inte nått"
 
 
 def kind_of(kpi: str) -> str:
-    """'share' (0..1, shown as a percentage), 'days' or 'count'."""
-    if kpi in SHARE_KPIS:
-        return "share"
-    return "days" if kpi in DAYS_KPIS else "count"
+    """'share' (0..1, shown as a percentage), 'days' or 'count' (the pace target too), as the KPI
+    catalogue has it."""
+    return kpis.shown_as(kpi)
 
 
 def format_value(kind: str, value: float) -> str:

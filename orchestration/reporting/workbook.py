@@ -28,6 +28,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from orchestration.lib import kpis
 from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.local_time import swedish
 from orchestration.projects.config import Project, load_kommuner
@@ -47,7 +48,9 @@ BREAKDOWN_KPIS = ("participants", "moved_to_activity", "activity_share", "exit_a
                   "median_days_to_activity", "not_known_share")
 TREND_KPIS = ("participants", "participants_pace_target", "new_participants", "active_participants",
               "moved_to_activity", "activity_share", "exit_activity_share")
-PHASE_KPIS = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
+PHASE_KPIS = kpis.parts_of("active_participants")          # the Faser sheet, with the active participants
+# The Mål sheet: every KPI of the whole project in the catalogue's order, the phases aside.
+TARGET_SHEET_KPIS = tuple(kpi for kpi in kpis.catalogue() if kpi not in PHASE_KPIS)
 
 
 def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
@@ -106,9 +109,7 @@ def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: st
     sheet.append([scope])
     labels = ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"]
     _header(sheet, labels, row=3)
-    kpis = ("participants", "participants_pace_target", "participants_target_share", "reach", *SUMMARY_KPIS[1:],
-            "not_known_share", "income_support_start_share", "income_support_end_share", "from_other_project_share")
-    for kpi in kpis:
+    for kpi in TARGET_SHEET_KPIS:
         row = figures.get(("ALL", period, kpi, "total", "T"))
         if row is None:
             continue
@@ -216,10 +217,14 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
                          f"({SUPPRESSED}), inte heller andelar eller medianer vars täljare eller nämnare är ett "
                          f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
                          f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
-                         f"varken mellan grupperna och totalen i en indelning eller mellan kommunerna och hela "
-                         f"projektet; cellerna väljs så att så få och så små tal som möjligt döljs och ingen cell "
-                         f"döljs i onödan, men det är inte garanterat den minsta möjliga uppsättningen. Nollor visas. {NO_VALUE} betyder att "
-                         f"värdet inte kan beräknas (ingen att beräkna det över)."),
+                         f"varken mellan grupperna och totalen i en indelning, mellan kommunerna och hela "
+                         f"projektet eller mellan deltagarna och deras delar (aktiva och avslutade, de aktiva och "
+                         f"faserna). Cellerna väljs en i taget: i första hand den efter vilken färst samband "
+                         f"fortfarande röjer ett dolt tal, i andra hand den med minst tal. Till sist visas varje "
+                         f"sådan cell igen som inte behövs för skyddet. Ingen cell döljs alltså i onödan, men det "
+                         f"är inte garanterat den minsta möjliga uppsättningen: fler celler än nödvändigt kan "
+                         f"döljas. Nollor visas. {NO_VALUE} betyder att värdet inte kan beräknas (ingen att "
+                         f"beräkna det över)."),
         ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
         ("Antal och dagar", "Antal visas utan decimaler. Mål för deltagare hittills är ett antal personer och "
                             "visas avrundat till hel person (i kpi.csv med decimaler). Mediantiden i dagar "
@@ -277,11 +282,8 @@ def _plain(row: dict, key: str) -> Any:
 
 
 def _kind(kpi: str) -> str:
-    if kpi.endswith("_share") or kpi == "reach":
-        return "share"
-    if kpi == "median_days_to_activity":
-        return "days"
-    return "count"          # participants_pace_target too: a number of persons
+    """share, days or count (participants_pace_target too: a number of persons), as the catalogue has it."""
+    return kpis.shown_as(kpi)
 
 
 _FONT = "Calibri"           # openpyxl's default; a font without a name falls back to a serif in LibreOffice
