@@ -7,8 +7,8 @@ row of the catalogue becoming that KPI's rows there; the configuration check, th
 control, the targets, the workbook, the reports and the charts ask here. Adding a KPI is a row in
 the file (and, if it counts something new, that count as a column of int_kpi_counts).
 
-The file lies beside the dbt project, found as transform/dbt_build.py finds the project: from
-this package's own place in the source tree, which the editable install `make` does keeps.
+The file is in the dbt project, found as transform/dbt_build.py finds the project: beside this
+package in the source tree, where the editable install that `make` does leaves it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ EVERY_GROUP, PROJECT_TOTAL = "every_group", "project_total"
 # project's participants target and the size of its target population (kpi_values.sql). They
 # are figures the project sets, not counts of persons.
 PROJECT_QUANTITIES = frozenset({"participants_target", "target_population"})
+# Which of numerator and denominator each kind has (kpi_values.sql makes its value from them).
+_PARTS = {"count": (True, False), "share": (True, True), "days": (False, True), "target": (False, False)}
+_PARTS_SAID = {"count": "a numerator (the count) and no denominator", "share": "a numerator and a denominator",
+               "days": "a denominator (the persons the median is over) and no numerator",
+               "target": "neither numerator nor denominator"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,9 @@ def _kpi(row: dict[str, str], line: int, path: Path) -> Kpi:
         raise ValueError(f"{where}: targetable {targetable!r} is neither true nor false")
     if not (text("kpi") and text("label") and text("definition") and (text("display_order") or "").isdigit()):
         raise ValueError(f"{where}: kpi, display_order, label and definition are required")
+    parts = (text("numerator") is not None, text("denominator") is not None)
+    if parts != _PARTS[kind]:
+        raise ValueError(f"{where}: a KPI of kind {kind} has " + _PARTS_SAID[kind])
     return Kpi(id=text("kpi"), kind=kind, numerator=text("numerator"), denominator=text("denominator"),
                scope=scope, part_of=text("part_of"), targetable=targetable == "true",
                order=int(text("display_order")), label=text("label"), definition=text("definition"))

@@ -1,8 +1,8 @@
 """A project's targets and whether each is reached, at its newest month: the one place the
 headline, the funder report, the chart and the asset checks read them from.
 
-Which measures have a target is the project's configuration (projects-config.md: any KPI of
-kpis.md may have one). Whether a target is reached is the warehouse's `target_met`
+Which measures have a target is the project's configuration (projects-config.md: a KPI the
+catalogue, lib/kpis.py, lets a project set one for). Whether a target is reached is the warehouse's `target_met`
 (marts.kpi_values: at least the target, for `median_days_to_activity` at most, since fewer days
 is better), so the direction of a measure is decided once, in SQL, and never again here. The
 participants target to date (the target × months so far / all months) is the warehouse's

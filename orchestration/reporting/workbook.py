@@ -49,7 +49,7 @@ BREAKDOWN_KPIS = ("participants", "moved_to_activity", "activity_share", "exit_a
 TREND_KPIS = ("participants", "participants_pace_target", "new_participants", "active_participants",
               "moved_to_activity", "activity_share", "exit_activity_share")
 PHASE_KPIS = kpis.parts_of("active_participants")          # the Faser sheet, with the active participants
-# The Mål sheet: every KPI of the whole project in the catalogue's order, the phases aside.
+# The Mål sheet: every KPI's whole-project total in the catalogue's order, the phases aside.
 TARGET_SHEET_KPIS = tuple(kpi for kpi in kpis.catalogue() if kpi not in PHASE_KPIS)
 
 
@@ -113,11 +113,11 @@ def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: st
         row = figures.get(("ALL", period, kpi, "total", "T"))
         if row is None:
             continue
-        met = row.get("target_met")
+        met, kind = row.get("target_met"), kpis.shown_as(kpi)
         _append_formatted(sheet, [KPI_LABELS[kpi], *_figure(row), row.get("target"),
                                   None if met is None or row["suppressed"] else ("ja" if met else "nej"),
                                   _plain(row, "numerator"), _plain(row, "denominator")],
-                          2, (_kind(kpi), _kind(kpi), "verdict", "count", "count"))   # the figure and its target
+                          2, (kind, kind, "verdict", "count", "count"))   # the figure and its target
     _finish(sheet, len(labels), header_row=3, key=key)
     _banner(sheet, 2, len(labels))                  # the scope (long in the exact copy) wraps over the table
 
@@ -126,7 +126,7 @@ def _areas_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: lis
                  names: dict[str, str], key: list[str]) -> None:
     labels = ["Område", "Kommun", *(KPI_LABELS[k] for k in SUMMARY_KPIS)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in SUMMARY_KPIS]
+    kinds = [kpis.shown_as(k) for k in SUMMARY_KPIS]
     for area in areas:
         _append_formatted(sheet, [area, _text(names[area]), *(_figure(figures.get((area, period, k, "total", "T")))[0]
                                                              for k in SUMMARY_KPIS)], 3, kinds)
@@ -137,7 +137,7 @@ def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas:
                      rows: list[dict], key: list[str]) -> None:
     labels = ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in BREAKDOWN_KPIS]
+    kinds = [kpis.shown_as(k) for k in BREAKDOWN_KPIS]
     order = list(BREAKDOWN_LABELS)
     groups: dict[str, set[tuple[str, str]]] = {}    # one pass over the rows, not one per area
     for r in rows:
@@ -157,7 +157,7 @@ def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: lis
     shown = [*TREND_KPIS, *(k for k in targeted if k not in TREND_KPIS)]
     labels = ["Månad", *(KPI_LABELS[k] for k in shown), *(f"Mål: {KPI_LABELS[k]}" for k in targeted)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in (*shown, *targeted)]
+    kinds = [kpis.shown_as(k) for k in (*shown, *targeted)]
     for period in periods:
         _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in shown),
                                   *(project.targets[k] for k in targeted)], 2, kinds)
@@ -279,11 +279,6 @@ def _figure(row: dict | None) -> tuple[Any]:
 
 def _plain(row: dict, key: str) -> Any:
     return None if row["suppressed"] else row.get(key)
-
-
-def _kind(kpi: str) -> str:
-    """share, days or count (participants_pace_target too: a number of persons), as the catalogue has it."""
-    return kpis.shown_as(kpi)
 
 
 _FONT = "Calibri"           # openpyxl's default; a font without a name falls back to a serif in LibreOffice

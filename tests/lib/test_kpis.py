@@ -56,6 +56,7 @@ def test_names_and_kinds_shown_to_readers_are_the_catalogues():
     (lambda rows: rows[1].__setitem__(4, "somewhere"), "scope 'somewhere'"),
     (lambda rows: rows[1].__setitem__(6, "yes"), "targetable 'yes'"),
     (lambda rows: rows[-1].__setitem__(5, "activity_share"), "only a count can be part of another count"),
+    (lambda rows: rows[9].__setitem__(3, ""), "a KPI of kind share has a numerator and a denominator"),
 ])
 def test_a_broken_catalogue_is_refused_naming_what_is_wrong(tmp_path, change, message):
     import csv
