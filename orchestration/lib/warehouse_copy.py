@@ -35,6 +35,7 @@ COPIED_TABLES = {
     "landing.deliveries": "status, BI: every delivery, its status and verdict (also landing.delivery_states)",
     "landing.unrouted_files": "status: files that were not ingested",
     "marts.kpi_values": "export, BI: every KPI of every month, exact (the coordinators' figures)",
+    "marts.kpi_catalogue": "BI: every KPI's kind, Swedish name and definition (dbt/seeds/kpi_catalogue.csv)",
     "marts.fct_deliveries": "export, BI: the deliveries the figures stand on",
     "marts.fct_enrolments": "BI: the enrolments of the snapshots in force (pseudonymised)",
     "marts.dim_projects": "BI: the projects, their periods and targets",

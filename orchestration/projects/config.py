@@ -16,34 +16,11 @@ from typing import Any
 
 import yaml
 
+from orchestration.lib import kpis
 from orchestration.lib.contract import AVSLUTSORSAK
 
 BUNDLED_CONFIG = Path(str(resources.files("orchestration.projects") / "example_projects.yaml"))
 KOMMUNER_CSV = Path(str(resources.files("orchestration.projects") / "kommuner.csv"))
-
-SHARE_KPIS = {
-    "activity_share",
-    "exit_activity_share",
-    "participants_target_share",
-    "reach",
-    "not_known_share",
-    "income_support_start_share",
-    "income_support_end_share",
-    "outcome_6m_activity_share",
-}
-COUNT_KPIS = {
-    "participants",
-    "new_participants",
-    "active_participants",
-    "exited",
-    "moved_to_activity",
-    "phase_hitta",
-    "phase_mota",
-    "phase_aktivera",
-    "phase_matcha",
-}
-KNOWN_KPIS = SHARE_KPIS | COUNT_KPIS | {"median_days_to_activity"}
-
 
 class ConfigError(ValueError):
     """The projects configuration breaks a rule; the message is meant for the person who wrote it."""
@@ -169,15 +146,7 @@ def _parse_project(entry: Any, index: int, kommuner: dict[str, str], source: Pat
 
     targets: dict[str, float] = {}
     for kpi, value in (entry.get("targets") or {}).items():
-        if kpi not in KNOWN_KPIS:
-            raise fail(f"targets.{kpi}", "är inget nyckeltal som kan ha ett mål (se docs/konfiguration.md: "
-                                         + ", ".join(sorted(KNOWN_KPIS)) + ").")
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise fail(f"targets.{kpi}", f"{value!r} är inget tal.")
-        if kpi in SHARE_KPIS and not 0 <= value <= 1:
-            raise fail(f"targets.{kpi}", f"{value} är en andel och ska ligga mellan 0 och 1.")
-        if kpi not in SHARE_KPIS and value < 0:
-            raise fail(f"targets.{kpi}", f"{value} får inte vara negativt.")
+        _check_target(str(kpi), value, fail)
         targets[kpi] = float(value)
 
     population = entry.get("target_population")
@@ -204,6 +173,27 @@ def _parse_project(entry: Any, index: int, kommuner: dict[str, str], source: Pat
         target_population=population,
         min_count=min_count,
     )
+
+
+def _check_target(kpi: str, value: Any, fail: Any) -> None:
+    """A target is a number for a KPI the catalogue (lib/kpis.py) lets a project set one for; a
+    share's is a share, 0 to 1."""
+    field_name = f"targets.{kpi}"
+    known = kpis.kpi(kpi)
+    if known is None:
+        raise fail(field_name, "är inget nyckeltal som kan ha ett mål (se docs/konfiguration.md: "
+                               + ", ".join(sorted(kpis.targetable())) + ").")
+    if not known.targetable:
+        because = ("räknas fram ur målet för participants och ställs inte in själv" if known.kind == "target"
+                   else "är ett nyckeltal som inte kan ha ett mål")
+        raise fail(field_name, f"{known.label} {because}. Nyckeltal som kan ha ett mål: "
+                               + ", ".join(sorted(kpis.targetable())) + " (se docs/konfiguration.md).")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise fail(field_name, f"{value!r} är inget tal.")
+    if known.kind == "share" and not 0 <= value <= 1:
+        raise fail(field_name, f"{value} är en andel och ska ligga mellan 0 och 1.")
+    if known.kind != "share" and value < 0:
+        raise fail(field_name, f"{value} får inte vara negativt.")
 
 
 def _date(value: Any, fail: Any, field_name: str) -> dt.date:

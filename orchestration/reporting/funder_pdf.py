@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib import kpis
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.reporting.funder_report import HIDDEN, Figure, report_note, report_rows
 from orchestration.reporting.kpi_names import KPI_DEFINITIONS, KPI_LABELS
@@ -36,7 +37,7 @@ MARGIN = 0.7
 BOTTOM = A4[1] - 0.75                    # the lowest baseline a block may reach; the footer is below
 RIGHT = A4[0] - MARGIN
 MAX_PAGES = 2
-PHASES = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
+PHASES = kpis.parts_of("active_participants")
 FUNNEL = ("active_participants", *PHASES)
 GREY, BAR, INK = "#636363", "#9ecae1", "#000000"
 

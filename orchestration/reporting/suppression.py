@@ -9,8 +9,8 @@ Every figure in a row is, or is made of, a count of persons in a *cell*: a quant
 (participants, exited, the numerator of not_known_share, …) in an area (kommunkod or ALL) and a
 breakdown group. A count KPI shows one quantity; a share shows two (numerator and denominator;
 its value is their ratio); `median_days_to_activity` shows one (the persons it is taken over, as
-its denominator). `SHARE_QUANTITIES` says which quantity each share's parts are, so that
-`activity_share`'s denominator and the `participants` row are known to be the same figure. A
+its denominator). The KPI catalogue (lib/kpis.py) says which quantity each share's parts are, so
+that `activity_share`'s denominator and the `participants` row are known to be the same figure. A
 cell is hidden when every row that shows it is hidden; a share's own numerator (not_known, …)
 is shown by that share's row only, so hiding it hides its denominator there too.
 
@@ -24,9 +24,10 @@ Secondary suppression protects these relations, each `total = sum of parts`, for
 - across areas: the municipalities add up to ALL, in every group. They do not quite (a person
   enrolled in two municipalities counts once in ALL), but the reader is assumed to take them as
   exact: that is the attacker's best case;
-- across KPIs: participants = active_participants + exited (exact: everyone who started is
-  either ongoing or has ended), and active_participants = the four phase counts (taken as exact;
-  in the warehouse the phases come from each month's own snapshot and only nearly add up).
+- across KPIs: a count and the counts the catalogue names as its parts (`part_of`):
+  participants = active_participants + exited (exact: everyone who started is either ongoing or
+  has ended), and active_participants = the four phase counts (taken as exact; in the warehouse
+  the phases come from each month's own snapshot and only nearly add up).
 
 The attack protected against is the one the spec names, subtraction: a reader takes one relation,
 puts in the shown figures and solves for a hidden one. That works when exactly one figure of the
@@ -69,7 +70,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from orchestration.projects.config import COUNT_KPIS
+from orchestration.lib import kpis
 
 from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
 
@@ -79,28 +80,20 @@ TOTAL = ("total", "T")
 # (project_id, period, quantity, area, breakdown, group)
 Cell = tuple[str, str, str, str, str, str]
 
-# What the numerator and denominator of each non-count KPI count (None: not a count of persons,
-# e.g. a target). A KPI not listed here gets quantities of its own, '<kpi>:numerator' and
-# '<kpi>:denominator', which are protected by the same relations.
-SHARE_QUANTITIES: dict[str, tuple[str | None, str | None]] = {
-    "activity_share": ("moved_to_activity", "participants"),
-    "exit_activity_share": ("exited_to_activity", "exited"),
-    "not_known_share": ("not_known", "known_start_status"),
-    "income_support_start_share": ("income_support_at_start", "known_income_support"),
-    "income_support_end_share": ("income_support_at_end", "known_income_support"),
-    "outcome_6m_activity_share": ("outcome_6m_activity", "known_outcome_6m"),
-    "from_other_project_share": ("from_other_project", "participants"),
-    "participants_target_share": ("participants", None),   # over the project's target
-    "reach": ("participants", None),                       # over the target population
-    "median_days_to_activity": (None, "moved_to_activity"),
-    "participants_pace_target": (None, None),              # a target, not data
-}
+# What the numerator (a count: its value) and denominator of each KPI are as counts of persons
+# (None: absent, or not a count of persons, e.g. a target), and which KPIs are counts: from the
+# KPI catalogue, looked up once per row.
+_QUANTITIES: dict[str, tuple[str | None, str | None]] = {k.id: k.counts_of_persons() for k in kpis.catalogue().values()}
+_COUNT_KPIS = frozenset(kpis.of_kind("count"))
+# Counts that are the sum of other counts, for the same area and group (the catalogue's part_of).
+PARTITIONS: tuple[tuple[str, tuple[str, ...]], ...] = kpis.partitions()
 
-# Counts that are the sum of other counts, for the same area and group.
-PARTITIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("participants", ("active_participants", "exited")),
-    ("active_participants", ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")),
-)
+
+def quantities(kpi: str) -> tuple[str | None, str | None]:
+    """A KPI's quantities (_QUANTITIES). One the catalogue does not know gets quantities of its
+    own, '<kpi>:numerator' and '<kpi>:denominator', which are protected by the same relations."""
+    found = _QUANTITIES.get(kpi)
+    return (f"{kpi}:numerator", f"{kpi}:denominator") if found is None else found
 
 
 @dataclass(frozen=True)
@@ -134,10 +127,9 @@ def revealed_cells(row: Mapping) -> list[tuple[Cell, float]]:
     """The counts of persons a row shows when it is not suppressed."""
     where = (row["area"], row["breakdown"], row["group"])
     base = (row["project_id"], row["period"])
-    kpi = row["kpi"]
-    if kpi in COUNT_KPIS:
-        return [((*base, kpi, *where), float(row["value"]))] if is_number(row["value"]) else []
-    numerator, denominator = SHARE_QUANTITIES.get(kpi, (f"{kpi}:numerator", f"{kpi}:denominator"))
+    numerator, denominator = quantities(row["kpi"])
+    if row["kpi"] in _COUNT_KPIS:
+        return [((*base, numerator, *where), float(row["value"]))] if is_number(row["value"]) else []
     cells = []
     if numerator and is_number(row["numerator"]):
         cells.append(((*base, numerator, *where), float(row["numerator"])))
@@ -152,7 +144,7 @@ def primarily_suppressed(row: Mapping, min_count: int) -> bool:
     def small(value: object) -> bool:
         return is_number(value) and 0 < value < min_count
 
-    if row["kpi"] in COUNT_KPIS:
+    if row["kpi"] in _COUNT_KPIS:
         return small(row["value"])
     if is_number(row["denominator"]):
         return small(row["numerator"]) or small(row["denominator"]) or row["denominator"] < MIN_SHARE_DENOMINATOR

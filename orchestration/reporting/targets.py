@@ -1,8 +1,8 @@
 """A project's targets and whether each is reached, at its newest month: the one place the
 headline, the funder report, the chart and the asset checks read them from.
 
-Which measures have a target is the project's configuration (projects-config.md: any KPI of
-kpis.md may have one). Whether a target is reached is the warehouse's `target_met`
+Which measures have a target is the project's configuration (projects-config.md: a KPI the
+catalogue, lib/kpis.py, lets a project set one for). Whether a target is reached is the warehouse's `target_met`
 (marts.kpi_values: at least the target, for `median_days_to_activity` at most, since fewer days
 is better), so the direction of a measure is decided once, in SQL, and never again here. The
 participants target to date (the target × months so far / all months) is the warehouse's
@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib import kpis
 from orchestration.lib.warehouse import connect
-from orchestration.projects.config import SHARE_KPIS, Project, ProjectsConfig
+from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting.kpi_names import KPI_LABELS
 
-PACE_KPI = "participants_pace_target"
-DAYS_KPIS = frozenset({"median_days_to_activity"})
+PACE_KPI = "participants_pace_target"      # the catalogue's one KPI of kind target
 # Shown for every project: how many took part; and, when no other measure has a target, the
 # share of them that moved to activity (the UVAS headline).
 ALWAYS_SHOWN = "participants"
@@ -32,10 +32,9 @@ REACHED, NOT_REACHED = "nått", "inte nått"
 
 
 def kind_of(kpi: str) -> str:
-    """'share' (0..1, shown as a percentage), 'days' or 'count'."""
-    if kpi in SHARE_KPIS:
-        return "share"
-    return "days" if kpi in DAYS_KPIS else "count"
+    """'share' (0..1, shown as a percentage), 'days' or 'count' (the pace target too), as the KPI
+    catalogue has it."""
+    return kpis.shown_as(kpi)
 
 
 def format_value(kind: str, value: float) -> str:

@@ -28,6 +28,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from orchestration.lib import kpis
 from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.local_time import swedish
 from orchestration.projects.config import Project, load_kommuner
@@ -47,7 +48,9 @@ BREAKDOWN_KPIS = ("participants", "moved_to_activity", "activity_share", "exit_a
                   "median_days_to_activity", "not_known_share")
 TREND_KPIS = ("participants", "participants_pace_target", "new_participants", "active_participants",
               "moved_to_activity", "activity_share", "exit_activity_share")
-PHASE_KPIS = ("phase_hitta", "phase_mota", "phase_aktivera", "phase_matcha")
+PHASE_KPIS = kpis.parts_of("active_participants")          # the Faser sheet, with the active participants
+# The Mål sheet: every KPI's whole-project total in the catalogue's order, the phases aside.
+TARGET_SHEET_KPIS = tuple(kpi for kpi in kpis.catalogue() if kpi not in PHASE_KPIS)
 
 
 def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
@@ -106,17 +109,15 @@ def _targets_sheet(sheet: Worksheet, project: Project, figures: dict, period: st
     sheet.append([scope])
     labels = ["Nyckeltal", "Värde", "Mål", "Målet nått", "Täljare", "Nämnare"]
     _header(sheet, labels, row=3)
-    kpis = ("participants", "participants_pace_target", "participants_target_share", "reach", *SUMMARY_KPIS[1:],
-            "not_known_share", "income_support_start_share", "income_support_end_share", "from_other_project_share")
-    for kpi in kpis:
+    for kpi in TARGET_SHEET_KPIS:
         row = figures.get(("ALL", period, kpi, "total", "T"))
         if row is None:
             continue
-        met = row.get("target_met")
+        met, kind = row.get("target_met"), kpis.shown_as(kpi)
         _append_formatted(sheet, [KPI_LABELS[kpi], *_figure(row), row.get("target"),
                                   None if met is None or row["suppressed"] else ("ja" if met else "nej"),
                                   _plain(row, "numerator"), _plain(row, "denominator")],
-                          2, (_kind(kpi), _kind(kpi), "verdict", "count", "count"))   # the figure and its target
+                          2, (kind, kind, "verdict", "count", "count"))   # the figure and its target
     _finish(sheet, len(labels), header_row=3, key=key)
     _banner(sheet, 2, len(labels))                  # the scope (long in the exact copy) wraps over the table
 
@@ -125,7 +126,7 @@ def _areas_sheet(sheet: Worksheet, figures: dict, period: str | None, areas: lis
                  names: dict[str, str], key: list[str]) -> None:
     labels = ["Område", "Kommun", *(KPI_LABELS[k] for k in SUMMARY_KPIS)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in SUMMARY_KPIS]
+    kinds = [kpis.shown_as(k) for k in SUMMARY_KPIS]
     for area in areas:
         _append_formatted(sheet, [area, _text(names[area]), *(_figure(figures.get((area, period, k, "total", "T")))[0]
                                                              for k in SUMMARY_KPIS)], 3, kinds)
@@ -136,7 +137,7 @@ def _breakdown_sheet(sheet: Worksheet, figures: dict, period: str | None, areas:
                      rows: list[dict], key: list[str]) -> None:
     labels = ["Område", "Indelning", "Grupp", *(KPI_LABELS[k] for k in BREAKDOWN_KPIS)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in BREAKDOWN_KPIS]
+    kinds = [kpis.shown_as(k) for k in BREAKDOWN_KPIS]
     order = list(BREAKDOWN_LABELS)
     groups: dict[str, set[tuple[str, str]]] = {}    # one pass over the rows, not one per area
     for r in rows:
@@ -156,7 +157,7 @@ def _trend_sheet(sheet: Worksheet, project: Project, figures: dict, periods: lis
     shown = [*TREND_KPIS, *(k for k in targeted if k not in TREND_KPIS)]
     labels = ["Månad", *(KPI_LABELS[k] for k in shown), *(f"Mål: {KPI_LABELS[k]}" for k in targeted)]
     _header(sheet, labels)
-    kinds = [_kind(k) for k in (*shown, *targeted)]
+    kinds = [kpis.shown_as(k) for k in (*shown, *targeted)]
     for period in periods:
         _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0] for k in shown),
                                   *(project.targets[k] for k in targeted)], 2, kinds)
@@ -216,10 +217,14 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
                          f"({SUPPRESSED}), inte heller andelar eller medianer vars täljare eller nämnare är ett "
                          f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
                          f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
-                         f"varken mellan grupperna och totalen i en indelning eller mellan kommunerna och hela "
-                         f"projektet; cellerna väljs så att så få och så små tal som möjligt döljs och ingen cell "
-                         f"döljs i onödan, men det är inte garanterat den minsta möjliga uppsättningen. Nollor visas. {NO_VALUE} betyder att "
-                         f"värdet inte kan beräknas (ingen att beräkna det över)."),
+                         f"varken mellan grupperna och totalen i en indelning, mellan kommunerna och hela "
+                         f"projektet eller mellan deltagarna och deras delar (aktiva och avslutade, de aktiva och "
+                         f"faserna). Cellerna väljs en i taget: i första hand den efter vilken färst samband "
+                         f"fortfarande röjer ett dolt tal, i andra hand den med minst tal. Till sist visas varje "
+                         f"sådan cell igen som inte behövs för skyddet. Ingen cell döljs alltså i onödan, men det "
+                         f"är inte garanterat den minsta möjliga uppsättningen: fler celler än nödvändigt kan "
+                         f"döljas. Nollor visas. {NO_VALUE} betyder att värdet inte kan beräknas (ingen att "
+                         f"beräkna det över)."),
         ("Andelar", "Visas i procent; i kpi.csv som decimaltal 0–1."),
         ("Antal och dagar", "Antal visas utan decimaler. Mål för deltagare hittills är ett antal personer och "
                             "visas avrundat till hel person (i kpi.csv med decimaler). Mediantiden i dagar "
@@ -274,14 +279,6 @@ def _figure(row: dict | None) -> tuple[Any]:
 
 def _plain(row: dict, key: str) -> Any:
     return None if row["suppressed"] else row.get(key)
-
-
-def _kind(kpi: str) -> str:
-    if kpi.endswith("_share") or kpi == "reach":
-        return "share"
-    if kpi == "median_days_to_activity":
-        return "days"
-    return "count"          # participants_pace_target too: a number of persons
 
 
 _FONT = "Calibri"           # openpyxl's default; a font without a name falls back to a serif in LibreOffice

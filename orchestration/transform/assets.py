@@ -72,7 +72,7 @@ class _UncheckedTestNotices(logging.Filter):
         return "instead of an `AssetCheckResult`" not in record.getMessage()
 
 
-DBT_SOURCE_FOLDERS = ("models", "macros", "tests")
+DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds")
 
 
 def ensure_manifest() -> Path:
@@ -81,7 +81,7 @@ def ensure_manifest() -> Path:
     drop or misorder models."""
     manifest = dbt_project.manifest_path
     sources = [p for folder in DBT_SOURCE_FOLDERS for p in (DBT_PROJECT_DIR / folder).rglob("*")
-               if p.suffix in (".sql", ".yml", ".yaml")] + list(DBT_PROJECT_DIR.glob("*.yml"))
+               if p.suffix in (".sql", ".yml", ".yaml", ".csv")] + list(DBT_PROJECT_DIR.glob("*.yml"))
     if not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in sources):
         completed = subprocess.run(
             [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),

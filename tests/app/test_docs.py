@@ -3,10 +3,12 @@
 The vocabularies have their owners in the code: the extract contract's columns, aliases and codes
 (orchestration/lib/contract.py), the reason codes the file and row rules give (the reader, the
 inbox router and the validator in orchestration/ and the Great Expectations suite in
-expectations/), the KPI ids, breakdowns and groups (orchestration/reporting/kpi_names.py, checked
-against dbt's accepted values in dbt/models/marts/kpi_values.yml), and the fields the projects
-configuration loader reads (orchestration/projects/config.py). This test reads those owners and
-fails when a document lacks a word, so the documents cannot drift from the code. It runs no
+expectations/), the KPIs (the KPI catalogue dbt/seeds/kpi_catalogue.csv, read by
+orchestration/lib/kpis.py: each KPI's id, kind, Swedish name, scope and whether it may have a
+target), the breakdowns and groups (orchestration/reporting/kpi_names.py, checked against dbt's
+accepted values in dbt/models/marts/kpi_values.yml), and the fields the projects configuration
+loader reads (orchestration/projects/config.py). This test reads those owners and fails when a
+document lacks a word or says otherwise, so the documents cannot drift from the code. It runs no
 pipeline and parses only source files.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.lib import contract
+from orchestration.lib import contract, kpis
 from orchestration.reporting import kpi_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,11 +128,32 @@ def config_fields() -> set[str]:
     return fields
 
 
-def dbt_accepted_values() -> dict[str, set[str]]:
+def kpi_values_rules() -> dict:
     document = yaml.safe_load(_text(REPO / "dbt" / "models" / "marts" / "kpi_values.yml"))
     model = next(m for m in document["models"] if m["name"] == "kpi_values")
-    rules = next(t["rules"] for t in model["data_tests"] if "rules" in t)
-    return {column: set(values) for column, values in rules["arguments"]["accepted_values"].items()}
+    return next(t["rules"] for t in model["data_tests"] if "rules" in t)["arguments"]
+
+
+def dbt_accepted_values() -> dict[str, set[str]]:
+    return {column: set(values) for column, values in kpi_values_rules()["accepted_values"].items()}
+
+
+def section(text: str, heading: str) -> str:
+    """The text under a markdown heading, up to the next heading of the same or a higher level."""
+    level = heading.split(" ", 1)[0]
+    start = text.index(heading + "\n") + len(heading) + 1
+    end = re.search(rf"^#{{1,{len(level)}}} ", text[start:], flags=re.MULTILINE)
+    return text[start:start + end.start()] if end else text[start:]
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """`id` → the cells of its row, for every markdown table row whose first cell is a `code`."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(r"`[a-z0-9_]+`", cells[0]):
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
 
 
 def test_the_collectors_find_the_codes_they_are_meant_to_find():
@@ -144,10 +167,54 @@ def test_the_collectors_find_the_codes_they_are_meant_to_find():
             "activity_outcomes", "targets", "target_population", "suppression", "min_count"} <= config_fields()
 
 
-def test_the_kpi_names_cover_what_dbt_accepts():
-    accepted = dbt_accepted_values()
-    assert accepted["kpi"] == set(kpi_names.KPI_LABELS)
-    assert accepted["breakdown"] == set(kpi_names.BREAKDOWN_LABELS)
+def test_kpi_values_takes_its_kpis_from_the_catalogue_and_its_breakdowns_from_kpi_names():
+    rules = kpi_values_rules()
+    assert {"columns": ["kpi"], "to": "ref('kpi_catalogue')", "to_columns": ["kpi"]} in rules["references"]
+    assert "kpi" not in rules["accepted_values"]        # no second list of KPI ids
+    assert set(kpi_names.KPI_LABELS) == set(kpis.catalogue())
+    assert dbt_accepted_values()["breakdown"] == set(kpi_names.BREAKDOWN_LABELS)
+    # the shares a value above 1 is allowed for are those over a figure of the whole project
+    unbounded = {kpi.id for kpi in kpis.catalogue().values() if kpi.denominator in kpis.PROJECT_QUANTITIES}
+    between = next(rule for rule in rules["conditional"] if "between" in rule)["where"]
+    assert set(re.findall(r"'([a-z0-9_]+)'", between)) - {"share"} == unbounded
+
+
+KPI_SECTIONS = {"### Antal personer": {"count"}, "### Andelar": {"share"}, "### Tid och mål": {"days", "target"}}
+
+
+def test_kpi_guide_lists_every_kpi_of_the_catalogue_by_its_name_under_its_kind():
+    guide = section(_text(KPI_GUIDE), "## Nyckeltalen")
+    listed = {}
+    for heading, kinds in KPI_SECTIONS.items():
+        for kpi_id, cells in table_rows(section(guide, heading)).items():
+            listed[kpi_id] = (kinds, cells[0])
+    catalogue = kpis.catalogue()
+    assert set(listed) == set(catalogue)
+    for kpi_id, (kinds, name) in listed.items():
+        assert catalogue[kpi_id].kind in kinds, kpi_id
+        assert name == catalogue[kpi_id].label, kpi_id
+
+
+def test_kpi_guide_says_which_kpis_exist_for_the_whole_project_only():
+    guide = section(_text(KPI_GUIDE), "## Nyckeltalen")
+    saying = [part for part in re.split(r"\n\s*\n|\n(?=\|)", guide) if "bara för" in part]
+    named = {word for part in saying for word in re.findall(r"`([a-z0-9_]+)`", part)} & set(kpis.catalogue())
+    assert named == {kpi.id for kpi in kpis.catalogue().values() if kpi.scope == kpis.PROJECT_TOTAL}
+
+
+def test_config_guide_lists_the_kpis_that_may_have_a_target_by_kind():
+    targets = section(_text(CONFIG_GUIDE), "### Mål")
+    items = {"antal": "count", "andelar": "share", "dagar": "days"}
+    listed = {}
+    for item in re.split(r"\n(?=- )", targets):
+        item = item.split("\n\n", 1)[0]                   # the list item, not the text after the list
+        label = re.match(r"- (\w+):", item)
+        if label and label.group(1) in items:
+            listed[items[label.group(1)]] = set(re.findall(r"`([a-z0-9_]+)`", item))
+    expected = {kind: {kpi.id for kpi in kpis.catalogue().values() if kpi.targetable and kpi.kind == kind}
+                for kind in items.values()}
+    assert listed == expected
+    assert not [kpi for kpi in kpis.catalogue().values() if kpi.targetable and kpi.kind not in items.values()]
 
 
 def test_delivery_guide_names_every_column_and_alias():

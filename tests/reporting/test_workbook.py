@@ -160,7 +160,9 @@ def test_definitions_name_every_kpi_the_suppression_rule_and_the_data_version(wo
     assert "a" * 64 in text and "b" * 64 in text
     assert "2020-03-05 09:00:00" in text          # 08:00 UTC, received in winter
     assert "de minsta möjliga cellerna" not in text   # the greedy choice promises no minimum
-    assert "inte garanterat den minsta möjliga uppsättningen" in text
+    assert "så få och så små tal som möjligt" not in text
+    assert "Cellerna väljs en i taget" in text and "inte garanterat den minsta möjliga uppsättningen" in text
+    assert "deltagarna och deras delar" in text       # the relations across KPIs are protected too
 
 
 def test_column_widths_fit_their_content(workbook):

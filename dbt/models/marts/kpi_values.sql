@@ -1,9 +1,15 @@
--- The KPI table in long format: one row per project, area, period, KPI and breakdown group
--- (the KPI definitions the projects report by). Counts carry numerator = value and no denominator; shares carry both,
--- and a share whose denominator is 0 has no value. median_days_to_activity (kpi_type days) has
--- no numerator and, as denominator, the number of persons the median is taken over, so the
--- funder export's disclosure control hides a median of few persons like a share. The pace
--- target (kpi_type target) is the participants target spread evenly over the project's months.
+-- The KPI table in long format: one row per project, area, period, KPI and breakdown group.
+-- The KPIs are the rows of the catalogue (seeds/kpi_catalogue.csv), each with its kind and the
+-- quantities of int_kpi_counts its numerator and denominator count: this model names no KPI, so
+-- a new KPI is a new catalogue row (and, if it counts something new, a column of int_kpi_counts).
+-- Counts carry numerator = value and no denominator; shares carry both, and a share whose
+-- denominator is 0 has no value. A median in days (kpi_type days) is int_kpi_counts' column of
+-- its own name; it has no numerator and, as denominator, the number of persons the median is
+-- taken over, so the funder export's disclosure control hides a median of few persons like a
+-- share. The pace target (kpi_type target) is the participants target spread evenly over the
+-- project's months. The participants target and the target population are the project's, not a
+-- group's: a KPI over one of them (scope project_total) exists for ALL/total only, and only where
+-- the project has it.
 -- Project targets are project-wide: a share target (scale-free) is set on every row of its KPI,
 -- a count target only on the ALL/total row.
 
@@ -12,6 +18,12 @@ with
 kpi_counts as (
 
     select * from {{ ref('int_kpi_counts') }}
+
+),
+
+catalogue as (
+
+    select * from {{ ref('kpi_catalogue') }}
 
 ),
 
@@ -27,162 +39,106 @@ project_targets as (
 
 ),
 
-count_values as (
+-- Each cell (project, area, period, group) numbered, so that its quantities are found again by
+-- one number rather than five texts (with 290 municipalities, joining on the texts took several
+-- times as long). Materialised: the numbering is read twice and must be the same both times.
+cells as materialized (
 
     select
-        project_id,
-        area,
-        period,
-        kpi,
-        breakdown,
-        breakdown_group,
-        'count' as kpi_type,
-        cast(value as double) as numerator,
-        cast(null as double) as denominator
+        row_number() over () as cell_id,
+        area = 'ALL' and breakdown = 'total' as is_project_total,
+        * exclude (kpi_count_id)
 
     from kpi_counts
-    unpivot (
-        value for kpi in (
-            participants,
-            new_participants,
-            active_participants,
-            exited,
-            moved_to_activity,
-            phase_hitta,
-            phase_mota,
-            phase_aktivera,
-            phase_matcha
-        )
+
+),
+
+-- Every quantity of every cell as a row of its own: each column of int_kpi_counts (an empty one,
+-- a median where nobody moved to activity, has no row), and on ALL/total the project's
+-- participants target and target population, where it has them.
+quantities as (
+
+    select cell_id, quantity, cast(amount as double) as amount
+    from (
+        unpivot (select cell_id, columns(* exclude (project_id, area, period, breakdown, breakdown_group, is_project_total)) from cells)
+        on columns(* exclude (cell_id))
+        into name quantity value amount
     )
 
-),
+    union all
 
-activity_shares as (
-
-    select
-        project_id,
-        area,
-        period,
-        'activity_share' as kpi,
-        breakdown,
-        breakdown_group,
-        'share' as kpi_type,
-        cast(moved_to_activity as double) as numerator,
-        cast(participants as double) as denominator
-
-    from kpi_counts
-
-),
-
-exit_activity_shares as (
-
-    select
-        project_id,
-        area,
-        period,
-        'exit_activity_share' as kpi,
-        breakdown,
-        breakdown_group,
-        'share' as kpi_type,
-        cast(exited_to_activity as double) as numerator,
-        cast(exited as double) as denominator
-
-    from kpi_counts
-
-),
-
-{% set shares = [
-    ('activity_share', 'moved_to_activity', 'participants'),
-    ('exit_activity_share', 'exited_to_activity', 'exited'),
-    ('not_known_share', 'not_known', 'known_start_status'),
-    ('income_support_start_share', 'income_support_at_start', 'known_income_support'),
-    ('income_support_end_share', 'income_support_at_end', 'known_income_support'),
-    ('outcome_6m_activity_share', 'outcome_6m_activity', 'known_outcome_6m'),
-    ('from_other_project_share', 'from_other_project', 'participants'),
-] %}
-{% for kpi, numerator, denominator in shares[2:] %}
-{{ kpi }}s as (
-
-    select
-        project_id,
-        area,
-        period,
-        '{{ kpi }}' as kpi,
-        breakdown,
-        breakdown_group,
-        'share' as kpi_type,
-        cast({{ numerator }} as double) as numerator,
-        cast({{ denominator }} as double) as denominator
-
-    from kpi_counts
-
-),
-
-{% endfor %}
-median_days as (
-
-    select
-        project_id,
-        area,
-        period,
-        'median_days_to_activity' as kpi,
-        breakdown,
-        breakdown_group,
-        'days' as kpi_type,
-        cast(null as double) as numerator,
-        cast(moved_to_activity as double) as denominator,
-        median_days_to_activity as median_value
-
-    from kpi_counts
-
-),
-
--- The participants target and the target population are for the whole project and cannot be
--- split by group, so these shares and the pace target exist for ALL/total only.
-project_totals as (
-
-    select * from kpi_counts
-    where area = 'ALL' and breakdown = 'total'
-
-),
-
-participants_target_shares as (
-
-    select
-        project_totals.project_id,
-        project_totals.area,
-        project_totals.period,
-        'participants_target_share' as kpi,
-        project_totals.breakdown,
-        project_totals.breakdown_group,
-        'share' as kpi_type,
-        cast(project_totals.participants as double) as numerator,
-        project_targets.target as denominator
-
-    from project_totals
+    select cells.cell_id, 'participants_target', project_targets.target
+    from cells
     inner join project_targets
-        on project_totals.project_id = project_targets.project_id
+        on cells.project_id = project_targets.project_id
         and project_targets.kpi = 'participants'
+    where cells.is_project_total
+
+    union all
+
+    select cells.cell_id, 'target_population', cast(projects.target_population as double)
+    from cells
+    inner join projects
+        on cells.project_id = projects.project_id
+    where cells.is_project_total and projects.target_population is not null
 
 ),
 
-reach_shares as (
+-- What each KPI is made of: the quantity its numerator counts, the one its denominator counts
+-- and, for a median, the median itself.
+kpi_parts as (
+
+    select kpi, 'numerator' as part, numerator as quantity from catalogue where numerator is not null
+    union all
+    select kpi, 'denominator' as part, denominator as quantity from catalogue where denominator is not null
+    union all
+    select kpi, 'median' as part, kpi as quantity from catalogue where kpi_type = 'days'
+
+),
+
+parts as (
 
     select
-        project_totals.project_id,
-        project_totals.area,
-        project_totals.period,
-        'reach' as kpi,
-        project_totals.breakdown,
-        project_totals.breakdown_group,
-        'share' as kpi_type,
-        cast(project_totals.participants as double) as numerator,
-        cast(projects.target_population as double) as denominator
+        quantities.cell_id,
+        kpi_parts.kpi,
+        max(quantities.amount) filter (where kpi_parts.part = 'numerator') as numerator,
+        max(quantities.amount) filter (where kpi_parts.part = 'denominator') as denominator,
+        max(quantities.amount) filter (where kpi_parts.part = 'median') as median_value
 
-    from project_totals
-    inner join projects
-        on project_totals.project_id = projects.project_id
-    where projects.target_population is not null
+    from quantities
+    inner join kpi_parts
+        on quantities.quantity = kpi_parts.quantity
+    group by quantities.cell_id, kpi_parts.kpi
+
+),
+
+-- Every KPI made of quantities, in every cell of its scope: a KPI of every group in every cell,
+-- one of the whole project on ALL/total where the project has every quantity it is made of.
+made_of_counts as (
+
+    select
+        cells.project_id,
+        cells.area,
+        cells.period,
+        catalogue.kpi,
+        cells.breakdown,
+        cells.breakdown_group,
+        catalogue.kpi_type,
+        parts.numerator,
+        parts.denominator,
+        parts.median_value as given_value
+
+    from parts
+    inner join cells
+        on parts.cell_id = cells.cell_id
+    inner join catalogue
+        on parts.kpi = catalogue.kpi
+    where catalogue.scope = 'every_group'
+        or (
+            cells.is_project_total
+            and (catalogue.numerator is null or parts.numerator is not null)
+            and (catalogue.denominator is null or parts.denominator is not null)
+        )
 
 ),
 
@@ -192,46 +148,35 @@ reach_shares as (
 participants_pace_targets as (
 
     select
-        project_totals.project_id,
-        project_totals.area,
-        project_totals.period,
-        'participants_pace_target' as kpi,
-        project_totals.breakdown,
-        project_totals.breakdown_group,
-        'target' as kpi_type,
+        cells.project_id,
+        cells.area,
+        cells.period,
+        catalogue.kpi,
+        cells.breakdown,
+        cells.breakdown_group,
+        catalogue.kpi_type,
         cast(null as double) as numerator,
         cast(null as double) as denominator,
         project_targets.target
-            * (date_diff('month', date_trunc('month', projects.period_start), cast(project_totals.period || '-01' as date)) + 1)
+            * (date_diff('month', date_trunc('month', projects.period_start), cast(cells.period || '-01' as date)) + 1)
             / (date_diff('month', date_trunc('month', projects.period_start), date_trunc('month', projects.period_end)) + 1)
-            as pace_value
+            as given_value
 
-    from project_totals
+    from cells
+    inner join catalogue
+        on catalogue.kpi_type = 'target'
     inner join projects
-        on project_totals.project_id = projects.project_id
+        on cells.project_id = projects.project_id
     inner join project_targets
-        on project_totals.project_id = project_targets.project_id
+        on cells.project_id = project_targets.project_id
         and project_targets.kpi = 'participants'
+    where cells.is_project_total
 
 ),
 
 all_kpis as (
 
-    select *, cast(null as double) as given_value from count_values
-    union all
-    select *, cast(null as double) from activity_shares
-    union all
-    select *, cast(null as double) from exit_activity_shares
-    {% for kpi, numerator, denominator in shares[2:] %}
-    union all
-    select *, cast(null as double) from {{ kpi }}s
-    {% endfor %}
-    union all
-    select *, cast(null as double) from participants_target_shares
-    union all
-    select *, cast(null as double) from reach_shares
-    union all
-    select * from median_days
+    select * from made_of_counts
     union all
     select * from participants_pace_targets
 
