@@ -25,7 +25,6 @@ from pathlib import Path
 from orchestration.lib.warehouse import connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting import suppression as suppression_module
-from orchestration.reporting.suppression import MIN_SHARE_DENOMINATOR, suppress  # noqa: F401 - re-exported
 from orchestration.reporting.suppression import apply_suppression, rows_to_hide
 from orchestration.reporting.workbook import neutralise_formula, write_workbook
 

@@ -13,8 +13,8 @@ A figure kpi.csv hides is "visas inte" here too, never a number.
 A pure function of those figures: drawn on plain matplotlib Figures with the PDF backend (no
 pyplot state, no display). The same figures give the same bytes: no creation date, fonts
 embedded as subsets in a fixed order. The fonts are Type 3 with their Unicode map (the text can
-be searched and copied, pdftotext reads it): TrueType subsets (Type 42) took four times as long,
-~0.8 s a report, and every pipeline run writes one per project.
+be searched and copied, pdftotext reads it): TrueType subsets (Type 42) took several times as long,
+and every pipeline run writes one report per project.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.lib import kpis
+from orchestration.lib.contract import REJECTED
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.reporting.funder_report import HIDDEN, Figure, report_note, report_rows
 from orchestration.reporting.kpi_names import KPI_DEFINITIONS, KPI_LABELS
@@ -316,7 +317,7 @@ def _quality(project: Project, period: str | None, deliveries: list[dict], per_m
         figures = [len(in_force), len([m for m in months if m not in in_force]),
                    sum(d.get("rows_total") or 0 for d in current), sum(d.get("rows_rejected") or 0 for d in current),
                    sum(d.get("rows_warned") or 0 for d in current),
-                   len([d for d in own if d.get("verdict") == "REJECTED"])]
+                   len([d for d in own if d.get("verdict") == REJECTED])]
         totals = [a + b for a, b in zip(totals, figures)]
         rows.append([f"{names.get(kommunkod, kommunkod)} ({kommunkod})", *map(str, figures)])
     if not per_municipality:

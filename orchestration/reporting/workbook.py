@@ -31,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from orchestration.lib import kpis
 from orchestration.lib.delivery_state import VERDICT_LABELS
 from orchestration.lib.local_time import swedish
+from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.reporting.kpi_names import BREAKDOWN_LABELS, GROUP_LABELS, KPI_DEFINITIONS, KPI_LABELS
 
@@ -215,7 +216,7 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
         ("Röjandeskydd", ("Inget: detta är de exakta talen för projektets samordnare. " if exact else "")
                          + f"I tabeller till finansiärer visas antal från 1 till {project.min_count - 1} inte "
                          f"({SUPPRESSED}), inte heller andelar eller medianer vars täljare eller nämnare är ett "
-                         f"sådant antal eller vars nämnare är under 10. Därefter döljs fler celler "
+                         f"sådant antal eller vars nämnare är under {MIN_SHARE_DENOMINATOR}. Därefter döljs fler celler "
                          f"(sekundärt röjandeskydd) så att inget dolt tal kan räknas fram genom subtraktion, "
                          f"varken mellan grupperna och totalen i en indelning, mellan kommunerna och hela "
                          f"projektet eller mellan deltagarna och deras delar (aktiva och avslutade, de aktiva och "
