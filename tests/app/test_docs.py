@@ -270,3 +270,24 @@ def test_every_relative_link_resolves(document: Path):
         if not target.exists() or REPO not in target.parents:
             broken.append(link)
     assert not broken
+
+
+ARCHITECTURE = REPO / "ARCHITECTURE.md"
+PATH_NAMED = re.compile(r"`([\w./<>-]+(?:\.(?:py|sql|csv|md|json|yml)|/))`")
+
+
+def test_architecture_names_only_files_and_folders_that_exist_within_two_pages():
+    """ARCHITECTURE.md says which module owns which rule: every file or folder it names is there."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    assert len(text.split()) <= 1100, "ARCHITECTURE.md is meant to be read in one sitting: two pages at most"
+    named = {name for name in PATH_NAMED.findall(text) if "<" not in name}      # `tests/<package>/` is a pattern
+    assert len(named) > 30
+
+    def exists(name: str) -> bool:
+        if (REPO / name).exists() or (REPO / "orchestration" / name).exists():
+            return True
+        if "/" not in name.rstrip("/"):           # a bare file name: somewhere in the code, dbt, docs or tests
+            return any(any((REPO / top).rglob(name)) for top in ("orchestration", "dbt", "docs", "tests"))
+        return False
+
+    assert sorted(name for name in named if not exists(name)) == []
