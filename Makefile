@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
-	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir .
+	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir "$(CURDIR)/dbt" --profiles-dir .
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -98,9 +98,9 @@ def parsed_project(target: Path):
         result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *common_args(target)])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
-    # A node keeps the project root of the parse that first read it: "." when it was saved by
-    # `make` (`cd dbt && dbt parse --project-dir .`). dbt-duckdb opens a seed's CSV at that root
-    # joined to the seed's path, so it is this project's directory whatever this process's cwd.
+    # A node keeps the project root of the parse that first read it (the checkout's directory at
+    # install, or "." for a parse made by hand inside dbt/), and dbt-duckdb opens a seed's CSV at
+    # that root: it is this project's directory, wherever the checkout or the run's cwd now is.
     for node in result.result.nodes.values():
         node.root_path = str(DBT_PROJECT_DIR)
     _parsed["manifest"] = result.result
