@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/followup demo --home $(DEMO_HOME)
 
-# Two workers (pytest-xdist): in one process the suite keeps one core busy and leaves the other
-# mostly idle; each test file runs on one worker, the files of the demo run together (conftest.py).
-TEST_WORKERS ?= 2
+# Three workers (pytest-xdist) for two cores: many tests wait on a process they started (the
+# webserver, the daemon, PostgreSQL, LibreOffice, Chromium, a killed run), and a third worker uses
+# the core they leave idle. Each test file runs on one worker, the files of the demo run together
+# (conftest.py).
+TEST_WORKERS ?= 3
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile

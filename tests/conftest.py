@@ -68,7 +68,7 @@ def demo_pipeline(tmp_path_factory) -> DemoRun:
     return DemoRun(home, config, simulation, outcome, exported, internal)
 
 
-# `make test` runs the suite on two pytest-xdist workers with `--dist loadfile`: each test file
+# `make test` runs the suite on pytest-xdist workers (Makefile) with `--dist loadfile`: each test file
 # stays on one worker, so a module's fixture (often a whole pipeline run) runs once. The files
 # that read the shared demo run (they name the `demo_pipeline` fixture) are one unit, so the demo
 # pipeline runs once per suite, not once per worker. (`--dist loadgroup` with xdist_group marks
@@ -89,7 +89,7 @@ def work_unit(nodeid: str) -> str:
 
 
 # Seconds each unit took in a recorded run (`make test-durations`). The longest units are handed
-# out first, so the two workers end together: in collection order, the units that start a
+# out first, so the workers end together: in collection order, the units that start a
 # service or run the pipeline several times came last and one worker went on alone for minutes.
 # A unit not in the file (a new test file) comes after them; the figures need not be exact.
 DURATIONS_FILE = Path(__file__).parent / "durations.json"
