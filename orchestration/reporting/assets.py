@@ -14,10 +14,14 @@ from orchestration.lib.asset_keys import WAREHOUSE_POOL
 from orchestration.lib.safe_text import markdown_cell
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import connect
+from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
+from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
+from orchestration.reporting.delivery_assets import (delivery_reports, delivery_status, every_municipality_delivered,
+                                                     municipality_month_checks, municipality_month_specs)
 from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
 from orchestration.reporting.headline import headlines, headlines_markdown
-from orchestration.projects.config import ConfigError, ProjectsConfig, load_projects
+from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import FollowupResource
 
 
@@ -58,11 +62,6 @@ def definitions(settings: Settings) -> dg.Definitions:
     """The delivery reports and feedback for the municipalities, the exports for funders, the delivery
     status (a municipality × month grid per project), the serving copy and the checks on targets and
     deliveries."""
-    from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
-    from orchestration.reporting.delivery_assets import (delivery_reports, delivery_status, every_municipality_delivered,
-                                                         municipality_month_checks, municipality_month_specs)
-    from orchestration.reporting.read_copy import read_copy
-
     projects = _projects_for_partitions(settings)
     return dg.Definitions(
         assets=[delivery_reports, kpi_exports, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],

@@ -13,9 +13,10 @@ import io
 import math
 from dataclasses import dataclass, field
 
+from orchestration.lib import kpis
 from orchestration.projects.config import Project
 from orchestration.reporting.kpi_names import KPI_LABELS
-from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, format_value, kind_of, shown_kpis
+from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, format_value, shown_kpis
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def chart_plan(project: Project, trend: Trend) -> ChartPlan:
     line with its target as a dotted line; activity_share when no other measure has a target."""
     series, lines = [], []
     for kpi in shown_kpis(project):
-        kind = kind_of(kpi)
+        kind = kpis.shown_as(kpi)
         label = KPI_LABELS.get(kpi, kpi)
         series.append(Series(kpi, label, trend.values(kpi), kind, "bars" if kpi == ALWAYS_SHOWN else "line"))
         target = project.targets.get(kpi)

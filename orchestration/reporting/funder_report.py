@@ -13,11 +13,12 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib import kpis
 from orchestration.projects.config import Project
 from orchestration.reporting.charts import Trend, chart_plan, trend_png
 from orchestration.reporting.headline import Headline
 from orchestration.reporting.kpi_names import KPI_LABELS, PARTICIPANTS_ON_PACE_LABEL
-from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, Pace, format_value, kind_of, shown_kpis
+from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, Pace, format_value, shown_kpis
 
 HIDDEN = "visas inte"
 YES, NO = "ja", "nej"
@@ -73,7 +74,7 @@ def report_rows(project: Project, figures: dict[str, Figure]) -> list[tuple[str,
     and, while the participants target is not due yet, participants against the target to date."""
     rows = []
     for kpi in shown_kpis(project):
-        kind = kind_of(kpi)
+        kind = kpis.shown_as(kpi)
         figure = figures.get(kpi, Figure(None))
         target = figure.target if figure.target is not None else project.targets.get(kpi)
         figure = Figure(figure.value, figure.suppressed, target, figure.target_met)

@@ -71,7 +71,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestration.lib import kpis
-
 from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
 
 ALL_AREAS = "ALL"

@@ -22,19 +22,13 @@ from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting.kpi_names import KPI_LABELS
 
-PACE_KPI = "participants_pace_target"      # the catalogue's one KPI of kind target
+(PACE_KPI,) = kpis.of_kind("target")        # participants_pace_target, the catalogue's one target
 # Shown for every project: how many took part; and, when no other measure has a target, the
 # share of them that moved to activity (the UVAS headline).
 ALWAYS_SHOWN = "participants"
 SHOWN_WITHOUT_TARGETS = "activity_share"
 
 REACHED, NOT_REACHED = "nått", "inte nått"
-
-
-def kind_of(kpi: str) -> str:
-    """'share' (0..1, shown as a percentage), 'days' or 'count' (the pace target too), as the KPI
-    catalogue has it."""
-    return kpis.shown_as(kpi)
 
 
 def format_value(kind: str, value: float) -> str:
@@ -87,7 +81,7 @@ class Measure:
 
     @property
     def kind(self) -> str:
-        return kind_of(self.kpi)
+        return kpis.shown_as(self.kpi)
 
     @property
     def verdict(self) -> str:

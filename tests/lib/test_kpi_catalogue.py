@@ -20,7 +20,7 @@ from orchestration.lib.warehouse import ensure_schema
 from orchestration.projects.config import BUNDLED_CONFIG, ConfigError, load_projects
 from orchestration.reporting import suppression
 from orchestration.reporting.kpi_names import KPI_DEFINITIONS, KPI_LABELS
-from orchestration.reporting.targets import PACE_KPI, kind_of
+from orchestration.reporting.targets import PACE_KPI
 from orchestration.reporting.workbook import BREAKDOWN_KPIS, PHASE_KPIS, SUMMARY_KPIS, TARGET_SHEET_KPIS, TREND_KPIS
 
 CATALOGUE = kpis.catalogue()
@@ -44,7 +44,7 @@ def test_the_catalogue_reads_every_kpi_in_display_order_with_its_kind_and_scope(
 def test_names_and_kinds_shown_to_readers_are_the_catalogues():
     assert KPI_LABELS == {k.id: k.label for k in CATALOGUE.values()}
     assert list(KPI_DEFINITIONS) == list(CATALOGUE)
-    assert {kpi: kind_of(kpi) for kpi in CATALOGUE} == {
+    assert {kpi: kpis.shown_as(kpi) for kpi in CATALOGUE} == {
         k.id: {"share": "share", "days": "days"}.get(k.kind, "count") for k in CATALOGUE.values()}
     assert TARGET_SHEET_KPIS == tuple(k for k in CATALOGUE if k not in PHASE_KPIS)
     assert set(SUMMARY_KPIS + BREAKDOWN_KPIS + TREND_KPIS + PHASE_KPIS) <= set(CATALOGUE)
