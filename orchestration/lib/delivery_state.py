@@ -2,7 +2,7 @@
 which was rejected and whether a later file corrected it.
 
 The rule is written once, here (`ranked_deliveries_sql`): the file in force for a project,
-municipality and month is the counting delivery (validated with a verdict in
+municipality, month and extract kind (an enrolment snapshot or a mapping file) is the counting delivery (validated with a verdict in
 contract.COUNTING_VERDICTS) that arrived last by `IN_FORCE_ORDER` (`arrival_seq`: the order
 intake found the files in, then received_at, then delivery_id). A rejected file never replaces it.
 Three readers render it:
@@ -40,7 +40,7 @@ def ranked_deliveries_sql(deliveries: str) -> str:
     return f"""select *, coalesce(snapshot_rank = 1, false) as in_force
     from (
         select *, case when counts then row_number() over (
-            partition by project_id, kommunkod, reporting_month, counts
+            partition by project_id, kommunkod, reporting_month, extract_kind, counts
             order by {IN_FORCE_ORDER}) end as snapshot_rank
         from (
             select *, status = '{VALIDATED}' and coalesce(verdict in ({_COUNTING}), false) as counts
@@ -85,7 +85,7 @@ with ranked as (
     {ranked_deliveries_sql("landing.deliveries")}
 ),
 month_in_force as (
-    select project_id, kommunkod, reporting_month, delivery_id as in_force_delivery_id,
+    select project_id, kommunkod, reporting_month, extract_kind, delivery_id as in_force_delivery_id,
            file_name as in_force_file_name, received_at as in_force_received_at,
            arrival_seq as in_force_arrival_seq, sha256 as in_force_sha256
     from ranked where in_force
@@ -101,7 +101,7 @@ stated as (
             else '{REJECTED_EARLIER_COUNTS}'
         end as state
     from ranked r
-    left join month_in_force m using (project_id, kommunkod, reporting_month)
+    left join month_in_force m using (project_id, kommunkod, reporting_month, extract_kind)
 )
 select *,
     state in ({_NEEDS_ACTION}) or (in_force and coalesce(rows_rejected, 0) > 0) as needs_action

@@ -230,6 +230,99 @@ create table if not exists landing.raw_purges (
     deliveries integer not null,           -- how many deliveries referred to the file
     inbox_copies_deleted integer not null  -- copies with the same sha256 removed from the inbox
 );
+
+-- Which contract a delivery follows (lib/mapping_contract.py): INSKRIVNING (the monthly
+-- enrolment snapshot) or KARTLAGGNING (a mapping file from inbox/<project>/<kommunkod>/kartlaggning/).
+-- A delivery is in force within its kind: a mapping file never replaces an enrolment snapshot.
+alter table landing.deliveries add column if not exists extract_kind varchar;
+update landing.deliveries set extract_kind = 'INSKRIVNING' where extract_kind is null;
+
+-- The projects' mapping instruments (projects/instrument.py), written with the configuration.
+create table if not exists landing.mapping_questions (
+    project_id varchar not null,
+    question_id varchar not null,
+    display_order integer not null,
+    domain varchar not null,
+    question_text varchar not null,
+    answer_type varchar not null,          -- mapping_contract.ANSWER_TYPES
+    required boolean not null,
+    min_value double,                      -- scale or number
+    max_value double,
+    fingerprint varchar not null,          -- Question.fingerprint: what the person answering saw
+    primary key (project_id, question_id)
+);
+-- The categories each question's figures are counted for: codes, scale steps, bands of numbers.
+create table if not exists landing.mapping_categories (
+    project_id varchar not null,
+    question_id varchar not null,
+    category varchar not null,
+    label varchar not null,
+    display_order integer not null,
+    lower_bound double,                    -- scale step, or band's lower bound (inclusive)
+    upper_bound double,                    -- band's upper bound (exclusive), null = open
+    primary key (project_id, question_id, category)
+);
+-- Inventory figures: a person counts for a figure when their latest answer to every question
+-- listed for it is one of its codes there (one row per figure, question and code).
+create table if not exists landing.mapping_inventory_rules (
+    project_id varchar not null,
+    figure varchar not null,               -- mapping_contract.INVENTORY_FIGURES
+    question_id varchar not null,
+    code varchar not null
+);
+
+-- Mapping rows after pseudonymisation, before validation: one per person and occasion (no
+-- personnummer; pnr_status as in pseudonymised_rows).
+create table if not exists landing.mapping_pseudonymised_rows (
+    delivery_id varchar not null,
+    row_number integer not null,
+    person_id varchar,
+    is_anonymous boolean not null,
+    pnr_status varchar not null,
+    kon varchar,
+    age_at_answer integer,
+    besvarad date,
+    besvarad_raw_ok boolean not null,      -- false when a value was given but is no date
+    kommunkod_in_file varchar,
+    rapportmanad_in_file varchar,
+    notes varchar,
+    primary key (delivery_id, row_number)
+);
+-- Their answers, one per question (a multiple choice: one per code chosen). The value a
+-- municipality wrote is never stored as such: a code of the question, a number, or scrubbed text.
+create table if not exists landing.mapping_pseudonymised_answers (
+    delivery_id varchar not null,
+    row_number integer not null,
+    question_id varchar not null,
+    answer_status varchar not null,        -- mapping_contract.ANSWER_STATUSES
+    answer_code varchar,                   -- coded question: the code
+    answer_number double,                  -- scale or number question
+    answer_text varchar                    -- free text, scrubbed (privacy/scrub.py)
+);
+
+-- Accepted mapping rows (with or without warnings) and their answers (status OK only).
+create table if not exists landing.mapping_rows (
+    delivery_id varchar not null,
+    project_id varchar not null,
+    kommunkod varchar not null,
+    reporting_month varchar not null,
+    row_number integer not null,
+    person_id varchar not null,
+    is_anonymous boolean not null,
+    kon varchar,
+    age_at_answer integer,
+    besvarad date not null,
+    warnings varchar,                      -- comma-separated warning codes, '' when none
+    primary key (delivery_id, row_number)
+);
+create table if not exists landing.mapping_answers (
+    delivery_id varchar not null,
+    row_number integer not null,
+    question_id varchar not null,
+    answer_code varchar,
+    answer_number double,
+    answer_text varchar
+);
 """
 
 

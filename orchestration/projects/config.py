@@ -18,6 +18,7 @@ import yaml
 
 from orchestration.lib import kpis
 from orchestration.lib.contract import AVSLUTSORSAK
+from orchestration.projects.instrument import Instrument, parse_instrument
 
 BUNDLED_CONFIG = Path(str(resources.files("orchestration.projects") / "example_projects.yaml"))
 KOMMUNER_CSV = Path(str(resources.files("orchestration.projects") / "kommuner.csv"))
@@ -41,6 +42,7 @@ class Project:
     targets: dict[str, float] = field(default_factory=dict)
     target_population: int | None = None
     min_count: int = 5
+    mapping: Instrument | None = None      # `kartlaggning:`: the project maps or inventories its target group
 
     def months(self) -> list[str]:
         """Every reporting month (YYYY-MM) of the project period."""
@@ -158,6 +160,8 @@ def _parse_project(entry: Any, index: int, kommuner: dict[str, str], source: Pat
     if not isinstance(min_count, int) or min_count < 1:
         raise fail("suppression.min_count", f"{min_count!r} ska vara ett heltal ≥ 1.")
 
+    mapping = parse_instrument(entry["kartlaggning"], fail) if entry.get("kartlaggning") is not None else None
+
     return Project(
         id=project_id,
         name=str(entry["name"]),
@@ -172,6 +176,7 @@ def _parse_project(entry: Any, index: int, kommuner: dict[str, str], source: Pat
         targets=targets,
         target_population=population,
         min_count=min_count,
+        mapping=mapping,
     )
 
 
