@@ -234,7 +234,7 @@ create table if not exists landing.raw_purges (
 -- Which contract a delivery follows (lib/mapping_contract.py): INSKRIVNING (the monthly
 -- enrolment snapshot) or KARTLAGGNING (a mapping file from inbox/<project>/<kommunkod>/kartlaggning/).
 -- A delivery is in force within its kind: a mapping file never replaces an enrolment snapshot.
-alter table landing.deliveries add column if not exists extract_kind varchar;
+alter table landing.deliveries add column if not exists extract_kind varchar default 'INSKRIVNING';
 update landing.deliveries set extract_kind = 'INSKRIVNING' where extract_kind is null;
 
 -- The projects' mapping instruments (projects/instrument.py), written with the configuration.
