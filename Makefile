@@ -11,12 +11,14 @@ export GX_ANALYTICS_ENABLED := false
 
 .PHONY: demo test test-durations test-fast dashboard benchmark benchmark-reading benchmark-hostile lock clean
 
-# The virtual environment, installed exactly from the lock file, then the project itself.
+# The virtual environment, installed exactly from the lock file, then the project itself. pip's
+# own bytecode compilation runs on one core; compileall afterwards uses every core (BENCHMARKS.md).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found %d.%d)" % sys.version_info[:2])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true   # as pip, never fail on a file that does not compile
 	cd dbt && ../$(BIN)/dbt parse --quiet --project-dir "$(CURDIR)/dbt" --profiles-dir .
 	touch $(STAMP)
 
