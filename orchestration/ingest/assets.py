@@ -9,6 +9,8 @@ import dagster as dg
 from orchestration.ingest.intake import run_intake
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.layout import HomeLayoutError
+from orchestration.lib.delivery_state import KIND_LABELS
+from orchestration.lib.mapping_contract import MAPPING
 from orchestration.lib.safe_text import console, markdown_cell
 from orchestration.lib.settings import Settings
 from orchestration.privacy.keys import PseudonymKeyError, key_file_warning, verified_key
@@ -73,16 +75,17 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
         context.log.warning(console(f"Ändrades medan den kopierades, tas nästa körning: {relative}"))
     for relative, error in report.failed:
         context.log.warning(console(f"Kunde inte arkiveras ({error}), tas nästa körning: {relative}"))
-    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {markdown_cell(r.file.name)} |"
-                      for r in report.new[:50])
+    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {KIND_LABELS[r.extract_kind]} | "
+                      f"{markdown_cell(r.file.name)} |" for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "nya leveranser": len(report.new),
+        "varav kartläggningar": sum(1 for r in report.new if r.extract_kind == MAPPING),
         "oförändrade filer": report.unchanged,
         "inte inlästa": len(report.unrouted),
         "ändrades under kopieringen": len(report.still_arriving),
         "kunde inte arkiveras": len(report.failed),
         "nya filer": dg.MetadataValue.md(
-            "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
+            "| projekt | kommun | månad | slag | fil |\n|---|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })
     yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"inte inlästa": len(report.unrouted)})
 
