@@ -45,6 +45,8 @@ COPIED_TABLES = {
     "marts.dim_projects": "BI: the projects, their periods and targets",
     "marts.dim_project_areas": "BI: each project's municipalities",
     "marts.fct_project_overlap": "BI: persons in more than one project",
+    "marts.mapping_values": "export, BI: every mapping figure, exact (kartlaggning.csv is built from it)",
+    "marts.fct_mapping_answers": "BI: the mapping answers in force, in long form (pseudonymised, no free text)",
     "ops.marts_builds": "export: the run that built the figures",
 }
 
