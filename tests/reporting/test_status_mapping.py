@@ -126,3 +126,19 @@ def test_monitoring_counts_no_mapping_file_as_a_delivered_month(setup):
     assert query(home, "select file_name, extract_kind from landing.delivery_states where kommunkod = ? and "
                        "reporting_month = '2009-10' and in_force order by extract_kind", [FLEN]) == [
         ("2009-10.csv", "INSKRIVNING"), ("2009-10 svar.csv", "KARTLAGGNING")]
+
+
+def test_the_ui_lists_mapping_files_beside_the_month_grids(setup):
+    from orchestration.reporting.delivery_assets import mapping_files, partition_metadata
+
+    home, config = setup
+    statuses = delivery_status(home.warehouse, config, VVV, today=TODAY)
+    table = mapping_files(statuses, home.reports).splitlines()
+    assert len(table) == 2 + 4
+    rejected = next(line for line in table if "2009-12.csv" in line)
+    assert "| 0482 Flen | 2009-12 |" in rejected and "**Avvisad, ingen leverans gäller för månaden**" in rejected
+    assert all("kartlaggning" in line.split("|")[-2] for line in table[2:])                # the mapping report
+    cell = next(c for c in monitoring.municipality_months(home.warehouse, config, today=TODAY)
+                if (c.kommunkod, c.month) == (FLEN, "2009-10"))
+    metadata = partition_metadata(cell, home.reports)
+    assert "svar.csv" not in metadata["filer"].value and "_kartlaggning_" not in str(metadata["leveransrapport"].value)
