@@ -75,7 +75,8 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
         context.log.warning(console(f"Ändrades medan den kopierades, tas nästa körning: {relative}"))
     for relative, error in report.failed:
         context.log.warning(console(f"Kunde inte arkiveras ({error}), tas nästa körning: {relative}"))
-    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {KIND_LABELS[r.extract_kind]} | "
+    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month}"
+                      f"{f' ({KIND_LABELS[MAPPING].lower()})' if r.extract_kind == MAPPING else ''} | "
                       f"{markdown_cell(r.file.name)} |" for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "nya leveranser": len(report.new),
@@ -85,7 +86,7 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
         "ändrades under kopieringen": len(report.still_arriving),
         "kunde inte arkiveras": len(report.failed),
         "nya filer": dg.MetadataValue.md(
-            "| projekt | kommun | månad | slag | fil |\n|---|---|---|---|---|\n" + table if table else "Inga nya filer."),
+            "| projekt | kommun | månad | fil |\n|---|---|---|---|\n" + table if table else "Inga nya filer."),
     })
     yield dg.MaterializeResult(asset_key=landing_key("unrouted_files"), metadata={"inte inlästa": len(report.unrouted)})
 
