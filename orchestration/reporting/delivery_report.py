@@ -335,14 +335,14 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
             "<th>Avvisade rader</th></tr>")
     for project_id, group in sorted(groups.items(), key=lambda item: (item[0] not in names, list(names).index(item[0])
                                                                    if item[0] in names else 0, item[0])):
-        def rows(kind: str) -> str:
-            return "".join(
+        rows = {ENROLMENT: "", MAPPING: ""}
+        for d in group.itertuples(index=False):
+            rows[d.extract_kind] += (
                 f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
                 f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
                 f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
-                f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>"
-                for d in group.itertuples(index=False) if d.extract_kind == kind)
-        enrolments, mappings = rows(ENROLMENT), rows(MAPPING)
+                f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>")
+        enrolments, mappings = rows[ENROLMENT], rows[MAPPING]
         section = f"<h2>{_e(names.get(project_id, project_id))}</h2>"
         if enrolments or not mappings:
             section += f"<table>{head}{enrolments}</table>"
