@@ -206,5 +206,6 @@ def _typed_answers(frame: pd.DataFrame) -> pd.DataFrame:
     frame["row_number"] = frame["row_number"].astype("int64")
     frame["answer_number"] = frame["answer_number"].astype("float64")
     for column in ("delivery_id", "question_id", "answer_status", "answer_code", "answer_text"):
-        frame[column] = frame[column].astype(object)
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)     # None, not NaN: a NULL in the warehouse
     return frame[list(MAPPING_ANSWER_COLUMNS)]
