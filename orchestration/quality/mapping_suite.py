@@ -16,7 +16,8 @@ on its own answers (`question_id` = the id). Each expectation's `meta` carries w
 the municipality, as in expectations/enrolment_rows.json: reason code, column (for an answer, the
 question id, which is the column's header), verdict and the Swedish message.
 
-`python -m orchestration.quality.mapping_suite <project>` prints a project's suite as JSON.
+`python -m orchestration.quality.mapping_suite <project>` prints a project's suite as JSON
+(`--markdown`: its answer rules as the tables in expectations/README.md).
 """
 
 from __future__ import annotations
@@ -195,15 +196,54 @@ def parameters(project: Project) -> dict[str, Any]:
     return {"age_min": project.age_min, "age_max": project.age_max}
 
 
+def _check(expectation: dict[str, Any]) -> str:
+    """What an expectation checks, in a few words (for the table in expectations/README.md)."""
+    kwargs = expectation["kwargs"]
+    kind = expectation["type"]
+    if kind == "expect_column_values_to_be_in_set":
+        return f"`{kwargs['column']}` in {{{', '.join(str(v) for v in kwargs['value_set'])}}}"
+    if kind == "expect_column_values_to_not_be_in_set":
+        return f"`{kwargs['column']}` not in {{{', '.join(str(v) for v in kwargs['value_set'])}}}"
+    if kind == "expect_column_values_to_be_between":
+        low, high = (kwargs[k]["$PARAMETER"] if isinstance(kwargs[k], dict) else f"{kwargs[k]:g}"
+                     for k in ("min_value", "max_value"))
+        return f"`{kwargs['column']}` between {low} and {high}"
+    if kind == "expect_column_values_to_not_be_null":
+        return f"`{kwargs['column']}` not null"
+    if kind == "expect_column_values_to_not_match_regex":
+        return f"`{kwargs['column']}` not matching `{kwargs['regex']}`"
+    if kind == "expect_column_pair_values_to_be_equal":
+        return f"`{kwargs['column_A']}` = `{kwargs['column_B']}`"
+    return f"`{kwargs['column_A']}` ≥ `{kwargs['column_B']}`"
+
+
+def markdown_table(project: Project) -> str:
+    """The project's answer rules as a markdown table: question, reason code, verdict, check."""
+    lines = [f"| `{project.id}`: question | reason code | verdict | check (row condition `question_id` = the question) |",
+             "|---|---|---|---|"]
+    for question in project.mapping.questions if project.mapping else ():
+        for expectation in answer_expectations(question):
+            meta = expectation["meta"]
+            lines.append(f"| `{question.id}` ({question.type}{', required' if question.required else ''}) | "
+                         f"{meta['reason_code']} | {meta['verdict']} | {_check(expectation)}"
+                         f"{' (an answer given)' if expectation['kwargs']['row_condition']['type'] == 'and' else ''} |")
+        if not answer_expectations(question):
+            lines.append(f"| `{question.id}` ({question.type}) | – | – | none: an optional free text |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    """Print the mapping suite of a project of the configuration (default: the bundled example)."""
+    """Print the mapping suite of a project of the configuration as JSON (or, with --markdown,
+    its answer rules as the table in expectations/README.md)."""
     from orchestration.projects.config import load_projects
 
+    markdown = "--markdown" in argv
+    argv = [a for a in argv if a != "--markdown"]
     if len(argv) != 1:
-        print("användning: python -m orchestration.quality.mapping_suite <projekt-id>", file=sys.stderr)
+        print("användning: python -m orchestration.quality.mapping_suite [--markdown] <projekt-id>", file=sys.stderr)
         return 2
     project = load_projects().project(argv[0])
-    print(json.dumps(suite_document(project), ensure_ascii=False, indent=2))
+    print(markdown_table(project) if markdown else json.dumps(suite_document(project), ensure_ascii=False, indent=2))
     return 0
 
 

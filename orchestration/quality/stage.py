@@ -45,6 +45,9 @@ class ValidationReport:
     verdicts: list[DeliveryVerdict] = field(default_factory=list)
     expectations: list[ExpectationSummary] = field(default_factory=list)
     quarantined_rows: int = 0
+    mapping_deliveries: int = 0          # of `verdicts`: mapping files
+    mapping_rows_accepted: int = 0       # rows written to landing.mapping_rows
+    mapping_answers: int = 0             # answers written to landing.mapping_answers
 
 
 def validate_pending(home: DataHome, config: ProjectsConfig,
@@ -414,6 +417,7 @@ def _validate_mapping_batch(home: DataHome, project, suite, delivery_ids: list[s
             "(kartlaggning:) i projektkonfigurationen. Be projektets samordnare lägga tillbaka frågorna "
             "och skicka filen igen.", 0, 0, 0, 0) for delivery_id in delivery_ids]
         _write_mappings(home, delivery_ids, _no_rows(), _no_warnings(), _no_dropped(), report.verdicts[verdicts_before:])
+        report.mapping_deliveries += len(delivery_ids)
         return
     with connect(home.warehouse, read_only=True) as db:
         rows = db.execute(_MAPPING_ROWS_SQL, [delivery_ids]).df()
@@ -429,7 +433,10 @@ def _validate_mapping_batch(home: DataHome, project, suite, delivery_ids: list[s
     quarantine = outcome.quarantine.merge(
         rows[["delivery_id", "project_id", "kommunkod", "reporting_month"]].drop_duplicates(), on="delivery_id")
     report.quarantined_rows += len(quarantine)
-    _write_mappings(home, delivery_ids, quarantine, outcome.warnings, outcome.dropped, report.verdicts[verdicts_before:])
+    report.mapping_deliveries += len(delivery_ids)
+    report.mapping_rows_accepted += sum(v.rows_accepted for v in report.verdicts[verdicts_before:])
+    report.mapping_answers += _write_mappings(home, delivery_ids, quarantine, outcome.warnings, outcome.dropped,
+                                              report.verdicts[verdicts_before:])
 
 
 def _no_rows() -> pd.DataFrame:
@@ -465,11 +472,11 @@ where a.delivery_id in (select unnest(?)) and a.answer_status = '{ANSWER_OK}'
 
 
 def _write_mappings(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warnings: pd.DataFrame,
-                    dropped: pd.DataFrame, verdicts: list[DeliveryVerdict]) -> None:
+                    dropped: pd.DataFrame, verdicts: list[DeliveryVerdict]) -> int:
     """A batch of mapping verdicts in one transaction: accepted rows (every row of a delivery not
     rejected whole, but its rejected rows) to landing.mapping_rows inside DuckDB, their answers
     with status OK that no warning dropped to landing.mapping_answers, the quarantine and warning
-    lines, the verdicts; the hand-over tables emptied of the batch."""
+    lines, the verdicts; the hand-over tables emptied of the batch. Returns the answers written."""
     accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != REJECTED]
     rejected = quarantine[["delivery_id", "row_number"]].drop_duplicates() if len(quarantine) else _no_rows()
     warned = (warnings.groupby(["delivery_id", "row_number"])["warning_code"]
@@ -483,7 +490,7 @@ def _write_mappings(home: DataHome, pending: list[str], quarantine: pd.DataFrame
         db.register("warned_rows", warned)
         db.register("dropped_answers", dropped if len(dropped) else _no_dropped())
         db.execute(_MAPPING_ACCEPTED_SQL, [accepted_deliveries])
-        db.execute(_MAPPING_ANSWERS_ACCEPTED_SQL, [accepted_deliveries])
+        (answers,) = db.execute(_MAPPING_ANSWERS_ACCEPTED_SQL, [accepted_deliveries]).fetchone()
         for name in ("rejected_rows", "warned_rows", "dropped_answers"):
             db.unregister(name)
         if len(quarantine):
@@ -503,3 +510,4 @@ def _write_mappings(home: DataHome, pending: list[str], quarantine: pd.DataFrame
         for table in ("mapping_pseudonymised_rows", "mapping_pseudonymised_answers"):
             db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [pending])
         db.execute("commit")
+    return int(answers)

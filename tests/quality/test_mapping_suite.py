@@ -91,3 +91,11 @@ def test_the_suite_of_a_project_can_be_printed_for_a_reader_of_the_repository():
     printed = json.loads(done.stdout)
     assert printed == json.loads(json.dumps(suite_document(CONFIG.project("harjedalen")), ensure_ascii=False))
     assert printed["name"] == "mapping_rows_harjedalen"
+
+
+@pytest.mark.parametrize("project_id", MAPPING_PROJECTS)
+def test_the_readme_shows_the_answer_rules_the_example_generates(project_id):
+    from orchestration.quality.mapping_suite import markdown_table
+
+    readme = (REPO / "expectations" / "README.md").read_text(encoding="utf-8")
+    assert markdown_table(CONFIG.project(project_id)) in readme

@@ -150,6 +150,8 @@ def test_the_file_verdict_and_the_accepted_rows_and_answers(validated):
                        "from landing.deliveries where delivery_id = ?", [delivery_id]) == [
         ("VALIDATED", "ACCEPTED_WITH_WARNINGS", None, total, total - rejected_rules, rejected_rules, warned_rules)]
     assert [(v.delivery_id, v.verdict) for v in report.verdicts] == [(delivery_id, "ACCEPTED_WITH_WARNINGS")]
+    assert (report.mapping_deliveries, report.mapping_rows_accepted) == (1, total - rejected_rules)
+    assert query(home, "select count(*) from landing.mapping_answers") == [(report.mapping_answers,)]
     assert query(home, "select count(*), count(distinct person_id) from landing.mapping_rows") == [
         (total - rejected_rules, total - rejected_rules)]
     good = people[len(RULES) + 1:]
