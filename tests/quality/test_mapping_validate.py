@@ -262,3 +262,29 @@ def test_the_concurrent_enrolment_check_compares_enrolment_snapshots_only(tmp_pa
     assert query(home, "select coalesce(extract_kind, 'INSKRIVNING'), verdict, rows_total from landing.deliveries "
                        "order by arrival_seq") == [("INSKRIVNING", "ACCEPTED", 2), ("KARTLAGGNING", "ACCEPTED", 1),
                                                    ("INSKRIVNING", "ACCEPTED_WITH_WARNINGS", 1)]
+
+
+def test_the_dagster_assets_pseudonymise_and_validate_a_mapping_delivery(tmp_path, pseudonym_key):
+    import dagster as dg
+
+    from orchestration.privacy.assets import pseudonymised_rows
+    from orchestration.quality.assets import validate
+    from orchestration.resources import FollowupResource
+
+    home = new_home(tmp_path / "home")
+    prepared_home(home)
+    people = PersonFactory().take(1990, 5)
+    deliver_mapping(home, xlsx_bytes(HEADER, [mapping_row(p) for p in people[:4]]
+                                     + [mapping_row(people[4], fysiskt_aktiv_dagar="99")]), file_name="2009-10.xlsx")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([pseudonymised_rows, validate], instance=instance,
+                                resources={"followup": FollowupResource(home=str(home.root))})
+    assert result.success
+    metadata = {m.asset_key.to_user_string(): {k: v.value for k, v in m.metadata.items()}
+                for m in result.asset_materializations_for_node("validate")}
+    assert metadata["landing/mapping_rows"] == {"kartläggningsfiler validerade": 1, "kartläggningsrader godkända": 5}
+    assert metadata["landing/mapping_answers"] == {"svar sparade": query(home, "select count(*) from landing.mapping_answers")[0][0]}
+    assert metadata["landing/enrolment_rows"] == {"rader godkända": 0}
+    (pseudonymised,) = result.asset_materializations_for_node("pseudonymised_rows")
+    assert pseudonymised.metadata["kartläggningsrader"].value == 5
+    assert query(home, "select verdict, rows_warned from landing.deliveries") == [("ACCEPTED_WITH_WARNINGS", 1)]
