@@ -36,15 +36,16 @@ ROW, ANSWER = "rad", "svar"            # the frame's `record` column: a row or o
 NOT_A_CODE = "?"                       # an answer that is no code of its question, in the frame only
 REJECTED, WARNING = "rejected", "warning"
 
-# Reason codes of the fixed row rules (lib/mapping_contract.py names the answers' statuses).
+# Reason codes of the fixed row rules (lib/mapping_contract.py names the answers' statuses). A rule
+# that is an enrolment file's too has the enrolment's code (expectations/enrolment_rows.json).
 PNR_OGILTIG = "PNR_OGILTIG"
 PNR_LOPNUMMER_000 = "PNR_LOPNUMMER_000"
 PNR_SAKNAS = "PNR_SAKNAS"
 BESVARAD_SAKNAS = "BESVARAD_SAKNAS"
 BESVARAD_OGILTIG = "BESVARAD_OGILTIG"
 BESVARAD_EFTER_MANADEN = "BESVARAD_EFTER_MANADEN"
-KOMMUNKOD_FEL = "KOMMUNKOD_FEL"
-RAPPORTMANAD_FEL = "RAPPORTMANAD_FEL"
+KOMMUNKOD_AVVIKER = "KOMMUNKOD_AVVIKER"
+RAPPORTMANAD_AVVIKER = "RAPPORTMANAD_AVVIKER"
 ALDER_UTANFOR = "ALDER_UTANFOR"
 BESVARAD_FORE_PROJEKTET = "BESVARAD_FORE_PROJEKTET"
 # ... of the answer rules, per question
@@ -84,12 +85,12 @@ _ROW_RULES: tuple[tuple[str, str, str, str, str, dict[str, Any], dict[str, Any] 
      "expect_column_pair_values_a_to_be_greater_than_b",
      {"column_A": "month_end", "column_B": "besvarad", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
      None),
-    (KOMMUNKOD_FEL, "Kommunkoden på raden stämmer inte med kommunmappen filen ligger i. Kontrollera att filen "
+    (KOMMUNKOD_AVVIKER, "Kommunkoden på raden stämmer inte med kommunmappen filen ligger i. Kontrollera att filen "
                     "hamnat i rätt mapp.",
      REJECTED, "kommunkod",
      "expect_column_pair_values_to_be_equal",
      {"column_A": "kommunkod_in_file", "column_B": "kommunkod", "ignore_row_if": "either_value_is_missing"}, None),
-    (RAPPORTMANAD_FEL, "Rapportmånaden på raden stämmer inte med månaden i filnamnet. Rätta filnamnet eller "
+    (RAPPORTMANAD_AVVIKER, "Rapportmånaden på raden stämmer inte med månaden i filnamnet. Rätta filnamnet eller "
                        "kolumnen.",
      REJECTED, "rapportmanad",
      "expect_column_pair_values_to_be_equal",

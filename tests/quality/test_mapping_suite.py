@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = load_projects()
 MAPPING_PROJECTS = [p.id for p in CONFIG.projects if p.mapping is not None]
 ROW_CODES = {"PNR_OGILTIG", "PNR_LOPNUMMER_000", "PNR_SAKNAS", "BESVARAD_SAKNAS", "BESVARAD_OGILTIG",
-             "BESVARAD_EFTER_MANADEN", "KOMMUNKOD_FEL", "RAPPORTMANAD_FEL", "ALDER_UTANFOR", "BESVARAD_FORE_PROJEKTET"}
+             "BESVARAD_EFTER_MANADEN", "KOMMUNKOD_AVVIKER", "RAPPORTMANAD_AVVIKER", "ALDER_UTANFOR", "BESVARAD_FORE_PROJEKTET"}
 
 
 def rules(project_id: str) -> dict[tuple[str, str], dict]:
