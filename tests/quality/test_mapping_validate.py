@@ -31,7 +31,10 @@ PNR_SHAPE = re.compile(r"(?<!\d)(\d{6}|\d{8})[-+ ]?\d{4}(?!\d)")
 
 def full_row(person: Person | None, besvarad: str = "2009-10-12", kon: str = "", kommunkod: str = "",
              rapportmanad: str = "", anonym_id: str = "", pnr: str | None = None, **changed: str) -> list[str]:
-    row = mapping_row(person, besvarad, **changed) if person else ["", besvarad, *mapping_row(Person(dt.date(1990, 1, 1), 100), **changed)[2:]]
+    if person is None:          # no personnummer: the answers of anyone
+        row = ["", besvarad, *mapping_row(Person(dt.date(1990, 1, 1), 100), **changed)[2:]]
+    else:
+        row = mapping_row(person, besvarad, **changed)
     if pnr is not None:
         row[0] = pnr
     return [*row, kon, kommunkod, rapportmanad, anonym_id, "Tindra", "070-765 43 21"]
@@ -165,7 +168,8 @@ def test_the_file_verdict_and_the_accepted_rows_and_answers(validated):
     assert lines == sorted([
         ("boende", "FORALDRAR", None, None), ("delaktig_samhalle", None, 3.0, None), ("forening", "NEJ", None, None),
         ("fysiskt_aktiv_dagar", None, 5.0, None), ("gymnasiet", "AVBRUTIT", None, None),
-        ("nagon_att_prata_med", "JA", None, None), ("ovrigt", None, None, "[namn] vill bli ringd på [telefon] eller nås via [personnummer]"),
+        ("nagon_att_prata_med", "JA", None, None),
+        ("ovrigt", None, None, "[namn] vill bli ringd på [telefon] eller nås via [personnummer]"),
         ("paverka_vardag", None, 4.0, None), ("paverkar_halsan", "KOST", None, None),
         ("paverkar_halsan", "NAT", None, None)], key=lambda line: (line[0], line[1] or ""))
     assert query(home, "select count(*) from landing.mapping_answers where row_number = ? and question_id = 'ovrigt'",
@@ -245,7 +249,8 @@ def test_the_concurrent_enrolment_check_compares_enrolment_snapshots_only(tmp_pa
     home = new_home(tmp_path / "home")
     prepared_home(home, config)
     person, other = PersonFactory().take(1990, 2)
-    write_file(home.inbox / PROJECT / KOMMUNKOD / "2009-09.csv", csv_bytes(ENROLMENT_HEADER, rows_for([person, other], "2009-09-01")))
+    write_file(home.inbox / PROJECT / KOMMUNKOD / "2009-09.csv",
+               csv_bytes(ENROLMENT_HEADER, rows_for([person, other], "2009-09-01")))
     run_intake(home, config)
     mapping_id = deliver_mapping(home, csv_bytes(HEADER, [mapping_row(person)]), file_name="2009-10.csv")
     pseudonymise_pending(home, load_key(home.root))
@@ -283,7 +288,8 @@ def test_the_dagster_assets_pseudonymise_and_validate_a_mapping_delivery(tmp_pat
     metadata = {m.asset_key.to_user_string(): {k: v.value for k, v in m.metadata.items()}
                 for m in result.asset_materializations_for_node("validate")}
     assert metadata["landing/mapping_rows"] == {"kartläggningsfiler validerade": 1, "kartläggningsrader godkända": 5}
-    assert metadata["landing/mapping_answers"] == {"svar sparade": query(home, "select count(*) from landing.mapping_answers")[0][0]}
+    (answers,) = query(home, "select count(*) from landing.mapping_answers")[0]
+    assert metadata["landing/mapping_answers"] == {"svar sparade": answers}
     assert metadata["landing/enrolment_rows"] == {"rader godkända": 0}
     (pseudonymised,) = result.asset_materializations_for_node("pseudonymised_rows")
     assert pseudonymised.metadata["kartläggningsrader"].value == 5
