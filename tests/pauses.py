@@ -70,10 +70,10 @@ def _pause_before_reading(flag: Path, sha_prefix: str) -> None:
 
     read = IsolatedReader.read
 
-    def pausing_read(self, path: Path):
+    def pausing_read(self, path: Path, *args, **kwargs):
         if Path(path).name.startswith(sha_prefix):
             _wait_here(flag)
-        return read(self, path)
+        return read(self, path, *args, **kwargs)
 
     IsolatedReader.read = pausing_read
 

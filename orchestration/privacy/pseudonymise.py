@@ -20,6 +20,7 @@ from pseudonymize.transforms.alias import AliasContext, DeterministicAliasAssign
 
 from orchestration.ingest.normalise import month_end, parse_code, parse_date
 from orchestration.lib.contract import AVSLUTSORSAK, FAS, KON, OPTIONAL_CODES
+from orchestration.lib.mapping_contract import ENROLMENT
 from orchestration.privacy import personnummer
 from orchestration.privacy.scrub import NoteScrubber
 
@@ -72,6 +73,7 @@ class DeliveryContext:
     project_id: str
     kommunkod: str
     reporting_month: str
+    extract_kind: str = ENROLMENT       # lib/mapping_contract.EXTRACT_KINDS: which contract the file follows
 
 
 def pseudonymise_rows(rows: pd.DataFrame, delivery: DeliveryContext, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
@@ -89,50 +91,83 @@ def pseudonymise_deliveries(extracts: list[tuple[pd.DataFrame, DeliveryContext]]
     few thousand), each personnummer is checked once per distinct spelling with the
     reference-month arithmetic done on arrays, and each distinct person is hashed once per run.
     The rules are those of personnummer.parse and ingest/normalise, value for value."""
-    parts = [rows for rows, _ in extracts if len(rows)]
-    if not parts:
+    stacked = stack(extracts)
+    if stacked is None:
         return _typed(pd.DataFrame({column: [] for column in PSEUDONYMISED_COLUMNS}))
-    # a column one file lacks is blank in its rows, as a missing column is for one file alone
-    columns = list(dict.fromkeys(column for part in parts for column in part.columns))
-    frame = pd.concat([part.reindex(columns=columns, fill_value="") for part in parts], ignore_index=True)
-    n = len(frame)
-    lengths = [len(rows) for rows, _ in extracts if len(rows)]
-    contexts = [delivery for rows, delivery in extracts if len(rows)]
-    position = np.repeat(np.arange(len(contexts)), lengths)
-    reference = np.array([np.datetime64(month_end(d.reporting_month), "D") for d in contexts])[position]
-    out: dict[str, object] = {
-        "delivery_id": np.array([d.delivery_id for d in contexts], dtype=object)[position],
-        "row_number": frame["row_number"].astype("int64").to_numpy(),
-    }
-    notes = _Notes(n)
+    frame, notes = stacked.frame, stacked.notes
+    out: dict[str, object] = {"delivery_id": stacked.delivery_ids, "row_number": stacked.row_numbers}
 
     start, out["startdatum_raw_ok"] = _per_value(frame, "startdatum", _date_of)
     end, out["slutdatum_raw_ok"] = _per_value(frame, "slutdatum", _date_of)
     start, end = start.astype("datetime64[D]"), end.astype("datetime64[D]")
     out["startdatum"], out["slutdatum"] = start, end
 
-    person = _persons(frame, reference, pseudonymiser, notes)
-    person = _anonymous(frame, contexts, position, person, pseudonymiser)
-    out.update(person_id=person.person_id, is_anonymous=person.is_anonymous, pnr_status=person.status)
-
-    kon, unknown_kon = _per_value(frame, "kon", _kon_code)
-    notes.add(unknown_kon, "KOD_OKAND:kon")
-    out["kon"] = np.where(np.equal(kon, None), person.kon, kon)
+    person = identify(stacked, pseudonymiser)
+    out.update(person_id=person.person_id, is_anonymous=person.is_anonymous, pnr_status=person.status,
+               kon=person.kon_of_row)
 
     optional: dict[str, np.ndarray] = {}
     for column, codes in OPTIONAL_CODES.items():
         optional[column], unknown = _per_value(frame, column, lambda text, codes=codes: _optional_code(text, codes))
         notes.add(unknown, f"KOD_OKAND:{column}")
 
-    out["age_at_start"] = _age(person.birth, start)
+    out["age_at_start"] = age_on(person.birth, start)
     out["avslutsorsak"], _ = _per_value(frame, "avslutsorsak", lambda text: (_known_or_raw(parse_code(text), AVSLUTSORSAK), False))
     out["fas"], _ = _per_value(frame, "fas", lambda text: (_known_or_raw(parse_code(text), FAS), False))
     out.update(optional)
     out["kommunkod_in_file"], _ = _per_value(frame, "kommunkod", lambda text: (text or None, False))
     out["rapportmanad_in_file"], _ = _per_value(frame, "rapportmanad", lambda text: (text or None, False))
     out["notes"] = notes.joined()
-    out["anteckning"] = _scrubbed_notes(frame, pseudonymiser)
+    out["anteckning"] = scrubbed(frame, "anteckning", pseudonymiser)
     return _typed(pd.DataFrame(out, columns=list(PSEUDONYMISED_COLUMNS)))
+
+
+@dataclass
+class Stacked:
+    """The rows of many deliveries as one frame of text, with each row's delivery (`position`
+    into `contexts`), the delivery's month end (the reference date of a personnummer) and the
+    notes found while reading them. Shared by enrolment and mapping extracts."""
+
+    frame: pd.DataFrame
+    contexts: list[DeliveryContext]
+    position: np.ndarray
+    reference: np.ndarray
+    notes: "_Notes"
+
+    @property
+    def delivery_ids(self) -> np.ndarray:
+        return np.array([d.delivery_id for d in self.contexts], dtype=object)[self.position]
+
+    @property
+    def row_numbers(self) -> np.ndarray:
+        return self.frame["row_number"].astype("int64").to_numpy()
+
+
+def stack(extracts: list[tuple[pd.DataFrame, DeliveryContext]]) -> Stacked | None:
+    """The deliveries' rows in one frame (None when there are none). A column one file lacks is
+    blank in its rows, as a missing column is for one file alone."""
+    parts = [rows for rows, _ in extracts if len(rows)]
+    if not parts:
+        return None
+    columns = list(dict.fromkeys(column for part in parts for column in part.columns))
+    frame = pd.concat([part.reindex(columns=columns, fill_value="") for part in parts], ignore_index=True)
+    lengths = [len(rows) for rows, _ in extracts if len(rows)]
+    contexts = [delivery for rows, delivery in extracts if len(rows)]
+    position = np.repeat(np.arange(len(contexts)), lengths)
+    reference = np.array([np.datetime64(month_end(d.reporting_month), "D") for d in contexts])[position]
+    return Stacked(frame, contexts, position, reference, _Notes(len(frame)))
+
+
+def identify(stacked: Stacked, pseudonymiser: Pseudonymiser) -> "_Persons":
+    """Every row's person: the personnummer checked and replaced by its pseudonym (or an
+    anonym_id's), birth date and kön derived; a `kon` column overrides the derived kön, and a
+    code outside the contract's list is noted (KOD_OKAND:kon) and falls back to it."""
+    person = _persons(stacked.frame, stacked.reference, pseudonymiser, stacked.notes)
+    person = _anonymous(stacked.frame, stacked.contexts, stacked.position, person, pseudonymiser)
+    kon, unknown_kon = _per_value(stacked.frame, "kon", _kon_code)
+    stacked.notes.add(unknown_kon, "KOD_OKAND:kon")
+    person.kon_of_row = np.where(np.equal(kon, None), person.kon, kon)
+    return person
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +246,8 @@ class _Persons:
         self.is_anonymous = np.zeros(n, dtype=bool)
         self.status = np.full(n, "OK", dtype=object)
         self.birth = np.full(n, np.datetime64("NaT", "D"))
-        self.kon = np.full(n, None, dtype=object)
+        self.kon = np.full(n, None, dtype=object)         # from the personnummer
+        self.kon_of_row = np.full(n, None, dtype=object)  # the row's kon column, else the above
         self.blank = np.zeros(n, dtype=bool)
 
 
@@ -339,7 +375,7 @@ def _anonymous(frame: pd.DataFrame, contexts: list[DeliveryContext], position: n
     return persons
 
 
-def _age(birth: np.ndarray, start: np.ndarray) -> pd.array:
+def age_on(birth: np.ndarray, start: np.ndarray) -> pd.array:
     """personnummer.age_on(birth, start) where both are known."""
     known = ~np.isnat(birth) & ~np.isnat(start)
     age = pd.array(np.full(len(birth), pd.NA), dtype="Int64")
@@ -351,12 +387,13 @@ def _age(birth: np.ndarray, start: np.ndarray) -> pd.array:
     return age
 
 
-def _scrubbed_notes(frame: pd.DataFrame, pseudonymiser: Pseudonymiser) -> np.ndarray:
-    """Each non-blank note scrubbed with its row's own names and street (privacy/scrub.py)."""
+def scrubbed(frame: pd.DataFrame, column: str, pseudonymiser: Pseudonymiser) -> np.ndarray:
+    """Each non-blank cell of a free-text column (the note `anteckning`, a mapping's free-text
+    answer) scrubbed with its row's own names and street (privacy/scrub.py); None where blank."""
     result = np.full(len(frame), None, dtype=object)
-    if "anteckning" not in frame.columns:
+    if column not in frame.columns:
         return result
-    notes = frame["anteckning"].to_numpy(dtype=object)
+    notes = frame[column].to_numpy(dtype=object)
     present = [i for i, note in enumerate(notes)
                if note is not None and str(note).strip() and str(note).strip().lower() != "nan"]
     columns = {c: frame[c].to_numpy(dtype=object) if c in frame.columns else None for c in ("fornamn", "efternamn", "adress")}

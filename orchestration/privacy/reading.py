@@ -20,6 +20,7 @@ from pathlib import Path
 
 from orchestration.ingest.limits import ReadLimits
 from orchestration.privacy.extract.reader import Extract, ExtractReadError
+from orchestration.privacy.extract.schema import ENROLMENT_SCHEMA, ColumnSchema
 
 POLL_SECONDS = 0.1
 STARTUP_SECONDS = 120             # for the child to start and import the reader (~0.4 s on an idle machine)
@@ -36,16 +37,18 @@ class ReadFailure:
 
 
 def _serve(connection: Connection) -> None:
-    """The child: read the files it is sent, one at a time, until it is sent None."""
+    """The child: read the files it is sent, one at a time, until it is sent None. Each request is
+    (path, schema): the columns to keep (schema.py), plain data that pickles through the pipe."""
     from orchestration.privacy.extract.reader import read_extract
 
     connection.send(READY)        # the time limit of a file starts now, not while Python starts
     while True:
-        path = connection.recv()
-        if path is None:
+        request = connection.recv()
+        if request is None:
             return
+        path, schema = request
         try:
-            answer: Extract | ReadFailure = read_extract(Path(path))
+            answer: Extract | ReadFailure = read_extract(Path(path), schema=schema)
         except ExtractReadError as error:
             answer = ReadFailure(error.code, error.message)
         except MemoryError:
@@ -84,15 +87,17 @@ class IsolatedReader:
     def __exit__(self, *_) -> None:
         self.close()
 
-    def read(self, path: Path) -> Extract | ReadFailure:
-        """The file's rows, or why they cannot be had."""
+    def read(self, path: Path, schema: ColumnSchema = ENROLMENT_SCHEMA) -> Extract | ReadFailure:
+        """The file's rows with the schema's columns (an enrolment extract's unless told
+        otherwise), or why they cannot be had."""
         self._start()
+        request = (str(path), schema)
         try:
-            self._connection.send(str(path))
+            self._connection.send(request)
         except (BrokenPipeError, OSError):
             self._stop()
             self._start()
-            self._connection.send(str(path))
+            self._connection.send(request)
         started = time.monotonic()
         while True:
             if self._connection.poll(POLL_SECONDS):

@@ -35,7 +35,10 @@ from orchestration.privacy.keys import (
 )
 
 NEW_KEY_ENV_VAR = "FOLLOWUP_NEW_PSEUDONYM_KEY"
-ROW_TABLES = ("pseudonymised_rows", "enrolment_rows", "quarantine_rows", "row_warnings")
+# Every landing table with rows of a delivery (pseudonyms, or verdicts made from them): enrolment
+# and mapping extracts alike.
+ROW_TABLES = ("pseudonymised_rows", "enrolment_rows", "quarantine_rows", "row_warnings",
+              "mapping_pseudonymised_rows", "mapping_pseudonymised_answers", "mapping_rows", "mapping_answers")
 ROTATIONS_DDL = """
 create schema if not exists ops;
 create table if not exists ops.key_rotations (
@@ -133,6 +136,7 @@ def _deliveries_to_reset(home: DataHome) -> list[tuple[str, str, str]]:
             "select delivery_id, archive_path, sha256 from landing.deliveries "
             f"where status = '{PSEUDONYMISED}' or (status = '{VALIDATED}' and coalesce(rows_total, 0) > 0) "
             "or delivery_id in (select delivery_id from landing.pseudonymised_rows) "
+            "or delivery_id in (select delivery_id from landing.mapping_pseudonymised_rows) "
             "order by arrival_seq").fetchall()
 
 

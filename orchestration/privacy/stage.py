@@ -11,6 +11,11 @@ with deliveries still waiting, each start counts in `process_attempts`: from the
 those deliveries are taken one at a time, each marked in `processing_alone_since` before it is
 read, so a delivery that kills the stage once more is the one marked, and the next start gives it
 its final verdict (LASNING_AVBROTS) instead of reading it again.
+
+Enrolment and mapping deliveries (landing.deliveries.extract_kind) go through the same batches
+with the same guarantees: a mapping file is read with its project's question columns (the
+instrument as the configuration wrote it into the warehouse, privacy/mapping.py) and written to
+landing.mapping_pseudonymised_rows and _answers, in the batch's transaction.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ import pandas as pd
 from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.contract import PSEUDONYMISED, RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING
 from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
+from orchestration.privacy.mapping import instruments_in_warehouse, pseudonymise_mapping_deliveries, schema_of
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
 from orchestration.privacy.reading import IsolatedReader, ReadFailure
+from orchestration.projects.instrument import Instrument
 
 
 @dataclass
@@ -38,6 +46,9 @@ class PseudonymiseReport:
     note_replacements: dict[str, int] = field(default_factory=dict)   # label -> count, e.g. [namn]: 12
     unreadable: list[tuple[str, str]] = field(default_factory=list)   # (delivery_id, reason code)
     taken_alone: int = 0                                              # deliveries of earlier failed starts
+    mapping_deliveries: int = 0                                       # of `deliveries`: mapping files
+    mapping_rows: int = 0                                             # of `rows`: mapping rows
+    mapping_answers: int = 0                                          # their answer lines
 
 
 # From this start on, deliveries still waiting are taken one at a time (two starts before died).
@@ -48,6 +59,9 @@ ABANDONED = ReadFailure(
     "Behandlingen av filen avbröts två gånger utan att bli klar, och filen läses därför inte igen. "
     "Filen kan vara skadad eller felaktigt uppbyggd. Öppna den i Excel, spara den som .xlsx eller CSV "
     "och skicka den igen.")
+
+# The landing tables a delivery's pseudonymised rows are written to, by kind.
+PSEUDONYMISED_TABLES = ("pseudonymised_rows", "mapping_pseudonymised_rows", "mapping_pseudonymised_answers")
 
 
 @dataclass(frozen=True)
@@ -65,35 +79,39 @@ def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYM
     Each batch is written in one transaction together with its deliveries' new status, so a run
     stopped midway leaves every delivery either RECEIVED (taken again by the next run) or
     PSEUDONYMISED with all its rows; memory stays bounded by the batch, not the backlog."""
-    pending = _start(home)
+    pending, instruments = _start(home)
     report = PseudonymiseReport()
     pseudonymiser = Pseudonymiser(key)
     persons: set[str] = set()
     failures: list[tuple[str, ReadFailure]] = [(p.context.delivery_id, ABANDONED) for p in pending if p.abandoned]
+    failures += [(p.context.delivery_id, _no_instrument(p.context.project_id)) for p in pending
+                 if not p.abandoned and p.context.extract_kind == MAPPING and p.context.project_id not in instruments]
+    pending = [p for p in pending if p.context.extract_kind != MAPPING or p.context.project_id in instruments]
     alone = [p for p in pending if not p.abandoned and p.attempts >= ALONE_FROM_ATTEMPT]
     together = [p for p in pending if not p.abandoned and p.attempts < ALONE_FROM_ATTEMPT]
     with connect(home.warehouse) as db, IsolatedReader(limits) as reader:
         ids = [p.context.delivery_id for p in pending]
         if ids:   # rows left by a run that stopped before marking its deliveries
-            db.execute("delete from landing.pseudonymised_rows where delivery_id in (select unnest(?))", [ids])
+            for table in PSEUDONYMISED_TABLES:
+                db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [ids])
         _record_failures(db, failures)
         for item in alone:
             _mark_alone(db, item.context.delivery_id)
-            batch = _read_into(reader, home, [item], failures)
-            failures += _write_batch(db, batch, pseudonymiser, report, persons)
+            batch = _read_into(reader, home, [item], instruments, failures)
+            failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
             _record_failures(db, failures)
             report.taken_alone += 1
         batch: list[tuple[pd.DataFrame, DeliveryContext, str]] = []
         batch_size = 0
         for item in together:
-            read = _read_into(reader, home, [item], failures)
+            read = _read_into(reader, home, [item], instruments, failures)
             size = sum(len(frame) for frame, _, _ in read)
             if batch and batch_size + size > batch_rows:
-                failures += _write_batch(db, batch, pseudonymiser, report, persons)
+                failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
                 batch, batch_size = [], 0
             batch += read
             batch_size += size
-        failures += _write_batch(db, batch, pseudonymiser, report, persons)
+        failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
         _record_failures(db, failures)
     report.persons = len(persons)
     report.note_replacements = dict(sorted(pseudonymiser.note_replacements.items()))
@@ -101,25 +119,32 @@ def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYM
     return report
 
 
-def _start(home: DataHome) -> list[Pending]:
-    """Count this start for every waiting delivery (one statement) and return them in order."""
+def _start(home: DataHome) -> tuple[list[Pending], dict[str, Instrument]]:
+    """Count this start for every waiting delivery (one statement) and return them in order, with
+    the projects' mapping instruments as the configuration wrote them into the warehouse."""
     with connect(home.warehouse) as db:
         db.execute("update landing.deliveries set process_attempts = coalesce(process_attempts, 0) + 1 "
                    "where status = ?", [RECEIVED])
         rows = db.execute(
-            "select delivery_id, project_id, kommunkod, reporting_month, archive_path, process_attempts, "
+            "select delivery_id, project_id, kommunkod, reporting_month, "
+            f"coalesce(extract_kind, '{ENROLMENT}'), archive_path, process_attempts, "
             "processing_alone_since is not null from landing.deliveries "
             "where status = ? order by received_at, delivery_id", [RECEIVED]
         ).fetchall()
-    return [Pending(DeliveryContext(d, p, k, m), path, attempts, abandoned)
-            for d, p, k, m, path, attempts, abandoned in rows]
+        instruments = instruments_in_warehouse(db) if any(row[4] == MAPPING for row in rows) else {}
+    return [Pending(DeliveryContext(d, p, k, m, kind), path, attempts, abandoned)
+            for d, p, k, m, kind, path, attempts, abandoned in rows], instruments
 
 
-def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending],
+def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending], instruments: dict[str, Instrument],
                failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
     read = []
     for item in items:
-        answer = reader.read(home.root / item.archive_path)
+        context = item.context
+        if context.extract_kind == MAPPING:
+            answer = reader.read(home.root / item.archive_path, schema_of(instruments[context.project_id]))
+        else:
+            answer = reader.read(home.root / item.archive_path)
         if isinstance(answer, ReadFailure):
             failures.append((item.context.delivery_id, answer))
         else:
@@ -146,25 +171,33 @@ def _record_failures(db, failures: list[tuple[str, ReadFailure]]) -> None:
 
 
 def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pseudonymiser: Pseudonymiser,
-                 report: PseudonymiseReport, persons: set[str]) -> list[tuple[str, ReadFailure]]:
+                 instruments: dict[str, Instrument], report: PseudonymiseReport,
+                 persons: set[str]) -> list[tuple[str, ReadFailure]]:
     """Pseudonymise and write a batch; when that fails, each delivery on its own, so one whose
     rows break pseudonymisation gets a verdict and the others are written. Returns the failures."""
     if not batch:
         return []
+    enrolments = [(frame, context) for frame, context, _ in batch if context.extract_kind != MAPPING]
+    mappings = [(frame, context) for frame, context, _ in batch if context.extract_kind == MAPPING]
     try:
-        rows = pseudonymise_deliveries([(frame, context) for frame, context, _ in batch], pseudonymiser)
+        rows = pseudonymise_deliveries(enrolments, pseudonymiser) if enrolments else None
+        mapped = pseudonymise_mapping_deliveries(mappings, instruments, pseudonymiser) if mappings else None
     except Exception as error:  # noqa: BLE001 - a pure function of the rows: what fails is the data
         if len(batch) == 1:
             return [(batch[0][1].delivery_id, _cannot_process(error))]
         failures = []
         for one in batch:
-            failures += _write_batch(db, [one], pseudonymiser, report, persons)
+            failures += _write_batch(db, [one], pseudonymiser, instruments, report, persons)
         return failures
+    written = [("pseudonymised_rows", rows)]
+    if mapped is not None:
+        written += [("mapping_pseudonymised_rows", mapped.rows), ("mapping_pseudonymised_answers", mapped.answers)]
     db.execute("begin transaction")
-    if len(rows):
-        db.register("pseudonymised_frame", rows)
-        db.execute("insert into landing.pseudonymised_rows by name select * from pseudonymised_frame")
-        db.unregister("pseudonymised_frame")
+    for table, frame in written:
+        if frame is not None and len(frame):
+            db.register("pseudonymised_frame", frame)
+            db.execute(f"insert into landing.{table} by name select * from pseudonymised_frame")
+            db.unregister("pseudonymised_frame")
     db.execute(f"update landing.deliveries set status = '{PSEUDONYMISED}', unknown_columns = read.unknown_columns, "
                "processing_alone_since = null "
                "from (select unnest(?) as delivery_id, unnest(?) as unknown_columns) as read "
@@ -172,10 +205,26 @@ def _write_batch(db, batch: list[tuple[pd.DataFrame, DeliveryContext, str]], pse
                [[context.delivery_id for _, context, _ in batch], [unknown for _, _, unknown in batch]])
     db.execute("commit")
     report.deliveries += len(batch)
-    report.rows += len(rows)
-    report.notes += int(rows["anteckning"].notna().sum())
-    persons.update(rows["person_id"].dropna().unique())
+    if rows is not None:
+        report.rows += len(rows)
+        report.notes += int(rows["anteckning"].notna().sum())
+        persons.update(rows["person_id"].dropna().unique())
+    if mapped is not None:
+        report.mapping_deliveries += len(mappings)
+        report.rows += len(mapped.rows)
+        report.mapping_rows += len(mapped.rows)
+        report.mapping_answers += len(mapped.answers)
+        persons.update(mapped.rows["person_id"].dropna().unique())
     return []
+
+
+def _no_instrument(project_id: str) -> ReadFailure:
+    """A mapping delivery whose project has no instrument (any more) in the configuration."""
+    return ReadFailure(
+        "KARTLAGGNING_SAKNAS",
+        f"Filen är en kartläggning, men projektet {project_id} har ingen kartläggning (kartlaggning:) i "
+        "projektkonfigurationen och filen kan därför inte läsas. Lägg filen i kommunmappen om den är en "
+        "deltagarlista, eller be projektets samordnare lägga till kartläggningens frågor, och skicka filen igen.")
 
 
 def _cannot_process(error: BaseException) -> ReadFailure:

@@ -22,6 +22,8 @@ VALIDATED_TABLES = {
     "enrolment_rows": "Godkända rader (med eller utan varning): inskrivningarna i varje leverans.",
     "quarantine_rows": "Avvisade rader med orsakskod, kolumn och meddelande till kommunen.",
     "row_warnings": "Varningar på godkända rader.",
+    "mapping_rows": "Godkända kartläggningsrader (med eller utan varning): en rad per person och tillfälle.",
+    "mapping_answers": "Svaren på godkända kartläggningsrader (ett per fråga, ett per kod vid flerval); fritext rensad.",
 }
 RULE_OUTCOMES = {"rejected": "raden avvisas", "warning": "varning"}
 
@@ -71,7 +73,8 @@ def rejected_before_validation(warehouse, since: float | None, validated: list[s
            for t, d in VALIDATED_TABLES.items()],
     check_specs=[dg.AssetCheckSpec(SUITE_CHECK, asset=landing_key("enrolment_rows"),
                                    description="Leveransavtalets regler för rader och filer "
-                                               "(expectations/enrolment_rows.json) på körningens nya filer")],
+                                               "(expectations/enrolment_rows.json, och för kartläggningar "
+                                               "sviten som byggs från projektets frågor) på körningens nya filer")],
 )
 def validate(context: dg.AssetExecutionContext, followup: FollowupResource):
     """Kör avtalets regler (Great Expectations) på nya pseudonymiserade rader: godkända rader går
@@ -84,9 +87,12 @@ def validate(context: dg.AssetExecutionContext, followup: FollowupResource):
     counts = {
         "deliveries": {"filer validerade": len(report.verdicts),
                        **{f"utfall: {VERDICT_LABELS.get(k, k).lower()}": n for k, n in sorted(verdicts.items())}},
-        "enrolment_rows": {"rader godkända": sum(v.rows_accepted for v in report.verdicts)},
+        "enrolment_rows": {"rader godkända": sum(v.rows_accepted for v in report.verdicts) - report.mapping_rows_accepted},
         "quarantine_rows": {"rader avvisade": report.quarantined_rows},
         "row_warnings": {"rader med varning": sum(v.rows_warned for v in report.verdicts)},
+        "mapping_rows": {"kartläggningsfiler validerade": report.mapping_deliveries,
+                         "kartläggningsrader godkända": report.mapping_rows_accepted},
+        "mapping_answers": {"svar sparade": report.mapping_answers},
     }
     for table in VALIDATED_TABLES:
         yield dg.MaterializeResult(asset_key=landing_key(table), metadata=counts[table])

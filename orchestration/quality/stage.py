@@ -1,5 +1,11 @@
 """Validate stage: run the contract suite on pseudonymised rows; accepted rows go on, the rest
-to quarantine; every delivery gets its file verdict."""
+to quarantine; every delivery gets its file verdict.
+
+Enrolment deliveries (extract_kind INSKRIVNING) are validated with expectations/enrolment_rows.json
+and the rules across rows and files; mapping deliveries (KARTLAGGNING) with the suite generated
+from their project's instrument (quality/mapping_suite.py, mapping_validate.py). Neither path
+takes the other's deliveries.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,12 @@ import pandas as pd
 from orchestration.lib.contract import ACCEPTED, PSEUDONYMISED, REJECTED, VALIDATED
 from orchestration.lib.delivery_state import ranked_deliveries_sql
 from orchestration.lib.home import DataHome
+from orchestration.lib.mapping_contract import ANSWER_OK, ENROLMENT, MAPPING
 from orchestration.lib.thresholds import MAX_REJECTED_SHARE, VALIDATE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig
+from orchestration.quality.mapping_suite import build_suite
+from orchestration.quality.mapping_validate import validate_mapping_rows
 from orchestration.quality.validate import (
     DeliveryVerdict,
     ExpectationSummary,
@@ -36,6 +45,9 @@ class ValidationReport:
     verdicts: list[DeliveryVerdict] = field(default_factory=list)
     expectations: list[ExpectationSummary] = field(default_factory=list)
     quarantined_rows: int = 0
+    mapping_deliveries: int = 0          # of `verdicts`: mapping files
+    mapping_rows_accepted: int = 0       # rows written to landing.mapping_rows
+    mapping_answers: int = 0             # answers written to landing.mapping_answers
 
 
 def validate_pending(home: DataHome, config: ProjectsConfig,
@@ -49,15 +61,26 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     one rule that looks across deliveries (a person enrolled in another municipality at the same
     time) only looks at snapshots of the delivery's own month or earlier, which an earlier batch
     has validated by then or which are in the same batch. A month larger than a batch is taken in
-    parts of whole deliveries (`_validate_large_month`). A stopped run resumes at its batch."""
+    parts of whole deliveries (`_validate_large_month`). A stopped run resumes at its batch.
+    Mapping deliveries are validated after them, per project (`validate_pending_mappings`)."""
     with connect(home.warehouse, read_only=True) as db:
         deliveries = db.execute(
             "select d.reporting_month, d.delivery_id, count(p.row_number) from landing.deliveries d "
             "left join landing.pseudonymised_rows p using (delivery_id) "
-            "where d.status = ? group by 1, 2 order by 1, 2", [PSEUDONYMISED]).fetchall()
+            f"where d.status = ? and {_IS_ENROLMENT} group by 1, 2 order by 1, 2", [PSEUDONYMISED]).fetchall()
     report = ValidationReport()
-    if not deliveries:
-        return report
+    if deliveries:
+        _validate_enrolments(home, config, deliveries, max_rejected_share, batch_rows, report)
+    validate_pending_mappings(home, config, max_rejected_share, batch_rows, report)
+    report.expectations = _summed(report.expectations)
+    return report
+
+
+_IS_ENROLMENT = f"coalesce(d.extract_kind, '{ENROLMENT}') = '{ENROLMENT}'"
+
+
+def _validate_enrolments(home: DataHome, config: ProjectsConfig, deliveries: list[tuple[str, str, int]],
+                         max_rejected_share: float, batch_rows: int, report: ValidationReport) -> None:
     months: dict[str, list[tuple[str, int]]] = {}
     for month, delivery_id, rows in deliveries:
         months.setdefault(month, []).append((delivery_id, rows))
@@ -75,8 +98,6 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
         batch += [delivery_id for delivery_id, _ in in_month]
         size += rows
     _validate_batch(home, config, batch, suite, max_rejected_share, report)
-    report.expectations = _summed(report.expectations)
-    return report
 
 
 def _summed(summaries: list[ExpectationSummary]) -> list[ExpectationSummary]:
@@ -218,7 +239,8 @@ as_validated as (   -- the deliveries as they will be once this run's verdicts a
     select * replace (
         case when delivery_id in (select delivery_id from pending_deliveries) then '{VALIDATED}' else status end as status,
         case when delivery_id in (select delivery_id from pending_deliveries) then '{ACCEPTED}' else verdict end as verdict)
-    from landing.deliveries
+    from landing.deliveries d
+    where {_IS_ENROLMENT}   -- a mapping file is no enrolment snapshot
 ),
 month_in_force as (   -- each project, municipality and month's snapshot in force (lib/delivery_state.py)
     select delivery_id, project_id, kommunkod, reporting_month
@@ -342,3 +364,150 @@ def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warning
         # The pseudonymised rows were a hand-over between two stages; the validated tables now hold them.
         db.execute("delete from landing.pseudonymised_rows where delivery_id in (select unnest(?))", [pending])
         db.execute("commit")
+
+
+# --- mapping deliveries (kartläggning) -------------------------------------------------------------
+
+_MAPPING_ROWS_SQL = ("select p.*, d.project_id, d.kommunkod, d.reporting_month, "
+                     "last_day(strptime(d.reporting_month || '-01', '%Y-%m-%d'))::timestamp as month_end "
+                     "from landing.mapping_pseudonymised_rows p join landing.deliveries d using (delivery_id) "
+                     f"where d.status = '{PSEUDONYMISED}' and d.extract_kind = '{MAPPING}' "
+                     "and d.delivery_id in (select unnest(?)) order by p.delivery_id, p.row_number")
+_MAPPING_ANSWERS_SQL = ("select a.* from landing.mapping_pseudonymised_answers a "
+                        "where a.delivery_id in (select unnest(?)) order by a.delivery_id, a.row_number")
+
+
+def validate_pending_mappings(home: DataHome, config: ProjectsConfig, max_rejected_share: float,
+                              batch_rows: int, report: ValidationReport) -> None:
+    """Validate every pseudonymised mapping delivery: per project (its suite is its own), in
+    batches of whole deliveries of about `batch_rows` rows, one GX run per batch, each batch's
+    verdicts, rows and answers written in one transaction."""
+    with connect(home.warehouse, read_only=True) as db:
+        deliveries = db.execute(
+            "select d.project_id, d.delivery_id, count(p.row_number) from landing.deliveries d "
+            "left join landing.mapping_pseudonymised_rows p using (delivery_id) "
+            f"where d.status = ? and d.extract_kind = '{MAPPING}' group by 1, 2 order by 1, 2",
+            [PSEUDONYMISED]).fetchall()
+    by_project: dict[str, list[tuple[str, int]]] = {}
+    for project_id, delivery_id, rows in deliveries:
+        by_project.setdefault(project_id, []).append((delivery_id, rows))
+    for project_id, pending in by_project.items():
+        project = config.project(project_id)
+        suite = build_suite(project) if project.mapping is not None else None
+        batch: list[str] = []
+        size = 0
+        for delivery_id, rows in pending:
+            if batch and size + rows > batch_rows:
+                _validate_mapping_batch(home, project, suite, batch, max_rejected_share, report)
+                batch, size = [], 0
+            batch.append(delivery_id)
+            size += rows
+        _validate_mapping_batch(home, project, suite, batch, max_rejected_share, report)
+
+
+def _validate_mapping_batch(home: DataHome, project, suite, delivery_ids: list[str], max_rejected_share: float,
+                            report: ValidationReport) -> None:
+    if not delivery_ids:
+        return
+    verdicts_before = len(report.verdicts)
+    if suite is None:     # the instrument was taken out of the configuration since the files were read
+        report.verdicts += [DeliveryVerdict(
+            delivery_id, REJECTED, "KARTLAGGNING_SAKNAS",
+            f"Filen är en kartläggning, men projektet {project.id} har inte längre någon kartläggning "
+            "(kartlaggning:) i projektkonfigurationen. Be projektets samordnare lägga tillbaka frågorna "
+            "och skicka filen igen.", 0, 0, 0, 0) for delivery_id in delivery_ids]
+        _write_mappings(home, delivery_ids, _no_rows(), _no_warnings(), _no_dropped(), report.verdicts[verdicts_before:])
+        report.mapping_deliveries += len(delivery_ids)
+        return
+    with connect(home.warehouse, read_only=True) as db:
+        rows = db.execute(_MAPPING_ROWS_SQL, [delivery_ids]).df()
+        answers = db.execute(_MAPPING_ANSWERS_SQL, [delivery_ids]).df()
+    outcome = validate_mapping_rows(rows, answers, project, max_rejected_share, suite)
+    report.verdicts += outcome.verdicts
+    report.expectations += outcome.expectations
+    seen = {v.delivery_id for v in outcome.verdicts}
+    report.verdicts += [DeliveryVerdict(delivery_id, REJECTED, "FIL_TOM",
+                                        "Filen har inga rader. Exportera kartläggningen igen med en rad per person "
+                                        "och tillfälle under rubrikraden och skicka filen igen.", 0, 0, 0, 0)
+                        for delivery_id in delivery_ids if delivery_id not in seen]
+    quarantine = outcome.quarantine.merge(
+        rows[["delivery_id", "project_id", "kommunkod", "reporting_month"]].drop_duplicates(), on="delivery_id")
+    report.quarantined_rows += len(quarantine)
+    report.mapping_deliveries += len(delivery_ids)
+    report.mapping_rows_accepted += sum(v.rows_accepted for v in report.verdicts[verdicts_before:])
+    report.mapping_answers += _write_mappings(home, delivery_ids, quarantine, outcome.warnings, outcome.dropped,
+                                              report.verdicts[verdicts_before:])
+
+
+def _no_rows() -> pd.DataFrame:
+    return pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64")})
+
+
+def _no_warnings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ("delivery_id", "warning_code", "column_name", "message")}
+                        | {"row_number": pd.Series(dtype="int64")})
+
+
+def _no_dropped() -> pd.DataFrame:
+    return pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64"),
+                         "question_id": pd.Series(dtype=object)})
+
+
+_MAPPING_ACCEPTED_SQL = """insert into landing.mapping_rows by name
+select p.delivery_id, d.project_id, d.kommunkod, d.reporting_month, p.row_number, p.person_id, p.is_anonymous,
+       p.kon, p.age_at_answer, p.besvarad, coalesce(w.warnings, '') as warnings
+from landing.mapping_pseudonymised_rows p
+join landing.deliveries d using (delivery_id)
+left join warned_rows w using (delivery_id, row_number)
+anti join rejected_rows r using (delivery_id, row_number)
+where p.delivery_id in (select unnest(?))
+"""
+_MAPPING_ANSWERS_ACCEPTED_SQL = f"""insert into landing.mapping_answers by name
+select a.delivery_id, a.row_number, a.question_id, a.answer_code, a.answer_number, a.answer_text
+from landing.mapping_pseudonymised_answers a
+semi join landing.mapping_rows m using (delivery_id, row_number)
+anti join dropped_answers x using (delivery_id, row_number, question_id)
+where a.delivery_id in (select unnest(?)) and a.answer_status = '{ANSWER_OK}'
+"""
+
+
+def _write_mappings(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warnings: pd.DataFrame,
+                    dropped: pd.DataFrame, verdicts: list[DeliveryVerdict]) -> int:
+    """A batch of mapping verdicts in one transaction: accepted rows (every row of a delivery not
+    rejected whole, but its rejected rows) to landing.mapping_rows inside DuckDB, their answers
+    with status OK that no warning dropped to landing.mapping_answers, the quarantine and warning
+    lines, the verdicts; the hand-over tables emptied of the batch. Returns the answers written."""
+    accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != REJECTED]
+    rejected = quarantine[["delivery_id", "row_number"]].drop_duplicates() if len(quarantine) else _no_rows()
+    warned = (warnings.groupby(["delivery_id", "row_number"])["warning_code"]
+              .agg(lambda codes: ",".join(sorted(set(codes)))).rename("warnings").reset_index()) if len(warnings) else \
+        _no_rows().assign(warnings=pd.Series(dtype=object))
+    with connect(home.warehouse) as db:
+        db.execute("begin transaction")
+        for table in ("mapping_rows", "mapping_answers", "quarantine_rows", "row_warnings"):
+            db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [pending])
+        db.register("rejected_rows", rejected)
+        db.register("warned_rows", warned)
+        db.register("dropped_answers", dropped if len(dropped) else _no_dropped())
+        db.execute(_MAPPING_ACCEPTED_SQL, [accepted_deliveries])
+        (answers,) = db.execute(_MAPPING_ANSWERS_ACCEPTED_SQL, [accepted_deliveries]).fetchone()
+        for name in ("rejected_rows", "warned_rows", "dropped_answers"):
+            db.unregister(name)
+        if len(quarantine):
+            db.register("quarantine_frame", quarantine)
+            db.execute("insert into landing.quarantine_rows by name select * from quarantine_frame")
+            db.unregister("quarantine_frame")
+        if len(warnings):
+            db.register("warnings_frame", warnings)
+            db.execute("insert into landing.row_warnings by name select * from warnings_frame")
+            db.unregister("warnings_frame")
+        db.executemany(
+            f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
+            "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
+            [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
+              v.delivery_id) for v in verdicts],
+        )
+        for table in ("mapping_pseudonymised_rows", "mapping_pseudonymised_answers"):
+            db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [pending])
+        db.execute("commit")
+    return int(answers)

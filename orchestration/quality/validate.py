@@ -90,10 +90,15 @@ def load_suite(path: Path = ENROLMENT_SUITE) -> Any:
     GX silently drops an expectation whose type it does not know; a misspelt rule would then
     let bad rows through unnoticed, so a shortfall is an error here.
     """
+    return suite_from_document(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+def suite_from_document(document: dict[str, Any], source: str) -> Any:
+    """A GX suite from its document (the form of expectations/*.json), every expectation loaded.
+    `source` names the document in the error (a path, or the project of a generated suite)."""
     _gx_context()
     import great_expectations as gx
 
-    document = json.loads(path.read_text(encoding="utf-8"))
     suite = gx.ExpectationSuite(**{k: v for k, v in document.items() if k in ("name", "meta", "notes")})
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -103,7 +108,8 @@ def load_suite(path: Path = ENROLMENT_SUITE) -> Any:
     if len(suite.expectations) != len(document["expectations"]):
         loaded = {e.expectation_type for e in suite.expectations}
         lost = [e["type"] for e in document["expectations"] if e["type"] not in loaded]
-        raise ValueError(f"{path}: {len(lost)} expectation(s) did not load: {lost}")
+        raise ValueError(f"{source}: {len(document['expectations']) - len(suite.expectations)} expectation(s) "
+                         f"did not load: {lost}")
     return suite
 
 

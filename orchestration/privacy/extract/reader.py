@@ -19,6 +19,8 @@ the data rows are kept (here), so memory follows rows × contract columns and ti
 actually there. A file over a limit is rejected whole, with its own reason code.
 
 This module tells the formats apart, finds the header among the records and keeps the rows.
+Which columns it keeps is its schema's (schema.py): the enrolment contract's by default, or a
+project's mapping columns and question ids for a mapping file (kartläggning).
 """
 
 from __future__ import annotations
@@ -36,16 +38,15 @@ from orchestration.privacy.extract.csv_records import BINARY_SAMPLE_CHARS, SEPAR
 from orchestration.ingest.limits import MB, ReadLimits
 from orchestration.ingest.read_errors import ExtractReadError, file_too_large, too_many_rows
 from orchestration.privacy.extract.records import HEADER_SEARCH_ROWS, Record
+from orchestration.privacy.extract.schema import ENROLMENT_SCHEMA, ColumnSchema
 from orchestration.privacy.extract.xlsx_records import excel_serial_date, xlsx_records
-from orchestration.lib.contract import REQUIRED_COLUMNS, canonical_column
 
-__all__ = ["Extract", "ExtractReadError", "read_extract", "safe_header_name"]
+__all__ = ["ColumnSchema", "ENROLMENT_SCHEMA", "Extract", "ExtractReadError", "read_extract", "safe_header_name"]
 
 SEPARATOR_NAMES = {";": "semikolon (;)", ",": "komma (,)", "\t": "tabb", "|": "lodstreck (|)", ":": "kolon (:)"}
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
-DATE_COLUMNS = ("startdatum", "slutdatum")
 SHARED_VALUES = 4096             # distinct values a column keeps one copy of (see _DataRows)
 _LOOKS_LIKE_PERSONNUMMER = re.compile(r"^\s*(\d{6}|\d{8})[-+]?\d{4}\s*$")
 _LONG_DIGITS = re.compile(r"\d{6,}")
@@ -62,9 +63,10 @@ class Extract:
     separator: str = ""
 
 
-def read_extract(path: Path, limits: ReadLimits | None = None) -> Extract:
+def read_extract(path: Path, limits: ReadLimits | None = None, schema: ColumnSchema = ENROLMENT_SCHEMA) -> Extract:
     """Read a CSV or XLSX extract; raise ExtractReadError when the file cannot be used.
-    `limits` None: ReadLimits.from_environment()."""
+    `limits` None: ReadLimits.from_environment(). `schema`: the columns to keep (an enrolment
+    extract's unless told otherwise)."""
     limits = limits or ReadLimits.from_environment()
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".tsv"):
@@ -82,7 +84,7 @@ def read_extract(path: Path, limits: ReadLimits | None = None) -> Extract:
             raise _ole_error(handle.read(MB))
         if head.startswith(ZIP_MAGIC):
             with contextlib.closing(xlsx_records(handle, limits)) as records:
-                rows, unknown = _to_extract(records, limits, separator="", xlsx=True)
+                rows, unknown = _to_extract(records, limits, separator="", xlsx=True, schema=schema)
             return Extract(rows=rows, unknown_columns=unknown, encoding="xlsx")
         if suffix in (".xlsx", ".xlsm") and not _looks_like_text(head):
             raise ExtractReadError(
@@ -92,7 +94,7 @@ def read_extract(path: Path, limits: ReadLimits | None = None) -> Extract:
             )
         # CSV, or a CSV that was given the name .xlsx
         source = CsvRecords(handle, limits)
-        rows, unknown = _to_extract(source, limits, separator=source.separator, xlsx=False)
+        rows, unknown = _to_extract(source, limits, separator=source.separator, xlsx=False, schema=schema)
         return Extract(rows=rows, unknown_columns=unknown, encoding=source.encoding, separator=source.separator)
 
 
@@ -117,18 +119,18 @@ def _ole_error(head: bytes) -> ExtractReadError:
 # --- Header and rows -----------------------------------------------------------------------------
 
 def _to_extract(records: Iterable[Record], limits: ReadLimits, separator: str,
-                xlsx: bool) -> tuple[pd.DataFrame, list[str]]:
-    """The data rows under the header, as a frame of the contract columns, and the unknown headers."""
+                xlsx: bool, schema: ColumnSchema = ENROLMENT_SCHEMA) -> tuple[pd.DataFrame, list[str]]:
+    """The data rows under the header, as a frame of the schema's columns, and the unknown headers."""
     records = iter(records)
     candidates = list(itertools.islice((r for r in records if not _is_blank(r[1])), HEADER_SEARCH_ROWS))
     if not candidates:
         raise _empty(xlsx)
-    header_index = _find_header(candidates)
+    header_index = _find_header(candidates, schema)
     header_line, header = candidates[header_index]
     while header and not header[-1].strip():
         header = header[:-1]  # blank trailing columns
-    columns, unknown = _header_columns(header, header_line, separator)
-    rows = _DataRows(columns, limits, xlsx)
+    columns, unknown = _header_columns(header, header_line, separator, schema)
+    rows = _DataRows(columns, limits, xlsx, schema.dates)
     tally = _SeparatorTally(len(header), separator)
     for number, cells in itertools.chain(candidates[header_index + 1:], records):
         if _is_blank(cells):
@@ -153,22 +155,23 @@ def _empty(xlsx: bool) -> ExtractReadError:
     return ExtractReadError("FIL_TOM", "Filen är tom. Skicka en fil med rubrikrad och deltagarrader.")
 
 
-def _find_header(candidates: list[Record]) -> int:
+def _find_header(candidates: list[Record], schema: ColumnSchema) -> int:
     """Index of the header among the first non-blank records: the first one, or a later one when
     only that one names every required column (a title row above the header)."""
     for index, (_, cells) in enumerate(candidates):
-        names = {canonical_column(cell) for cell in cells}
-        if all(column in names for column in REQUIRED_COLUMNS):
+        names = {schema.canonical(cell) for cell in cells}
+        if all(column in names for column in schema.required):
             return index
     return 0
 
 
-def _header_columns(header: list[str], line: int, separator: str) -> tuple[dict[str, int], list[str]]:
-    """Each contract column's index in the header, and the headers the contract does not know."""
+def _header_columns(header: list[str], line: int, separator: str,
+                    schema: ColumnSchema) -> tuple[dict[str, int], list[str]]:
+    """Each schema column's index in the header, and the headers the schema does not know."""
     columns: dict[str, int] = {}
     unknown: list[str] = []
     for index, name in enumerate(header):
-        canonical = canonical_column(name)
+        canonical = schema.canonical(name)
         if canonical is None:
             if name.strip():
                 unknown.append(safe_header_name(name))
@@ -180,9 +183,12 @@ def _header_columns(header: list[str], line: int, separator: str) -> tuple[dict[
                 f"{columns[canonical] + 1} och {index + 1}). Ta bort den ena och skicka filen igen.",
             )
         columns[canonical] = index
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    missing = [column for column in schema.required if column not in columns]
     if missing:
-        raise _missing_columns_error(missing, header, line, separator)
+        raise _missing_columns_error(missing, header, line, separator, schema)
+    unanswerable = [question for question in schema.required_questions if question not in columns]
+    if unanswerable:
+        raise _missing_questions_error(unanswerable, line)
     return columns, unknown
 
 
@@ -191,11 +197,11 @@ class _DataRows:
     (memory follows rows × contract columns, not the file). A value seen before in its column is
     kept once (codes, dates and blanks repeat: a 200 000-row file takes half the memory)."""
 
-    def __init__(self, columns: dict[str, int], limits: ReadLimits, xlsx: bool):
+    def __init__(self, columns: dict[str, int], limits: ReadLimits, xlsx: bool, dates: tuple[str, ...]):
         self._columns = columns
         self._limit = limits.max_rows
         self._limits = limits
-        self._dates = [c for c in DATE_COLUMNS if c in columns] if xlsx else []
+        self._dates = [c for c in dates if c in columns] if xlsx else []
         self._numbers: list[int] = []
         self._values: dict[str, list[str]] = {column: [] for column in columns}
         self._seen: dict[str, dict[str, str]] = {column: {} for column in columns}
@@ -270,12 +276,14 @@ def safe_header_name(name: str) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _missing_columns_error(missing: list[str], header: list[str], line: int, separator: str) -> ExtractReadError:
+def _missing_columns_error(missing: list[str], header: list[str], line: int, separator: str,
+                           schema: ColumnSchema) -> ExtractReadError:
+    required = schema.required
     if any(_LOOKS_LIKE_PERSONNUMMER.match(cell) for cell in header):
         return ExtractReadError(
             "RUBRIKRAD_SAKNAS",
             f"Rubrikraden saknas: rad {line} ser ut att vara en deltagarrad. Lägg en rubrikrad överst "
-            f"({';'.join(REQUIRED_COLUMNS)};…) och skicka filen igen.",
+            f"({';'.join(required)};…) och skicka filen igen.",
         )
     hint = ""
     if separator and len([c for c in header if c.strip()]) <= 1:
@@ -286,20 +294,34 @@ def _missing_columns_error(missing: list[str], header: list[str], line: int, sep
     return ExtractReadError(
         "KOLUMN_SAKNAS",
         f"Obligatorisk kolumn saknas: {', '.join(missing)}. Rubrikraden ska innehålla "
-        f"{', '.join(REQUIRED_COLUMNS)}.{hint} {_found_header(header, line)}Lägg till kolumnen och skicka filen igen.",
+        f"{', '.join(required)}.{hint} {_found_header(header, line, schema)}Lägg till kolumnen och skicka filen igen.",
+    )
+
+
+def _missing_questions_error(questions: list[str], line: int) -> ExtractReadError:
+    """A mapping file without the column of a question the project requires an answer to."""
+    if len(questions) == 1:
+        what = f"Kolumnen för den obligatoriska frågan {questions[0]} saknas i rubrikraden (rad {line})."
+    else:
+        what = (f"Kolumnerna för de obligatoriska frågorna {', '.join(questions)} saknas i rubrikraden "
+                f"(rad {line}).")
+    return ExtractReadError(
+        "FRAGA_SAKNAS",
+        f"{what} Varje obligatorisk fråga i projektets kartläggning ska ha en kolumn med frågans id som "
+        "rubrik och ett svar på varje rad. Lägg till kolumnen med svaren och skicka filen igen.",
     )
 
 
 _HEADER_WORD = re.compile(r"^[^\W\d][\w .()/–-]{0,39}$")
 
 
-def _found_header(header: list[str], line: int) -> str:
+def _found_header(header: list[str], line: int, schema: ColumnSchema) -> str:
     """`Rubrikraden som hittades (rad 1): personnummer; startdatum; Fass. ` so a case worker sees the
     misspelt or missing name. A row with no column the contract knows, or with any cell that is not
     a plain word (a date, a number, an address), may be a participant's row rather than a header:
     then only its position is named, never its cells (a name in a report identifies a person)."""
     cells = [cell.strip() for cell in header if cell.strip()]
-    if (not any(canonical_column(cell) for cell in cells)
+    if (not any(schema.canonical(cell) for cell in cells)
             or not all(_HEADER_WORD.match(cell) for cell in cells)):
         return f"Rubrikraden söktes på rad {line}. "
     shown = "; ".join(safe_header_name(cell) for cell in cells[:40]) + ("; …" if len(cells) > 40 else "")
