@@ -367,7 +367,7 @@ class _Project:
         draw = self.rng.random()
         if not person.anonymous and draw < 0.25 and style.has("fornamn"):
             return self.rng.choice(FREE_TEXTS_WITH_NAME).format(fornamn=person.fornamn)
-        if not person.anonymous and draw < 0.45 and style.has("telefon"):
+        if not person.anonymous and draw < 0.6 and style.has("telefon"):
             return self.rng.choice(FREE_TEXTS_WITH_PHONE).format(telefon=person.telefon)
         return self.rng.choice(FREE_TEXTS)
 
@@ -473,11 +473,12 @@ class _Project:
             self._write_file(rows, folder / name, style, month, code, mtime)
 
     def _wants_free_text(self, occasion: _Occasion, question_id: str) -> bool:
-        """Free text where the occasion carries optional answers, about a third of the time."""
+        """Free text where the occasion carries optional answers: most interviews, a few mappings."""
         optional = [q.id for q in self.questions if not q.required and q.type != FREE_TEXT]
         has_optional = not optional or any(q in occasion.answers for q in optional)
         return has_optional and random.Random(f"{self.seed}:{occasion.person.index}:{occasion.besvarad}:"
-                                              f"{question_id}").random() < 0.3
+                                              f"{question_id}").random() < (
+            0.8 if self.plan.follow_up_optional else 0.3)
 
     def _flawed(self, rows: list[_Occasion]) -> list[_Occasion]:
         """The first, wrong version of a resubmitted month: three rows missing, one answer different."""
