@@ -62,7 +62,10 @@ def mapping_deliveries(demo_pipeline) -> dict[Path, str]:
 @pytest.fixture(scope="module")
 def mapping_values(demo_pipeline) -> dict[str, dict[tuple, tuple]]:
     """project → (area, breakdown, group, question_id, measure, category) → (numerator, denominator, value, domain)."""
-    rows = query(demo_pipeline, 'select project_id, area, breakdown, "group", domain, question_id, measure, '
+    columns = {name for (name,) in query(demo_pipeline, "select column_name from information_schema.columns "
+                                                        "where table_schema = 'marts' and table_name = 'mapping_values'")}
+    group = "breakdown_group" if "breakdown_group" in columns else '"group"'    # as kpi_values names it, or the export
+    rows = query(demo_pipeline, f"select project_id, area, breakdown, {group}, domain, question_id, measure, "
                                 "category, numerator, denominator, value from marts.mapping_values")
     table: dict[str, dict[tuple, tuple]] = defaultdict(dict)
     for project_id, area, breakdown, group, domain, question_id, measure, category, num, den, value in rows:
