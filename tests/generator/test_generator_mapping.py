@@ -34,7 +34,7 @@ def config() -> ProjectsConfig:
 @pytest.fixture(scope="module")
 def generated(config: ProjectsConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Simulation, Path]:
     inbox = tmp_path_factory.mktemp("mapping") / "inbox"
-    return generate_deliveries(config, inbox, project_ids=list(MAPPED)), inbox
+    return generate_deliveries(config, inbox, project_ids=list(MAPPED), mapping=True), inbox
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ def test_enrolment_files_and_truth_are_the_same_with_and_without_mappings(config
 
 def test_same_seed_gives_byte_identical_mapping_files(config, generated, tmp_path):
     sim, inbox = generated
-    again = generate_deliveries(config, tmp_path / "inbox", project_ids=list(MAPPED))
+    again = generate_deliveries(config, tmp_path / "inbox", project_ids=list(MAPPED), mapping=True)
     first = {(f.path.relative_to(inbox), f.mtime): f.path.read_bytes() for f in sim.mapping.files}
     assert {(f.path.relative_to(tmp_path / "inbox"), f.mtime): f.path.read_bytes() for f in again.mapping.files} == first
 
@@ -256,6 +256,15 @@ def test_mapping_identifiers_are_in_the_leak_scan_set(sim):
             assert {person.personnummer, person.fornamn, person.telefon} <= identifiers
     junk = [r for r in sim.mapping.rows if r.person_index is None]
     assert junk and all(set(r.identifiers) <= identifiers for r in junk)
+
+
+def test_the_demo_gets_mapping_files_and_a_subset_of_projects_only_when_asked(config, tmp_path):
+    """The demo (every project) writes the mapping files; a test's small inbox of one project
+    stays enrolment-only unless it asks."""
+    subset = generate_deliveries(config, tmp_path / "a", project_ids=["vaga_valja_vag"], noise=False)
+    assert not subset.mapping.files and not subset.mapping.rows
+    asked = generate_deliveries(config, tmp_path / "b", project_ids=["vaga_valja_vag"], noise=False, mapping=True)
+    assert {f.project_id for f in asked.mapping.files} == {"vaga_valja_vag"}
 
 
 def test_mapping_truth_round_trips_through_json(sim, tmp_path):
