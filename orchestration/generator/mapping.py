@@ -207,6 +207,7 @@ class _Project:
         self.sim, self.project, self.position, self.months = simulation, project, position, months
         self.inbox, self.seed, self.scale, self.used = inbox, seed, scale, used
         self.rng = random.Random(f"{seed}:{project.id}:mapping")
+        self.protected: set[int] = set()     # persons of a storyline: no bad row is made of them
         self.plan = PLANS.get(project.id) or MappingPlan(
             persons=PERSONS_PER_MUNICIPALITY * len(project.municipalities), repeated=8, enrolled=3,
             follow_up_optional=False, outside_age=0, styles={"": CSV_STYLE})
@@ -264,7 +265,42 @@ class _Project:
                     continue
                 answers = self._answers(first_answers, optional=True)
                 occasions.append(_Occasion(person, code, second, answers, self._kon_cell(person), anonym_id))
+        return occasions + self._storylines()
+
+    def _storylines(self) -> list[_Occasion]:
+        """Persons mapped twice whose groups tell the rules apart: the age group is the one at the
+        first occasion (a birthday across a band's boundary in between), kön the one of the latest
+        (a person reporting X only the second time; an anonymous person whose kön is given only the
+        second time)."""
+        span = (self.last_day - self.first_day).days
+        if span < 60:
+            return []
+        project = self.project
+        code = project.municipalities[0]
+        first = self._weekday(self.first_day + dt.timedelta(days=3))
+        second = self._weekday(first + dt.timedelta(days=max(45, span * 2 // 3)))
+        occasions: list[_Occasion] = []
+        boundary = (project.age_min // 5 + 1) * 5
+        if boundary <= project.age_max:
+            person = self._new_person(False, False, False, False, birth=_years_before(first + (second - first) / 2,
+                                                                                     boundary))
+            occasions += self._twice(person, code, first, second)
+        occasions += self._twice(self._new_person(False, False, False, kon_x=True), code, first, second,
+                                 kon_cells=(None, "X"))      # X said the second time; first from the number
+        if self.plan.anonymous:
+            anonymous = self._new_person(True, False, False, False)
+            occasions += self._twice(anonymous, code, first, second, anonym_id=f"INV-{self.plan.anonymous + 90}",
+                                     kon_cells=(None, anonymous.kon))
+        self.protected |= {o.person.index for o in occasions}
         return occasions
+
+    def _twice(self, person: SimulatedPerson, code: str, first: dt.date, second: dt.date,
+               anonym_id: str | None = None, kon_cells: tuple[str | None, str | None] | None = None) -> list[_Occasion]:
+        before = self._answers(None, optional=not self.plan.follow_up_optional)
+        after = self._answers(before, optional=True)
+        cells = kon_cells or (self._kon_cell(person), self._kon_cell(person))
+        return [_Occasion(person, code, first, before, cells[0], anonym_id),
+                _Occasion(person, code, second, after, cells[1], anonym_id)]
 
     def _enrolled_persons(self, wanted: int) -> list[tuple[SimulatedPerson, str]]:
         """Named persons enrolled in this project, each with the municipality of their first enrolment."""
@@ -277,7 +313,8 @@ class _Project:
         chosen = self.rng.sample(candidates, min(wanted, len(candidates)))
         return [(p, first[p.index]) for p in sorted(chosen, key=lambda p: p.index)]
 
-    def _new_person(self, anonymous: bool, older: bool, samordning: bool, kon_x: bool) -> SimulatedPerson:
+    def _new_person(self, anonymous: bool, older: bool, samordning: bool, kon_x: bool,
+                    birth: dt.date | None = None) -> SimulatedPerson:
         rng, project = self.rng, self.project
         index = len(self.sim.persons) + len(self.sim.mapping.persons) + 100000
         kon = rng.choice("KM")
@@ -285,7 +322,8 @@ class _Project:
         # born so that the age holds over the whole period (the first occasion decides the age group)
         latest = _years_before(self.first_day, age)
         earliest = _years_before(self.last_day, age + 1) + dt.timedelta(days=1)
-        birth = earliest + dt.timedelta(days=rng.randint(0, max(0, (latest - earliest).days)))
+        drawn = earliest + dt.timedelta(days=rng.randint(0, max(0, (latest - earliest).days)))
+        birth = birth or drawn
         if anonymous:
             person = SimulatedPerson(index, None, False, kon, birth, "", "", "", "", "", anonymous=True,
                                      project_id=project.id)
@@ -375,7 +413,8 @@ class _Project:
     def _noisy(self, rows: list[_Occasion], noise: tuple[str, ...], month: str, code: str,
                previous: list[_Occasion]) -> list[_Occasion]:
         rng = self.rng
-        plain = [o for o in rows if o.person.index not in self.sim.mapping.enrolled and not o.person.anonymous]
+        plain = [o for o in rows if o.person.index not in self.sim.mapping.enrolled and not o.person.anonymous
+                 and o.person.index not in self.protected]
         taken: set[int] = set()
 
         def pick(condition=lambda o: True) -> _Occasion | None:
@@ -416,6 +455,7 @@ class _Project:
                     chosen.warnings += ((WARNING_CODES[kind], question.id),)
             elif kind == REPEATED_OCCASION and previous:
                 earlier = rng.choice([o for o in previous if o.person.index not in self.sim.mapping.enrolled
+                                      and o.person.index not in self.protected
                                       and not o.warnings and not o.person.anonymous] or previous)
                 again = _Occasion(earlier.person, earlier.kommunkod, earlier.besvarad, dict(earlier.answers),
                                   earlier.kon_cell, earlier.anonym_id)

@@ -21,7 +21,7 @@ from orchestration.generator.months import month_end
 from orchestration.lib.contract import normalise_code, normalise_name
 from orchestration.lib.mapping_contract import canonical_mapping_column, is_mapping_folder
 from orchestration.projects.config import ProjectsConfig, load_projects
-from tests.truth import expected_mapping_inventory, expected_mapping_values, mapping_occasions
+from tests.truth import age_band, expected_mapping_inventory, expected_mapping_values, mapping_occasions
 
 MAPPED = ("vaga_valja_vag", "harjedalen")
 
@@ -154,6 +154,20 @@ def test_sizes_and_repeated_mappings(sim, config):
     assert 15 <= len(interviewed) <= 25
     for person, rows in inventoried.items():   # the interview is a later occasion; the inventory has no optional answers
         assert not any(q in rows[0].answers for q in optional) or len(rows) == 1 and person not in interviewed
+
+
+def test_groups_at_the_first_and_the_latest_occasion_differ_for_someone(sim, config):
+    """So the figures tell the rules apart: kön from the latest occasion, age from the first."""
+    for project_id in MAPPED:
+        project = config.project(project_id)
+        twice = [rows for rows in mapping_occasions(sim, project, "ALL").values() if len(rows) >= 2]
+        assert any(rows[0].kon != rows[-1].kon for rows in twice), project_id
+        assert any(age_band(rows[0].age_at_answer, project) != age_band(rows[-1].age_at_answer, project)
+                   for rows in twice), project_id
+    harjedalen = mapping_occasions(sim, config.project("harjedalen"), "ALL")
+    assert any(rows[0].kon == "OKAND" and rows[-1].kon != "OKAND" and rows[0].age_at_answer is None
+               for rows in harjedalen.values())
+    assert any(rows[0].kon in "KM" and rows[-1].kon == "X" for rows in harjedalen.values())
 
 
 def test_some_mapped_persons_are_enrolled_in_the_same_project_with_the_same_personnummer(sim):
