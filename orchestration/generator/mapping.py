@@ -438,7 +438,7 @@ class _Project:
                 required = [q for q in self.questions if q.required]
                 chosen = pick()
                 if chosen and required:
-                    question = required[-1] if len(required) > 1 else required[0]
+                    question = required[-1]
                     chosen.written[question.id] = ""
                     chosen.answers.pop(question.id, None)
                     chosen.rejected = REJECTION_CODES[REQUIRED_BLANK]
