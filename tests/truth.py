@@ -299,3 +299,117 @@ def same(actual: float | None, expected: float | None) -> bool:
     if expected is None:
         return actual is None or (isinstance(actual, float) and math.isnan(actual))
     return actual is not None and math.isclose(actual, expected, abs_tol=1e-9)
+
+
+# ---- the mapping figures (kartläggning), straight from the generator's record ---------------------
+#
+# mapping-design.md, "Which answers count, and the figures": the accepted rows of the mapping files
+# in force (Simulation.mapping.counted_rows); per area (each municipality and ALL), each person's
+# latest answer to each question (from their latest occasion answering it), the first and latest
+# for persons answering twice; groups from the person's latest occasion (kon) and first occasion
+# (alder); inventory figures from the latest answers.
+
+MAPPING_BREAKDOWNS = ("total", "kon", "alder")
+MAPPING_MEASURES = ("svar", "fore", "efter")
+INVENTORY_MAPPED = "kartlagda"
+
+
+def mapping_categories(question, answer) -> list[str]:
+    """The categories an answer counts in: its code(s), the scale step, the band of a number
+    (lower <= x < upper, the last band open), BESVARAD for a number without bands; none for free text."""
+    if question.type in ("single_choice", "yes_no"):
+        return [answer]
+    if question.type == "multiple_choice":
+        return list(answer)
+    if question.type == "scale":
+        return [str(int(answer))]
+    if question.type == "number":
+        if not question.bands:
+            return ["BESVARAD"]
+        bounds = list(question.bands)
+        for position, lower in enumerate(bounds):
+            upper = bounds[position + 1] if position + 1 < len(bounds) else None
+            if lower <= answer and (upper is None or answer < upper):
+                return [_band_name(lower, upper)]
+        return []
+    return []
+
+
+def _band_name(lower: float, upper: float | None) -> str:
+    """A band's category code as the configuration names it: '1-3' (from 1, below 3), '5-' (5 or more)."""
+    return f"{lower:g}-" if upper is None else f"{lower:g}-{upper:g}"
+
+
+def mapping_occasions(sim: Simulation, project: Project, area: str) -> dict[int, list]:
+    """person → their counted occasions (rows) in the area, earliest besvarad first."""
+    occasions: dict[int, list] = {}
+    for row in sim.mapping.counted_rows(project.id):
+        if area == "ALL" or row.kommunkod == area:
+            occasions.setdefault(row.person_index, []).append(row)
+    return {person: sorted(rows, key=lambda r: r.besvarad) for person, rows in occasions.items()}
+
+
+def mapping_groups(sim: Simulation, project: Project, area: str) -> dict[int, dict[str, str]]:
+    """Each mapped person's group per breakdown: kon from the latest occasion's row, alder from
+    the age at the first occasion (five-year bands cut to the age range, UTANFOR, OKAND)."""
+    groups = {}
+    for person, rows in mapping_occasions(sim, project, area).items():
+        kon = rows[-1].kon if rows[-1].kon in ("K", "M", "X") else "OKAND"
+        groups[person] = {"total": "T", "kon": kon, "alder": age_band(rows[0].age_at_answer, project)}
+    return groups
+
+
+def _answers_over_time(rows: list, question_id: str) -> list:
+    return [row.answers[question_id] for row in rows
+            if question_id in row.answers and row.answers[question_id] not in (None, "", [])]
+
+
+def expected_mapping_values(sim: Simulation, project: Project) -> dict[tuple, tuple[int, int]]:
+    """(area, breakdown, group, question_id, measure, category) → (numerator, denominator) for
+    svar, fore and efter, every category of every question with a figure, for every group somebody
+    mapped in the area is in and whose denominator is above zero."""
+    assert project.mapping is not None
+    cells: dict[tuple, tuple[int, int]] = {}
+    for area in ("ALL", *project.municipalities):
+        occasions = mapping_occasions(sim, project, area)
+        groups = mapping_groups(sim, project, area)
+        for question in project.mapping.questions:
+            if question.type == "free_text":
+                continue
+            categories = [c.code for c in question.categories()]
+            answered = {p: _answers_over_time(rows, question.id) for p, rows in occasions.items()}
+            latest = {p: set(mapping_categories(question, a[-1])) for p, a in answered.items() if a}
+            twice = {p: a for p, a in answered.items() if len(a) >= 2}
+            first = {p: set(mapping_categories(question, a[0])) for p, a in twice.items()}
+            last = {p: set(mapping_categories(question, a[-1])) for p, a in twice.items()}
+            for breakdown in MAPPING_BREAKDOWNS:
+                for group in sorted({g[breakdown] for g in groups.values()}):
+                    members = {p for p, g in groups.items() if g[breakdown] == group}
+                    for measure, chosen in (("svar", latest), ("fore", first), ("efter", last)):
+                        base = [p for p in members if p in chosen]
+                        if not base:
+                            continue
+                        for category in categories:
+                            count = sum(1 for p in base if category in chosen[p])
+                            cells[(area, breakdown, group, question.id, measure, category)] = (count, len(base))
+    return cells
+
+
+def expected_mapping_inventory(sim: Simulation, project: Project) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(area, figure) → (persons, target population or None): kartlagda (persons mapped) and every
+    inventory figure (persons whose latest answer to each question the figure names is one of its
+    codes); the target population is the base at ALL only."""
+    assert project.mapping is not None
+    cells: dict[tuple[str, str], tuple[int, int | None]] = {}
+    for area in ("ALL", *project.municipalities):
+        occasions = mapping_occasions(sim, project, area)
+        base = project.target_population if area == "ALL" else None
+        cells[(area, INVENTORY_MAPPED)] = (len(occasions), base)
+        for figure, conditions in project.mapping.inventory:
+            count = 0
+            for rows in occasions.values():
+                latest = {question_id: _answers_over_time(rows, question_id) for question_id, _ in conditions}
+                if all(latest[q] and latest[q][-1] in codes for q, codes in conditions):
+                    count += 1
+            cells[(area, figure)] = (count, base)
+    return cells

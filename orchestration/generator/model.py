@@ -105,6 +105,77 @@ class WrittenFile:
 
 
 @dataclass
+class MappingRow:
+    """One data row of a mapping file (kartläggning) and what the pipeline must make of it.
+
+    answers holds what counts of the row: a code (single choice, yes/no), a list of codes
+    (multiple choice), an int (scale), a number, or the free text as written; an answer the
+    pipeline drops with a warning is not in it. rejected is the reason code of a rejected row.
+    """
+
+    project_id: str
+    kommunkod: str
+    reporting_month: str
+    file_path: Path
+    row_number: int  # 1-based line (CSV) or sheet row (XLSX); the header is row 1
+    person_index: int | None  # None for a junk row (no simulated person)
+    besvarad: dt.date | None  # the date written in the row (after the month for one bad row)
+    kon: str  # K, M, X or OKAND: the kon cell, else from the personnummer
+    age_at_answer: int | None  # None for an anonymous person
+    answers: dict[str, Any] = field(default_factory=dict)
+    rejected: str | None = None
+    warnings: tuple[tuple[str, str], ...] = ()  # (warning code, question id)
+    identifiers: tuple[str, ...] = ()  # a junk row's written personnummer, names and contacts
+
+
+@dataclass
+class MappingFile:
+    path: Path
+    project_id: str
+    kommunkod: str
+    reporting_month: str
+    folder: str  # the folder's name as written ('kartlaggning', 'Kartläggning')
+    fmt: str  # csv-cp1252, csv-utf8, xlsx
+    separator: str | None
+    encoding: str | None
+    n_rows: int
+    mtime: float
+    superseded: bool = False  # a later file for the same month replaces it
+    headers: tuple[str, ...] = ()
+
+
+@dataclass
+class MappingSimulation:
+    """The mapping deliveries of the projects with an instrument: persons mapped only (not
+    enrolled), every row written, every file, and which mapped persons are also enrolled."""
+
+    persons: list[SimulatedPerson] = field(default_factory=list)
+    rows: list[MappingRow] = field(default_factory=list)
+    files: list[MappingFile] = field(default_factory=list)
+    enrolled: list[int] = field(default_factory=list)  # person indexes mapped and enrolled in the same project
+
+    def in_force(self) -> set[Path]:
+        return {f.path for f in self.files if not f.superseded}
+
+    def counted_rows(self, project_id: str | None = None) -> list[MappingRow]:
+        """The rows whose answers count: accepted, in a file in force, and for an occasion
+        (project, person, besvarad) in several files the one of the latest reporting month."""
+        in_force = self.in_force()
+        order = {f.path: (f.reporting_month, f.mtime) for f in self.files}
+        chosen: dict[tuple[str, int, dt.date], MappingRow] = {}
+        for row in self.rows:
+            if row.rejected or row.file_path not in in_force or row.person_index is None:
+                continue
+            if project_id is not None and row.project_id != project_id:
+                continue
+            assert row.besvarad is not None
+            key = (row.project_id, row.person_index, row.besvarad)
+            if key not in chosen or order[row.file_path] > order[chosen[key].file_path]:
+                chosen[key] = row
+        return sorted(chosen.values(), key=lambda r: (r.project_id, r.person_index, r.besvarad))
+
+
+@dataclass
 class Simulation:
     seed: int
     persons: list[SimulatedPerson]
@@ -112,6 +183,14 @@ class Simulation:
     invalid_rows: list[InvalidRow]
     files: list[WrittenFile]
     scale: float = 1.0
+    mapping: MappingSimulation = field(default_factory=MappingSimulation)
+
+    def any_person(self, index: int) -> SimulatedPerson:
+        """An enrolled or a mapped-only person."""
+        for person in self.persons:
+            if person.index == index:
+                return person
+        return next(p for p in self.mapping.persons if p.index == index)
 
     def person(self, index: int) -> SimulatedPerson:
         return self._by_index()[index]
@@ -122,7 +201,7 @@ class Simulation:
     def identifiers(self) -> set[str]:
         """Every direct identifier written, in every form a leak scan would look for."""
         found: set[str] = set()
-        for person in self.persons:
+        for person in [*self.persons, *self.mapping.persons]:
             if person.anonymous:
                 continue
             assert person.personnummer is not None
@@ -138,6 +217,11 @@ class Simulation:
             elif digits:
                 found.add(digits)
             found |= set(row.identifiers)
+        for mapping_row in self.mapping.rows:  # a junk row: its 12-digit number, names and phone forms
+            found |= set(mapping_row.identifiers)
+            for value in mapping_row.identifiers:
+                if value.isdigit() and len(value) == 12:
+                    found |= written_forms(value)
         return found
 
     def to_json(self, path: Path | str) -> None:
@@ -159,7 +243,24 @@ class Simulation:
                           for r in data["invalid_rows"]],
             files=[WrittenFile(**{**f, "path": Path(f["path"]), "headers": tuple(f["headers"]),
                                   "columns": tuple(f["columns"])}) for f in data["files"]],
+            mapping=_mapping_from_plain(data.get("mapping") or {}),
         )
+
+
+def _mapping_from_plain(data: dict[str, Any]) -> MappingSimulation:
+    def day(value: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value else None
+
+    return MappingSimulation(
+        persons=[SimulatedPerson(**{**p, "birth_date": dt.date.fromisoformat(p["birth_date"])})
+                 for p in data.get("persons", [])],
+        rows=[MappingRow(**{**r, "file_path": Path(r["file_path"]), "besvarad": day(r["besvarad"]),
+                            "warnings": tuple(tuple(w) for w in r["warnings"]),
+                            "identifiers": tuple(r["identifiers"])}) for r in data.get("rows", [])],
+        files=[MappingFile(**{**f, "path": Path(f["path"]), "headers": tuple(f["headers"])})
+               for f in data.get("files", [])],
+        enrolled=list(data.get("enrolled", [])),
+    )
 
 
 def _enrolment_from_plain(data: dict[str, Any]) -> SimulatedEnrolment:

@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestration.generator.mapping import generate_mappings
 from orchestration.generator.model import InvalidRow, SimulatedEnrolment, SimulatedPerson, Simulation, WrittenFile
 from orchestration.generator.months import add_months, month_end
 from orchestration.generator.noise import (
@@ -34,13 +35,19 @@ NOISE_PROJECT = "uvas"
 
 def generate_deliveries(config: ProjectsConfig, inbox: Path, *, seed: int = 2026, scale: float = 1.0,
                         project_ids: Sequence[str] | None = None, until_month: str | None = None,
-                        noise: bool = True) -> Simulation:
+                        noise: bool = True, mapping: bool | None = None) -> Simulation:
     """Write inbox/<project_id>/<kommunkod>/<file> for every configured municipality and month.
 
     Each project draws from its own random stream (seeded by seed and project id), so generating
     a subset of projects writes the same files for those projects as generating all of them -
     except the municipality files of a later project that persons of an earlier, also generated
     project return to (orchestration/generator/returning.py).
+
+    With mapping, the projects with an instrument also get their mapping files in
+    inbox/<project_id>/<kommunkod>/kartlaggning/ (orchestration/generator/mapping.py), drawn after
+    and apart from the enrolment files, which are the same with or without them. By default
+    (None) they are written when every project is generated, as the demo does; a subset of
+    projects (a test's small inbox) gets them only when asked.
     """
     inbox = Path(inbox)
     styles = assign_styles(config)
@@ -69,6 +76,8 @@ def generate_deliveries(config: ProjectsConfig, inbox: Path, *, seed: int = 2026
         _write_project(simulation, entry.project, entry.months, simulation.persons, entry.enrolments + visitors,
                        styles, inbox, seed, entry.position, noise=entry.project.id == noisy,
                        planned_from=entry.enrolments)
+    if mapping or (mapping is None and project_ids is None):
+        generate_mappings(simulation, config, inbox, seed=seed, scale=scale, wanted=wanted, until_month=until_month)
     return simulation
 
 

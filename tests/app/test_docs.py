@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.lib import contract, kpis
+from orchestration.lib import contract, kpis, mapping_contract
 from orchestration.reporting import kpi_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ DOCS = REPO / "docs"
 DELIVERY_GUIDE = DOCS / "leveransanvisning.md"
 KPI_GUIDE = DOCS / "nyckeltal.md"
 CONFIG_GUIDE = DOCS / "konfiguration.md"
+MAPPING_GUIDE = DOCS / "kartlaggning.md"     # the mapping extract (kartläggning) and its figures
 
 # Where a file or a row gets its verdict: the reader, the inbox router, the reading process, the
 # validator. A reason code in these modules is an upper-case word given to one of these as its code.
@@ -231,7 +232,39 @@ def test_delivery_guide_names_every_code():
 
 
 def test_delivery_guide_names_every_reason_code():
-    assert not _missing(DELIVERY_GUIDE, reason_codes())
+    """Each code in the guide to the file it concerns: the enrolment list's in the delivery guide,
+    the mapping extract's in the mapping guide (which points to the delivery guide for the rest)."""
+    missing = set(_missing(DELIVERY_GUIDE, reason_codes())) & set(_missing(MAPPING_GUIDE, reason_codes()))
+    assert not missing
+
+
+def test_mapping_guide_names_every_mapping_column_alias_type_figure_and_measure():
+    columns = set(mapping_contract.MAPPING_COLUMN_ALIASES)
+    aliases = {alias for names in mapping_contract.MAPPING_COLUMN_ALIASES.values() for alias in names}
+    assert not _missing(MAPPING_GUIDE, columns | aliases), "kolumner eller alias saknas"
+    assert not _missing(MAPPING_GUIDE, set(mapping_contract.ANSWER_TYPES)), "svarstyper saknas"
+    assert not _missing(MAPPING_GUIDE, set(mapping_contract.INVENTORY_FIGURES) | {"kartlagda"}), "figurer saknas"
+    assert not _missing(MAPPING_GUIDE, {"svar", "fore", "efter", "inventering", mapping_contract.ANSWERED})
+
+
+def instrument_fields() -> set[str]:
+    """The keys the instrument's parser reads: `.get("x")` and the sets of allowed fields."""
+    tree = ast.parse(_text(REPO / "orchestration" / "projects" / "instrument.py"))
+    fields: set[str] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            fields.add(node.args[0].value)
+        elif isinstance(node, ast.Set):
+            fields |= {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return fields
+
+
+def test_config_guide_names_every_field_and_answer_type_of_the_instrument():
+    fields = instrument_fields()
+    assert {"questions", "inventory", "codes", "scale", "range", "bands", "labels"} <= fields
+    assert not _missing(CONFIG_GUIDE, fields | set(mapping_contract.ANSWER_TYPES)
+                        | set(mapping_contract.INVENTORY_FIGURES))
 
 
 def test_kpi_guide_names_every_kpi_breakdown_and_group():
@@ -253,7 +286,7 @@ def test_config_guide_names_every_followup_setting():
     assert not _missing(CONFIG_GUIDE, variables)
 
 
-@pytest.mark.parametrize("document", [DELIVERY_GUIDE, KPI_GUIDE, CONFIG_GUIDE], ids=lambda p: p.name)
+@pytest.mark.parametrize("document", [DELIVERY_GUIDE, KPI_GUIDE, CONFIG_GUIDE, MAPPING_GUIDE], ids=lambda p: p.name)
 def test_document_keeps_to_its_readers(document: Path):
     """No reader of docs/ has the engineers' spec folder; nothing points there."""
     assert "shared/" not in _text(document)
@@ -291,3 +324,8 @@ def test_architecture_names_only_files_and_folders_that_exist_within_two_pages()
         return False
 
     assert sorted(name for name in named if not exists(name)) == []
+
+
+def test_mapping_guide_shows_no_personnummer_shaped_example():
+    """Examples in the guide stand for a personnummer with ÅÅMMDD-XXXX, never with digits."""
+    assert not re.search(r"(?<!\d)(\d{6}|\d{8})[-+ ]?\d{4}(?!\d)", _text(MAPPING_GUIDE))
