@@ -136,6 +136,14 @@ def load_landing(warehouse: Path, config: ProjectsConfig, deliveries: list[Deliv
                  f"archive/{d.delivery_id}", d.delivery_id.ljust(64, "0")[:64],
                  dt.datetime(2020, 1, 1) + dt.timedelta(hours=d.arrival_seq), d.verdict, d.arrival_seq, d.kind,
                  len(d.rows), len(d.rows)])
+            if d.kind == "INSKRIVNING":          # a small snapshot, so that the project has KPI months too
+                for number in (2, 3, 4):
+                    db.execute("insert into landing.enrolment_rows (delivery_id, project_id, kommunkod, reporting_month, "
+                               "row_number, person_id, is_anonymous, kon, age_at_start, startdatum, fas, warnings) "
+                               "values (?, ?, ?, ?, ?, ?, false, 'K', ?, ?, 'HITTA', '')",
+                               [d.delivery_id, d.project_id, d.kommunkod, d.month, number, f"person-{number:03d}",
+                                config.project(d.project_id).age_min, dt.date.fromisoformat(d.month + "-02")])
+                continue
             project = config.project(d.project_id)
             free_text = [q.id for q in project.mapping.questions if q.type == "free_text"]
             for number, row in enumerate(d.rows, start=2):
