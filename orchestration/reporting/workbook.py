@@ -210,15 +210,15 @@ def _mapping_sheet(sheet: Worksheet, project: Project, rows: list[dict], areas: 
                      key=lambda a: (domains.index(a[4]) if a[4] in domains else 99, order.get(a[1], 99), a[3]))
     kinds = ("share", "count", "count", "share", "share", "count")
     for area in areas:
-        previous = None
+        previous, previous_domain = None, None
         for area_of, question, category, _, domain, text, label in answers:
             if area_of != area:
                 continue
             answer, before, after = (by_cell.get((area, m, question, category)) for m in (ANSWER, BEFORE, AFTER))
-            first = question != previous
-            previous = question
+            first, new_domain = question != previous, domain != previous_domain
+            previous, previous_domain = question, domain
             _append_formatted(sheet, [
-                _text(names.get(area, area)), _text(domain) if first else None, _text(text) if first else None,
+                _text(names.get(area, area)), _text(domain) if new_domain else None, _text(text) if first else None,
                 _text(label), *_figure(answer), _plain(answer, "numerator") if answer else None,
                 _plain(answer, "denominator") if answer else None, *_figure(before), *_figure(after),
                 _plain(before, "denominator") if before else None], 5, kinds)
