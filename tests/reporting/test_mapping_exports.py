@@ -25,9 +25,12 @@ FREE_TEXT_QUESTIONS = ("ovrigt", "onskat_stod")
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory):
-    tmp_path = tmp_path_factory.mktemp("mapping_exports")
-    scenario = build(tmp_path)
-    out = tmp_path / "exports"
+    from orchestration.lib.home import DataHome
+
+    home = DataHome.resolve(tmp_path_factory.mktemp("mapping_exports")).create()
+    scenario = build(home.root)                     # the warehouse at the data home's root
+    assert scenario.warehouse == home.warehouse
+    out = home.root / "exports"
     files = export_all(scenario.warehouse, scenario.config, out)
     internal = export_all(scenario.warehouse, scenario.config, out, unsuppressed=True)
     for headline in headlines(scenario.warehouse, scenario.config):
@@ -264,3 +267,56 @@ def test_the_coordinators_summary_names_each_domain_with_its_most_common_answer(
             assert f"**{domain}**".replace("–", "–") in text.replace("\\", "")
     assert "| Kartlagda personer |" in summary_markdown(scenario.config.project("harjedalen"),
                                                         exact_rows(scenario.warehouse, scenario.config.project("harjedalen")))
+
+
+def test_the_mapping_summary_asset_shows_each_project_s_summary_in_the_ui(exported):
+    import dagster as dg
+
+    from orchestration.reporting.assets import mapping_summary
+    from orchestration.resources import FollowupResource
+
+    scenario, _, _, _ = exported
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([dg.AssetSpec("mapping_values"), mapping_summary], selection=[mapping_summary],
+                                instance=instance,
+                                resources={"followup": FollowupResource(home=str(scenario.warehouse.parent))})
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("mapping_summary")
+    metadata = materialization.metadata
+    assert metadata["projekt med kartläggning"].value == 2
+    for project_id in PROJECTS:
+        project = scenario.config.project(project_id)
+        assert metadata[f"kartläggning {project_id}"].value == summary_markdown(
+            project, exact_rows(scenario.warehouse, project))
+    assert "**Inventering**" in metadata["kartläggning harjedalen"].value
+    assert "**Inventering**" not in metadata["kartläggning vaga_valja_vag"].value
+
+
+def test_the_sheet_prints_as_a_reader_sees_it_in_libreoffice(exported, tmp_path):
+    """kpi.xlsx through LibreOffice to PDF and the Kartläggning pages to PNG: the pages are headed
+    by the sheet's name, show every question and domain once per area, hidden figures as x, and
+    fit the page's width (one page wide, as every sheet)."""
+    from tests.libreoffice import convert_workbooks, require
+
+    require("pdftotext", "pdftoppm", install="libreoffice-calc-nogui poppler-utils")
+    scenario, _, files, _ = exported
+    mapped = [f for f in files if f.project_id in PROJECTS]
+    _, _ = convert_workbooks(mapped, tmp_path, "pdf", "pdf")
+    for exported_file in mapped:
+        pdf = tmp_path / "pdf" / f"{exported_file.project_id}.pdf"
+        pages = int(next(line.split()[-1] for line in subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                                      text=True).stdout.splitlines()
+                         if line.startswith("Pages:")))
+        texts = {page: subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                                      capture_output=True, text=True, check=True).stdout for page in range(1, pages + 1)}
+        mapping_pages = [page for page, text in texts.items() if text.lstrip().startswith("Kartläggning")]
+        assert mapping_pages, exported_file.project_id
+        text = "\n".join(texts[page] for page in mapping_pages)
+        project = scenario.config.project(exported_file.project_id)
+        for question in project.mapping.questions:
+            if question.type != "free_text":
+                assert text.count(question.text) == 2, question.id       # ALL and the municipality
+        assert " x " in text or text.rstrip().endswith(" x") or "\nx" in text or " x\n" in text
+        subprocess.run(["pdftoppm", "-f", str(mapping_pages[0]), "-l", str(mapping_pages[0]), "-r", "40", "-png",
+                        str(pdf), str(tmp_path / exported_file.project_id)], check=True)
+        assert list(tmp_path.glob(f"{exported_file.project_id}*.png"))
