@@ -59,7 +59,7 @@ def render_funder_pdf(project: Project, period: str | None, figures: dict[str, F
     """The report's bytes. figures: published_figures for the month; chart_png: the HTML's
     trend.png (charts.trend_png of the same published trend); deliveries: the data version
     (export.data_version) of the month; mapping: the published mapping rows (reporting/mapping.py),
-    shown as the HTML shows them, after the phases (its pages come on top of the two planned)."""
+    shown as the HTML shows them, after the phases."""
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -69,7 +69,7 @@ def render_funder_pdf(project: Project, period: str | None, figures: dict[str, F
                 *_quality(project, period, deliveries, per_municipality), *_definitions(project)]
 
     pages = _paginate(blocks(per_municipality=True))
-    if len(pages) > MAX_PAGES + _mapping_pages(project, mapping or []):          # many municipalities: the project's total (kpi.xlsx lists every delivery)
+    if len(pages) > MAX_PAGES:          # many municipalities: the project's total (kpi.xlsx lists every delivery)
         pages = _paginate(blocks(per_municipality=False))
     buffer = io.BytesIO()
     with matplotlib.rc_context({"pdf.fonttype": 3}):
@@ -325,12 +325,6 @@ def _mapping(project: Project, mapping: list[dict]) -> list[Block]:
         table = _table(columns, [list(row) for row in mapping_inventory_rows(inventory)])
         blocks += _section("Inventering", table) if blocks else _section("Kartläggning: inventering", table)
     return [*blocks, _paragraph(MAPPING_NOTE, colour=GREY)]
-
-
-def _mapping_pages(project: Project, mapping: list[dict]) -> int:
-    """The pages the mapping section takes, allowed on top of the planned two."""
-    blocks = _mapping(project, mapping)
-    return len(_paginate(blocks)) if blocks else 0
 
 
 def _quality(project: Project, period: str | None, deliveries: list[dict], per_municipality: bool) -> list[Block]:
