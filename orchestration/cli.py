@@ -324,8 +324,9 @@ def _run_and_report(home: DataHome, config_path: str | None, project_id: str | N
         print(f"{'projekt':<18} {'kommun':<6} {'månad':<8} {'godkända':>8} {'avvisade':>8}  utfall")
         for d in outcome.deliveries:
             reason = f" ({d.reason})" if d.reason else ""
+            kind = " (kartläggning)" if d.extract_kind == "KARTLAGGNING" else ""
             print(console(f"{d.project_id:<18} {d.kommunkod:<6} {d.reporting_month:<8} {d.rows_accepted:>8} "
-                          f"{d.rows_rejected:>8}  {_verdict(d.verdict)}{reason}; {STATE_LABELS[d.state].lower()}"))
+                          f"{d.rows_rejected:>8}  {_verdict(d.verdict)}{reason}; {STATE_LABELS[d.state].lower()}{kind}"))
     elif outcome.nothing_new_since:
         since = outcome.nothing_new_since
         print(f"Inga nya leveranser. Inget har ändrats sedan körningen {since.finished_at.replace('T', ' ')} "

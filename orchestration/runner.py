@@ -21,6 +21,7 @@ from orchestration.lib.delivery_state import WAITING
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
 from orchestration.lib.layout import refuse_newer, upgrade_home
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING, MAPPING_FOLDER
 from orchestration.lib.runlock import WarehouseHolder, when_warehouse_free
 from orchestration.lib.settings import Settings
 from orchestration.lib.telemetry import disable_telemetry
@@ -40,6 +41,7 @@ class DeliveryLine:
     reason: str | None
     state: str                    # lib/delivery_state.py, after the run
     needs_action: bool
+    extract_kind: str = ENROLMENT   # lib/mapping_contract.EXTRACT_KINDS
 
 
 @dataclass
@@ -179,8 +181,9 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
         with connect(home.warehouse, read_only=True) as db:
             rows = db.execute(
                 "select delivery_id, project_id, kommunkod, reporting_month, file_name, coalesce(verdict, status), "
-                "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason, state, needs_action "
-                "from landing.delivery_states order by project_id, kommunkod, reporting_month, received_at").fetchall()
+                "coalesce(rows_accepted, 0), coalesce(rows_rejected, 0), verdict_reason, state, needs_action, extract_kind "
+                "from landing.delivery_states order by project_id, kommunkod, reporting_month, extract_kind, received_at"
+            ).fetchall()
             unrouted = db.execute("select inbox_path, sha256, message from landing.unrouted_files").fetchall()
         return rows, unrouted
 
@@ -194,16 +197,20 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
 
 def space_for_run(home: DataHome) -> SpaceNeed:
     """Free space against what a run would need (lib/diskspace.py has the rule). Which inbox files
-    are already received comes from the warehouse, or its read copy while the warehouse is held."""
+    are already received comes from the warehouse, or its read copy while the warehouse is held (a
+    mapping file's path as ingest/inbox.received_path gives it)."""
     received: set[tuple[str, int]] = set()
     for source in (home.warehouse, copy_path(home.root)):
         if not source.exists():
             continue
         try:
             with connect(source, read_only=True) as db:
+                has_kind = db.execute("select count(*) from information_schema.columns where table_schema = 'landing' "
+                                      "and table_name = 'deliveries' and column_name = 'extract_kind'").fetchone()[0]
+                folder = "case when extract_kind = ? then ? else '' end || " if has_kind else ""  # before issue 18: none
                 received = {(path, size) for path, size in db.execute(
-                    "select project_id || '/' || kommunkod || '/' || file_name, size_bytes from landing.deliveries")
-                    .fetchall()}
+                    f"select project_id || '/' || kommunkod || '/' || {folder}file_name, size_bytes "
+                    "from landing.deliveries", [MAPPING, f"{MAPPING_FOLDER}/"] if has_kind else []).fetchall()}
             break
         except duckdb.Error:
             continue            # held by another process, or no deliveries table yet

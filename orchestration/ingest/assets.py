@@ -9,6 +9,8 @@ import dagster as dg
 from orchestration.ingest.intake import run_intake
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.layout import HomeLayoutError
+from orchestration.lib.delivery_state import KIND_LABELS
+from orchestration.lib.mapping_contract import MAPPING
 from orchestration.lib.safe_text import console, markdown_cell
 from orchestration.lib.settings import Settings
 from orchestration.privacy.keys import PseudonymKeyError, key_file_warning, verified_key
@@ -73,10 +75,12 @@ def intake(context: dg.AssetExecutionContext, followup: FollowupResource):
         context.log.warning(console(f"Ändrades medan den kopierades, tas nästa körning: {relative}"))
     for relative, error in report.failed:
         context.log.warning(console(f"Kunde inte arkiveras ({error}), tas nästa körning: {relative}"))
-    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month} | {markdown_cell(r.file.name)} |"
-                      for r in report.new[:50])
+    table = "\n".join(f"| {r.project_id} | {r.kommunkod} | {r.reporting_month}"
+                      f"{f' ({KIND_LABELS[MAPPING].lower()})' if r.extract_kind == MAPPING else ''} | "
+                      f"{markdown_cell(r.file.name)} |" for r in report.new[:50])
     yield dg.MaterializeResult(asset_key="inbox_deliveries", metadata={
         "nya leveranser": len(report.new),
+        "varav kartläggningar": sum(1 for r in report.new if r.extract_kind == MAPPING),
         "oförändrade filer": report.unchanged,
         "inte inlästa": len(report.unrouted),
         "ändrades under kopieringen": len(report.still_arriving),

@@ -22,6 +22,11 @@ run writes the municipality's feedback (reporting/feedback.py). `is_feedback` is
 says so; walk_inbox never lists it or anything in it, and everything that looks at the inbox (intake,
 the sensor's fingerprint, the no-op check's digest, the disk-space estimate, retention) reads the
 inbox through walk_inbox or this rule, so writing feedback is never a change in the inbox.
+
+Another folder of a municipality folder holds deliveries of the second kind: the mapping folder
+(`kartlaggning/`, any spelling `lib/mapping_contract.is_mapping_folder` accepts, e.g. `Kartläggning`).
+walk_inbox walks it like the municipality folder itself (it is no FOLDER entry; its files are entries
+`<project>/<kommunkod>/<folder as named>/<file>`), and route() gives its files `extract_kind` MAPPING.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING, MAPPING_FOLDER, is_mapping_folder
 from orchestration.lib.safe_text import display_name
 from orchestration.projects.config import ProjectsConfig
 
@@ -54,6 +60,7 @@ UNREADABLE = "unreadable"      # a file or folder we may not read
 FEEDBACK_FOLDER = "återkoppling"          # inbox/<project>/<kommunkod>/återkoppling/: written by us, never read
 FEEDBACK_TEMPORARY_PREFIX = f".{FEEDBACK_FOLDER}."   # the folder being written or replaced beside it
 FEEDBACK_DEPTH = 3                        # an entry of a municipality folder
+MAPPING_DEPTH = 3                         # inbox/<project>/<kommunkod>/kartlaggning/: walked, not an entry
 
 
 def is_feedback(depth: int, name: str, status: os.stat_result | None) -> bool:
@@ -97,6 +104,13 @@ class InboxFile:
         return self.kind == SYMLINK
 
 
+def is_mapping_entry(depth: int, name: str, status: os.stat_result | None) -> bool:
+    """Whether an inbox entry is a municipality's mapping folder: a real folder, not a link, whose
+    name `is_mapping_folder` accepts, inside inbox/<project>/<kommunkod>/."""
+    return (depth == MAPPING_DEPTH and status is not None and stat.S_ISDIR(status.st_mode)
+            and not stat.S_ISLNK(status.st_mode) and is_mapping_folder(name))
+
+
 @dataclass(frozen=True)
 class RoutedFile:
     file: InboxFile
@@ -105,6 +119,7 @@ class RoutedFile:
     kommunkod: str
     reporting_month: str
     rejection: tuple[str, str] | None = None   # (reason code, message) when refused at intake
+    extract_kind: str = ENROLMENT              # lib/mapping_contract.EXTRACT_KINDS
 
 
 @dataclass(frozen=True)
@@ -152,8 +167,9 @@ def _marker(kind: str, relative: str, status: os.stat_result | None) -> str:
 def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]]:
     """Every entry below the inbox as (path, relative display path, kind, lstat), without
     opening a file or following a link. Folders of projects and municipalities (depth 1 and 2)
-    are walked; a folder deeper down is itself an entry (and walked, so its files are reported
-    too) down to MAX_DEPTH. A feedback folder (`is_feedback`) is neither listed nor walked."""
+    and a municipality's mapping folder (`is_mapping_entry`) are walked; a folder deeper down is
+    itself an entry (and walked, so its files are reported too) down to MAX_DEPTH. A feedback
+    folder (`is_feedback`) is neither listed nor walked."""
     found: list[tuple[Path, str, str, os.stat_result | None]] = []
     if not inbox.is_dir():
         return found
@@ -180,7 +196,7 @@ def walk_inbox(inbox: Path) -> list[tuple[Path, str, str, os.stat_result | None]
             elif entry.name.startswith("."):
                 found.append((path, shown, HIDDEN, status))
             elif stat.S_ISDIR(status.st_mode):
-                if depth >= 3:
+                if depth >= 3 and not is_mapping_entry(depth, entry.name, status):
                     found.append((path, shown, FOLDER, status))
                 if depth < MAX_DEPTH:
                     visit(path, shown, depth + 1)
@@ -247,18 +263,35 @@ def oversize_in_inbox(inbox: Path, max_file_bytes: int) -> list[InboxFile]:
 def unreceived_bytes(inbox: Path, received: set[tuple[str, int]], max_file_bytes: int | None = None) -> int:
     """Bytes of the files a run would copy: regular files whose (relative path, size) is not in
     `received` and that are within `max_file_bytes` (a larger file is never copied). Nothing is
-    opened; the paths are display text, as intake stores them."""
+    opened; the paths are display text, as intake stores them, a mapping file's as
+    `received_path` gives it."""
     total = 0
     for _, relative, kind, status in walk_inbox(inbox):
         if kind != FILE or status is None or (max_file_bytes is not None and status.st_size > max_file_bytes):
             continue
-        if (relative, status.st_size) not in received:
+        if (received_path(relative), status.st_size) not in received:
             total += status.st_size
     return total
 
 
-def delivery_id_for(project_id: str, kommunkod: str, reporting_month: str, sha256: str) -> str:
-    return hashlib.sha256(f"{project_id}|{kommunkod}|{reporting_month}|{sha256}".encode()).hexdigest()[:20]
+def received_path(relative: str) -> str:
+    """A file's inbox path as landing.deliveries can state it (project, kommunkod, file name, and
+    for a mapping file `kartlaggning/` however the municipality spelt the folder)."""
+    parts = relative.split("/")
+    if len(parts) == 4 and is_mapping_folder(parts[2]):
+        return "/".join((parts[0], parts[1], MAPPING_FOLDER, parts[3]))
+    return relative
+
+
+def delivery_id_for(project_id: str, kommunkod: str, reporting_month: str, sha256: str,
+                    extract_kind: str = ENROLMENT) -> str:
+    """The delivery's id. An enrolment's is the hash it always was (ids in existing warehouses stay
+    valid); a mapping delivery's hashes its kind in too, so the same bytes delivered as both kinds
+    are two deliveries."""
+    key = f"{project_id}|{kommunkod}|{reporting_month}|{sha256}"
+    if extract_kind != ENROLMENT:
+        key += f"|{extract_kind}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 # Why an entry of another kind than FILE is not read: its reason code and, in the municipality's
@@ -276,8 +309,11 @@ NOT_A_DELIVERY_FILE: dict[str, tuple[str, str]] = {
     SPECIAL: ("INGEN_VANLIG_FIL", "'{where}' är ingen vanlig fil (en namngiven pipe, socket eller enhet) och öppnas "
                                   "inte. Lägg leveransen som en vanlig fil i kommunmappen."),
     FOLDER: ("MAPP_I_KOMMUNMAPPEN", "'{where}' är en mapp, inte en fil. Leveranser ligger direkt i "
-                                    "inkorg/<projekt>/<kommunkod>/; flytta filen dit och ta bort mappen."),
+                                    "inkorg/<projekt>/<kommunkod>/ (kartläggningar i inkorg/<projekt>/<kommunkod>/"
+                                    "kartlaggning/); flytta filen dit och ta bort mappen."),
 }
+
+NO_MAPPING = "KARTLAGGNING_SAKNAS"         # a file in a mapping folder of a project without an instrument
 
 
 def oversize_rejection(size_bytes: int) -> tuple[str, str]:
@@ -295,11 +331,16 @@ def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None)
         code, message = NOT_A_DELIVERY_FILE[file.kind]
         return UnroutedFile(file, code, message.format(where=file.relative, why=file.unreadable))
     parts = file.relative.split("/")
+    extract_kind = ENROLMENT
+    if len(parts) == 4 and is_mapping_folder(parts[2]):
+        extract_kind = MAPPING
+        parts = [parts[0], parts[1], parts[3]]
     if len(parts) != 3:
         return UnroutedFile(
             file,
             "FEL_PLATS",
-            f"Filen '{file.relative}' ligger inte i en mapp inkorg/<projekt>/<kommunkod>/. "
+            f"Filen '{file.relative}' ligger inte i en mapp inkorg/<projekt>/<kommunkod>/ "
+            "(eller, för en kartläggning, inkorg/<projekt>/<kommunkod>/kartlaggning/). "
             "Flytta den till rätt kommunmapp.",
         )
     project_id, kommunkod, name = parts
@@ -315,6 +356,14 @@ def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None)
             f"Mappen '{kommunkod}' är ingen kommun i projektet {project_id} "
             f"({', '.join(project.municipalities)}). Flytta filen till rätt kommunmapp.",
         )
+    if extract_kind == MAPPING and project.mapping is None:
+        return UnroutedFile(
+            file, NO_MAPPING,
+            f"Filen '{file.relative}' ligger i en kartläggningsmapp, men projektet {project_id} har ingen "
+            "kartläggning konfigurerad. Är filen en inskrivningslista: flytta den till "
+            f"inkorg/{project_id}/{kommunkod}/. Ska projektet ta emot kartläggningar: be samordnaren lägga "
+            "till kartläggningen (kartlaggning:) i projektkonfigurationen; filen läses då in vid nästa körning.",
+        )
     month = month_in_name(name)
     if month is None:
         return UnroutedFile(
@@ -322,17 +371,18 @@ def route(file: InboxFile, config: ProjectsConfig, today: dt.date | None = None)
             f"Filnamnet '{name}' innehåller ingen rapportmånad (ÅÅÅÅ-MM). "
             "Döp om filen, t.ex. till '2016-03.csv', och lägg den i inkorgen igen.",
         )
-    delivery_id = delivery_id_for(project_id, kommunkod, month, file.sha256)
+    delivery_id = delivery_id_for(project_id, kommunkod, month, file.sha256, extract_kind)
     if file.oversize:
-        return RoutedFile(file, delivery_id, project_id, kommunkod, month, rejection=oversize_rejection(file.size_bytes))
+        return RoutedFile(file, delivery_id, project_id, kommunkod, month, rejection=oversize_rejection(file.size_bytes),
+                          extract_kind=extract_kind)
     today = today or dt.date.today()
     if (int(month[:4]), int(month[5:7])) > (today.year, today.month):
         return RoutedFile(file, delivery_id, project_id, kommunkod, month, rejection=(
             "MANAD_I_FRAMTIDEN",
             f"Rapportmånaden {month} i filnamnet '{name}' har inte börjat än. Kontrollera månaden i "
             "filnamnet (ÅÅÅÅ-MM, den månad uppgifterna gäller) och lägg filen i inkorgen igen.",
-        ))
-    return RoutedFile(file, delivery_id, project_id, kommunkod, month)
+        ), extract_kind=extract_kind)
+    return RoutedFile(file, delivery_id, project_id, kommunkod, month, extract_kind=extract_kind)
 
 
 def archive(file: InboxFile, archive_dir: Path) -> Path:

@@ -10,6 +10,9 @@ Arrival order: every delivery gets an `arrival_seq`, increasing across runs, and
 in the order scan_inbox returns (modification time, then the time the file landed in its folder).
 Of two files for the same project, municipality and month the one with the greater arrival_seq
 is the newer; lib/delivery_state.py makes it the snapshot in force.
+
+Each delivery records its `extract_kind` (route(): INSKRIVNING, or KARTLAGGNING for a file of the
+municipality's mapping folder); a file is in force only among deliveries of its own kind.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def run_intake(home: DataHome, config: ProjectsConfig, project_ids: set[str] | N
         delivery_rows.append((
             routed.delivery_id, routed.project_id, routed.kommunkod, routed.reporting_month, file.name, archive_path,
             file.sha256, file.size_bytes, file.received_at, status, verdict, reason, message, next_seq, now,
+            routed.extract_kind,
         ))
         next_seq += 1
         report.new.append(routed)
@@ -111,7 +115,7 @@ def _record(home: DataHome, delivery_rows: list[tuple], unrouted_rows: list[tupl
             db.executemany(
                 "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, "
                 "archive_path, sha256, size_bytes, received_at, status, verdict, verdict_reason, verdict_message, "
-                "arrival_seq, ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "arrival_seq, ingested_at, extract_kind) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 delivery_rows,
             )
             db.execute(

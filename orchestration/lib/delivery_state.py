@@ -16,7 +16,9 @@ Three readers render it:
   be once the pending ones that count are validated.
 
 What shows deliveries (the status matrix, the delivery reports and their index, monitoring, the
-runner's partitions) reads the view, not the mart fct_deliveries: they must show landing as it is
+runner's partitions) reads the view, not the mart fct_deliveries (each reader that means enrolment
+snapshots, e.g. the monthly matrix and its deadlines, takes `extract_kind = 'INSKRIVNING'`; a mapping
+file has no monthly deadline): they must show landing as it is
 now, including files intake recorded that no run has validated yet, deliveries validated in a run
 whose dbt build failed or has not run, and the reports written at validation, before dbt;
 `followup status` reads the read copy, which holds landing and this view, not the marts.
@@ -25,8 +27,9 @@ whose dbt build failed or has not run, and the reports written at validation, be
 from __future__ import annotations
 
 from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, COUNTING_VERDICTS, REJECTED, VALIDATED
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING
 
-# Of two counting deliveries for one project, municipality and month, the first in this order is in force.
+# Of two counting deliveries for one project, municipality, month and kind, the first in this order is in force.
 IN_FORCE_ORDER = "arrival_seq desc nulls last, received_at desc, delivery_id desc"
 
 _COUNTING = ", ".join(f"'{v}'" for v in COUNTING_VERDICTS)
@@ -35,8 +38,9 @@ _COUNTING = ", ".join(f"'{v}'" for v in COUNTING_VERDICTS)
 def ranked_deliveries_sql(deliveries: str) -> str:
     """A select of every row of the relation `deliveries` (the columns of landing.deliveries) with
     `counts` (validated, not rejected), `snapshot_rank` (1 for the counting delivery in force for
-    its project, municipality and month, 2 for the one before, …; null when it does not count)
-    and `in_force`: the rule, written once."""
+    its project, municipality, month and extract kind, 2 for the one before, …; null when it does not count)
+    and `in_force`: the rule, written once. A delivery recorded without a kind (before the column
+    existed) is an enrolment."""
     return f"""select *, coalesce(snapshot_rank = 1, false) as in_force
     from (
         select *, case when counts then row_number() over (
@@ -44,10 +48,13 @@ def ranked_deliveries_sql(deliveries: str) -> str:
             order by {IN_FORCE_ORDER}) end as snapshot_rank
         from (
             select *, status = '{VALIDATED}' and coalesce(verdict in ({_COUNTING}), false) as counts
-            from {deliveries}
+            from (select * replace (coalesce(extract_kind, '{ENROLMENT}') as extract_kind) from {deliveries})
         )
     )"""
 
+
+# extract_kind → what a case worker calls it (a heading or a label beside a file)
+KIND_LABELS = {ENROLMENT: "Inskrivning", MAPPING: "Kartläggning"}
 
 # state → what it means, in the words a municipality's case worker reads
 IN_FORCE = "GALLER"

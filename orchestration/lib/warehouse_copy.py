@@ -32,8 +32,12 @@ SERVING_DIR, COPY_NAME = "serving", "followup.duckdb"   # once read-copy.duckdb 
 
 # table → who reads it
 COPIED_TABLES = {
-    "landing.deliveries": "status, BI: every delivery, its status and verdict (also landing.delivery_states)",
+    "landing.deliveries": "status, BI: every delivery of either kind (extract_kind), its status and verdict "
+                          "(also landing.delivery_states)",
     "landing.unrouted_files": "status: files that were not ingested",
+    "landing.mapping_questions": "BI: the mapping instruments' questions (ids, wording, domain, answer type)",
+    "landing.mapping_categories": "BI: the answer categories the mapping figures are counted for, with labels",
+    "landing.mapping_inventory_rules": "BI: which latest answers make a person count for an inventory figure",
     "marts.kpi_values": "export, BI: every KPI of every month, exact (the coordinators' figures)",
     "marts.kpi_catalogue": "BI: every KPI's kind, Swedish name and definition (dbt/seeds/kpi_catalogue.csv)",
     "marts.fct_deliveries": "export, BI: the deliveries the figures stand on",
@@ -41,6 +45,8 @@ COPIED_TABLES = {
     "marts.dim_projects": "BI: the projects, their periods and targets",
     "marts.dim_project_areas": "BI: each project's municipalities",
     "marts.fct_project_overlap": "BI: persons in more than one project",
+    "marts.mapping_values": "export, BI: every mapping figure, exact (kartlaggning.csv is built from it)",
+    "marts.fct_mapping_answers": "BI: the mapping answers in force, in long form (pseudonymised, no free text)",
     "ops.marts_builds": "export: the run that built the figures",
 }
 

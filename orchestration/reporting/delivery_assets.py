@@ -113,7 +113,7 @@ def partition_metadata(cell: MunicipalityMonth, reports_dir: Path) -> dict[str, 
     }
     if shown is not None:
         html_report, _ = report_paths(reports_dir, shown.project_id, shown.kommunkod, shown.reporting_month,
-                                      shown.sha256)
+                                      shown.sha256, shown.extract_kind)
         metadata["leveransrapport"] = dg.MetadataValue.path(str(html_report))
     if cell.quality:
         q = cell.quality
@@ -128,7 +128,8 @@ def files_table(files: Sequence[status.Delivery], reports_dir: Path) -> str:
     """Every file of a month, in arrival order, as a markdown table."""
     lines = ["| fil | mottagen (svensk tid) | utfall | läge | avvisade rader | rapport |", "|---|---|---|---|--:|---|"]
     for d in files:
-        html_report, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
+        html_report, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
+                                      d.extract_kind)
         lines.append(f"| {markdown_cell(d.file_name)} | {shown_time(d.received_at)} | "
                      f"{states.VERDICT_LABELS.get(d.verdict, d.verdict)} | {states.STATE_LABELS[d.state]} | "
                      f"{d.rows_rejected} | {markdown_cell(html_report.relative_to(reports_dir).as_posix())} |")
@@ -263,6 +264,28 @@ def files_processed(cells: Sequence[MunicipalityMonth], reports_dir: Path) -> st
     return "\n".join(lines)
 
 
+def mapping_files(statuses: Sequence[status.ProjectStatus], reports_dir: Path) -> str:
+    """Every mapping file (kartlaggning/) per project, outside the month grids: a mapping has no
+    monthly deadline, so it is never a missing or late month there."""
+    kommuner = load_kommuner()
+    lines = ["| projekt | kommun | månad | fil | mottagen | utfall | läge | avvisade | rapport |",
+             "|---|---|---|---|---|---|---|--:|---|"]
+    files = [(s.project.id, d) for s in statuses for d in s.mappings]
+    for project_id, d in files[:LISTED_AT_MOST]:
+        html_report, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
+                                      d.extract_kind)
+        lines.append(f"| {project_id} | {kommun_partition(d.kommunkod, kommuner.get(d.kommunkod, ''))} | "
+                     f"{d.reporting_month} | {markdown_cell(d.file_name)} | {shown_time(d.received_at)} | "
+                     f"{states.VERDICT_LABELS.get(d.verdict, d.verdict)} | "
+                     f"{'**' if d.needs_action else ''}{states.STATE_LABELS[d.state]}{'**' if d.needs_action else ''} | "
+                     f"{d.rows_rejected} | {markdown_cell(html_report.relative_to(reports_dir).as_posix())} |")
+    if not files:
+        return "Inga kartläggningar."
+    if len(files) > LISTED_AT_MOST:
+        lines.append(f"\n… och {len(files) - LISTED_AT_MOST} filer till: se `followup status` eller reports/index.html.")
+    return "\n".join(lines)
+
+
 def attention_entries(cells: Sequence[MunicipalityMonth]) -> dict[str, dg.MetadataValue]:
     """Everything that needs action, none left out, in markdown entries short enough for the UI to
     show inline (one long entry would hide behind "Show Markdown")."""
@@ -336,6 +359,8 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
         "teckenförklaring": status.LEGEND,
         "filer i körningen": dg.MetadataValue.md(files_processed(recorded, home.reports)),
         "kommun-månader uppdaterade": len(recorded),
+        "kartläggningar": dg.MetadataValue.md(mapping_files(statuses, home.reports)),
+        "kartläggningar att åtgärda": sum(1 for s in statuses for p in s.mapping_problems if p.needs_action),
         "filer avvisade": sum(1 for d in files if d.verdict == REJECTED),
         "filer avvisade utan senare godkänd fil": sum(1 for d in files if d.state in states.NEEDS_ACTION_STATES),
         "tabeller": dg.MetadataValue.md("| tabell | rader |\n|---|--:|\n"

@@ -2,6 +2,7 @@
 
     reports/<project>/<kommunkod>/<month>_<sha8>.html   verdict, counts, unknown columns, rows
     reports/<project>/<kommunkod>/<month>_<sha8>.csv    rejected rows and warnings (Excel-ready)
+    reports/<project>/<kommunkod>/<month>_kartlaggning_<sha8>.html|.csv   the same for a mapping file
     reports/index.html                                  what needs action first, then every
                                                         delivery per project, newest month first,
                                                         and the files that were not ingested
@@ -12,6 +13,11 @@ which holds neither. What a report says about its file's state (in force, replac
 a later file) comes from `landing.delivery_states` (the reports are written at validation, before dbt builds
 the marts), so a report is rewritten when a later file changes it, and only then: a run with nothing new leaves the folder as it was. Times are Swedish
 local time.
+
+A mapping file (`extract_kind` KARTLAGGNING) gets the same report, headed and named as a mapping
+("Kartläggning"), its rows' column a question id where an answer was wrong; in the index it is
+listed in a table of its own per project. It has no monthly deadline and is never a late or
+missing month.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import pandas as pd
 from orchestration.lib import delivery_state as states
 from orchestration.lib.contract import REJECTED
 from orchestration.lib.local_time import shown
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING, MAPPING_FOLDER
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
 from orchestration.reporting import status
@@ -44,8 +51,12 @@ class DeliveryReportSummary:
     index: Path | None = None
 
 
-def report_paths(reports_dir: Path, project_id: str, kommunkod: str, month: str, sha256: str) -> tuple[Path, Path]:
-    stem = reports_dir / project_id / kommunkod / f"{month}_{sha256[:8]}"
+def report_paths(reports_dir: Path, project_id: str, kommunkod: str, month: str, sha256: str,
+                 extract_kind: str = ENROLMENT) -> tuple[Path, Path]:
+    """A delivery's report and its rows' CSV; a mapping file's name says so (`<month>_kartlaggning_<sha8>`),
+    and the same bytes delivered as both kinds get two reports."""
+    kind = f"{MAPPING_FOLDER}_" if extract_kind == MAPPING else ""
+    stem = reports_dir / project_id / kommunkod / f"{month}_{kind}{sha256[:8]}"
     return stem.with_suffix(".html"), stem.with_suffix(".csv")
 
 
@@ -56,8 +67,8 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
         deliveries = db.execute(
             "select delivery_id, project_id, kommunkod, reporting_month, file_name, sha256, size_bytes, received_at, "
             "arrival_seq, status, verdict, verdict_reason, verdict_message, rows_total, rows_accepted, rows_rejected, "
-            "rows_warned, unknown_columns, state, needs_action, in_force_file_name, in_force_received_at "
-            "from landing.delivery_states").df()
+            "rows_warned, unknown_columns, state, needs_action, in_force_file_name, in_force_received_at, "
+            f"coalesce(extract_kind, '{ENROLMENT}') as extract_kind from landing.delivery_states").df()
         quarantine = db.execute(
             "select delivery_id, row_number, column_name, reason_code, message from landing.quarantine_rows "
             "order by delivery_id, row_number, reason_code").df()
@@ -75,7 +86,8 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
     empty_q = quarantine.iloc[0:0]
     empty_w = warnings.iloc[0:0]
     for d in deliveries.itertuples(index=False):
-        html_path, csv_path = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
+        html_path, csv_path = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
+                                           d.extract_kind)
         rejected = rejected_by_delivery.get(d.delivery_id, empty_q)
         warned = warned_by_delivery.get(d.delivery_id, empty_w)
         page = _delivery_page(d, names.get(d.project_id, d.project_id), kommuner.get(d.kommunkod, ""),
@@ -136,6 +148,18 @@ def _when(value: object, zone: bool = True) -> str:
 def _state(d) -> str:
     """Where this file stands now, after every file that arrived for its month."""
     month, current = d.reporting_month, f"{d.in_force_file_name} (mottagen {_when(d.in_force_received_at)})"
+    if d.extract_kind == MAPPING:
+        return {
+            states.WAITING: "Filen är inte färdigbehandlad. Rapporten skrivs om när den är klar.",
+            states.IN_FORCE: f"Den här kartläggningsfilen gäller för {month}.",
+            states.REPLACED: f"Ersatt: en senare kartläggningsfil för {month} gäller, {current}.",
+            states.REJECTED_CORRECTED: f"En senare kartläggningsfil för {month} är godkänd och gäller: {current}. "
+                                       "Den här filen räknas inte.",
+            states.REJECTED_EARLIER_COUNTS: f"Den här filen räknas inte. Den tidigare godkända kartläggningsfilen för "
+                                            f"{month} gäller fortfarande: {current}.",
+            states.REJECTED_NOTHING_COUNTS: f"Det finns ingen godkänd kartläggningsfil för {month}: svaren räknas inte "
+                                            "förrän en rättad fil kommer.",
+        }[d.state]
     return {
         states.WAITING: "Filen är inte färdigbehandlad. Rapporten skrivs om när den är klar.",
         states.IN_FORCE: f"Den här leveransen gäller för {month}.",
@@ -151,7 +175,8 @@ def _state(d) -> str:
 
 def _todo(d) -> str:
     name_hint = f"{d.reporting_month} rättad{Path(d.file_name).suffix or '.csv'}"
-    resend = (f"lägg den rättade filen i samma mapp, med samma månad ({d.reporting_month}) i filnamnet, t.ex. "
+    folder = f"samma mapp ({MAPPING_FOLDER}/)" if d.extract_kind == MAPPING else "samma mapp"
+    resend = (f"lägg den rättade filen i {folder}, med samma månad ({d.reporting_month}) i filnamnet, t.ex. "
               f"'{name_hint}'")
     if d.state == states.WAITING:
         return "Inget att göra ännu."
@@ -164,11 +189,17 @@ def _todo(d) -> str:
                 "Annars gäller den tidigare leveransen och ni behöver inte göra något.")
     if d.state == states.REJECTED_NOTHING_COUNTS:
         return f"Rätta filen enligt meddelandet ovan och {resend}. Den ersätter då den här filen vid nästa körning."
+    if _count(d.rows_rejected) and d.extract_kind == MAPPING:
+        return ("De avvisade raderna räknas inte. Rätta dem och skicka en rättad fil med hela månadens svar och "
+                f"{d.reporting_month} i filnamnet i {folder}, t.ex. '{name_hint}': den ersätter den här filen.")
     if _count(d.rows_rejected):
         return ("De avvisade raderna räknas inte. Rätta dem i ert system så kommer de med i nästa månads leverans "
                 "(varje leverans är en hel lista). Ska rättelsen gälla redan för den här månaden: skicka en rättad "
                 f"fil med {d.reporting_month} i filnamnet, t.ex. '{name_hint}'.")
     if _count(d.rows_warned):
+        if d.extract_kind == MAPPING:
+            return ("Raderna med varningar räknas (ett svar med varning på en frivillig fråga räknas inte). "
+                    "Kontrollera uppgifterna och skicka vid behov en rättad fil för månaden.")
         return "Raderna med varningar räknas. Kontrollera uppgifterna och rätta vid behov till nästa leverans."
     return "Inget att åtgärda."
 
@@ -191,7 +222,7 @@ th{background:#f2f2f2}.REJECTED{color:#a00}.ACCEPTED_WITH_WARNINGS{color:#a60}.A
 .note{color:#555;font-size:.9em}.action{background:#fff4e5}"""
 
 
-def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str) -> str:
+def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str, column: str = "Kolumn") -> str:
     if frame.empty:
         return f"<h2>{title}</h2><p>Inga.</p>"
     shown = frame.head(HTML_ROW_LIMIT)
@@ -200,7 +231,7 @@ def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str
         f"<td>{_e(r.message)}</td></tr>" for r in shown.itertuples(index=False))
     more = (f"<p class=note>Visar de första {HTML_ROW_LIMIT} av {len(frame)}; alla finns i "
             f"<a href=\"{_e(csv_name)}\">{_e(csv_name)}</a>.</p>" if len(frame) > HTML_ROW_LIMIT else "")
-    return (f"<h2>{title} ({len(frame)})</h2><table><tr><th>Rad</th><th>Kolumn</th><th>Orsak</th><th>Vad är fel och vad "
+    return (f"<h2>{title} ({len(frame)})</h2><table><tr><th>Rad</th><th>{column}</th><th>Orsak</th><th>Vad är fel och vad "
             f"ni gör</th></tr>{body}</table>{more}")
 
 
@@ -209,13 +240,18 @@ def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, wa
     reason = (f"<p><b>Orsak:</b> {_e(d.verdict_reason)} – {_e(d.verdict_message)}</p>"
               if d.verdict == REJECTED else "")
     unknown = _e(d.unknown_columns) if isinstance(d.unknown_columns, str) and d.unknown_columns else "Inga."
+    mapping = d.extract_kind == MAPPING
+    title = "Leveransrapport, kartläggning" if mapping else "Leveransrapport"
+    kind = (f"<tr><th>Slag</th><td>{states.KIND_LABELS[MAPPING]}: svar på projektets kartläggningsfrågor "
+            f"(mappen {MAPPING_FOLDER}/), ingen inskrivningslista</td></tr>\n" if mapping else "")
+    column = "Kolumn (fråga)" if mapping else "Kolumn"
     return f"""<!doctype html>
-<html lang="sv"><head><meta charset="utf-8"><title>Leveransrapport {_e(d.kommunkod)} {_e(d.reporting_month)}</title>
+<html lang="sv"><head><meta charset="utf-8"><title>{title} {_e(d.kommunkod)} {_e(d.reporting_month)}</title>
 <style>{_STYLE}</style></head><body>
-<h1>Leveransrapport: {_e(kommun)} ({_e(d.kommunkod)}), {_e(d.reporting_month)}</h1>
+<h1>{title}: {_e(kommun)} ({_e(d.kommunkod)}), {_e(d.reporting_month)}</h1>
 <p>{_e(project_name)}</p>
 <table>
-<tr><th>Fil</th><td>{_e(d.file_name)}</td></tr>
+{kind}<tr><th>Fil</th><td>{_e(d.file_name)}</td></tr>
 <tr><th>Mottagen (svensk tid)</th><td>{_e(_when(d.received_at, False))}</td></tr>
 <tr><th>Kontrollsumma (SHA-256)</th><td><code>{_e(d.sha256)}</code></td></tr>
 <tr><th>Storlek</th><td>{_count(d.size_bytes)} byte</td></tr>
@@ -230,8 +266,8 @@ def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, wa
 <tr><th>Okända kolumner (lästes inte)</th><td>{unknown}</td></tr>
 </table>
 <h2>Vad ni gör nu</h2><p>{_e(_todo(d))}</p>
-{_rows_table(rejected, "reason_code", "Avvisade rader", csv_name)}
-{_rows_table(warned, "warning_code", "Varningar", csv_name)}
+{_rows_table(rejected, "reason_code", "Avvisade rader", csv_name, column)}
+{_rows_table(warned, "warning_code", "Varningar", csv_name, column)}
 <p class=note>Raderna anges med sitt radnummer i filen (i Excel: radnumret till vänster). Rapporten innehåller
 inga personnummer eller namn. Alla rader finns också i <a href="{_e(csv_name)}">{_e(csv_name)}</a>.</p>
 </body></html>
@@ -257,17 +293,21 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
     """What needs action first (files no later file corrected, rejected rows in force, late and
     missing months), then every delivery per project, newest month first."""
     def link(d) -> str:
-        html_path, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256)
+        html_path, _ = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
+                                    getattr(d, "extract_kind", ENROLMENT))
         return f"<a href=\"{_e(html_path.relative_to(reports_dir).as_posix())}\">{_e(d.file_name)}</a>"
 
     def kommun(code: str) -> str:
         return f"{_e(code)} {_e(kommuner.get(code, ''))}"
 
+    def what(d) -> str:
+        text = states.STATE_LABELS[d.state] if d.verdict == REJECTED else f"{_count(d.rows_rejected)} avvisade rader"
+        return f"{states.KIND_LABELS[MAPPING]}: {text}" if d.extract_kind == MAPPING else text
+
     action_rows = [
         f"<tr class=action><td>{_e(names.get(d.project_id, d.project_id))}</td><td>{_e(d.reporting_month)}</td>"
         f"<td>{kommun(d.kommunkod)}</td><td>{link(d)}</td><td>{_e(_when(d.received_at))}</td>"
-        f"<td>{_e(states.STATE_LABELS[d.state] if d.verdict == REJECTED else f'{_count(d.rows_rejected)} avvisade rader')}"
-        f"</td></tr>"
+        f"<td>{_e(what(d))}</td></tr>"
         for d in deliveries[deliveries["needs_action"]].sort_values(
             ["project_id", "reporting_month", "kommunkod"]).itertuples(index=False)]
     late = sorted((m for m in months if m[1].deliveries), key=lambda m: (m[0], m[1].month, m[1].kommunkod))
@@ -291,17 +331,25 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
     ordered = deliveries.sort_values(["project_id", "reporting_month", "kommunkod", "arrival_seq"],
                                      ascending=[True, False, True, False])
     groups = dict(tuple(ordered.groupby("project_id", sort=False)))
+    head = ("<tr><th>Månad</th><th>Kommun</th><th>Fil</th><th>Mottagen (svensk tid)</th><th>Utfall</th><th>Läge</th>"
+            "<th>Avvisade rader</th></tr>")
     for project_id, group in sorted(groups.items(), key=lambda item: (item[0] not in names, list(names).index(item[0])
                                                                    if item[0] in names else 0, item[0])):
-        rows = "".join(
-            f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
-            f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
-            f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
-            f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>"
-            for d in group.itertuples(index=False))
-        sections.append(f"<h2>{_e(names.get(project_id, project_id))}</h2><table><tr><th>Månad</th><th>Kommun</th>"
-                        f"<th>Fil</th><th>Mottagen (svensk tid)</th><th>Utfall</th><th>Läge</th><th>Avvisade rader</th></tr>"
-                        f"{rows}</table>")
+        rows = {ENROLMENT: "", MAPPING: ""}
+        for d in group.itertuples(index=False):
+            rows[d.extract_kind] += (
+                f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
+                f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
+                f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
+                f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>")
+        enrolments, mappings = rows[ENROLMENT], rows[MAPPING]
+        section = f"<h2>{_e(names.get(project_id, project_id))}</h2>"
+        if enrolments or not mappings:
+            section += f"<table>{head}{enrolments}</table>"
+        if mappings:
+            section += (f"<h3>{_e(names.get(project_id, project_id))}: {states.KIND_LABELS[MAPPING]} (ingen "
+                        f"månadsfrist)</h3><table>{head}{mappings}</table>")
+        sections.append(section)
     not_ingested = "".join(
         f"<tr><td>{_e(path)}</td><td>{_e(_when(received, False))}</td><td>{_e(code)}</td><td>{_e(message)}</td></tr>"
         for path, code, message, received, _ in unrouted)

@@ -7,6 +7,8 @@ After every run each municipality folder of the inbox gets back what the run mad
     återkoppling/status.csv            the same months, Excel-ready
     återkoppling/<month>_<sha8>.html   the delivery reports (reporting/delivery_report.py), copied
     återkoppling/<month>_<sha8>.csv    as they are: per month the file in force and the newest file
+    återkoppling/<month>_kartlaggning_<sha8>.html|.csv   the same for its mapping files, which
+                                       status.html lists in a section of their own (no deadline)
 
 Nothing here is a second report: the delivery reports are the bytes `write_delivery_reports` wrote
 to reports/ (so they carry no personnummer or name either), and the months are what
@@ -37,6 +39,7 @@ from orchestration.ingest.inbox import FEEDBACK_FOLDER, FEEDBACK_TEMPORARY_PREFI
 from orchestration.lib import delivery_state as states
 from orchestration.lib.home import DataHome
 from orchestration.lib.local_time import swedish_date
+from orchestration.lib.mapping_contract import MAPPING, MAPPING_FOLDER
 from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
@@ -45,7 +48,7 @@ from orchestration.reporting.delivery_report import _month_ranges, report_paths
 
 STATUS_HTML = "status.html"
 STATUS_CSV = "status.csv"
-OUR_NAME = re.compile(r"(status|\d{4}-\d{2}_[0-9a-f]{8})\.(html|csv)")   # what this module writes
+OUR_NAME = re.compile(r"(status|\d{4}-\d{2}_(kartlaggning_)?[0-9a-f]{8})\.(html|csv)")   # what this module writes
 STATUS_COLUMNS = ("manad", "frist", "leveranser", "lage", "fil_som_galler", "mottagen", "sen", "avvisade_rader",
                   "rapport")
 
@@ -99,15 +102,19 @@ def feedback_files(project_status: status.ProjectStatus, kommunkod: str, kommun:
     by_month: dict[str, list[status.Delivery]] = {}
     for delivery in [d for cell in cells for d in cell.deliveries] + outside:
         by_month.setdefault(delivery.reporting_month, []).append(delivery)
+    mappings = [d for d in project_status.mappings if d.kommunkod == kommunkod]
+    mapping_months: dict[str, list[status.Delivery]] = {}
+    for delivery in mappings:
+        mapping_months.setdefault(delivery.reporting_month, []).append(delivery)
     files: dict[str, bytes] = {}
-    for month, deliveries in by_month.items():
+    for month, deliveries in [*by_month.items(), *mapping_months.items()]:
         for delivery in relevant_deliveries(deliveries):
-            for path in report_paths(reports_dir, project.id, kommunkod, month, delivery.sha256):
+            for path in report_paths(reports_dir, project.id, kommunkod, month, delivery.sha256, delivery.extract_kind):
                 if path.is_file():
                     files[path.name] = path.read_bytes()
-    problems = [p for p in project_status.problems if p.kommunkod == kommunkod]
+    problems = [p for p in project_status.problems + project_status.mapping_problems if p.kommunkod == kommunkod]
     files[STATUS_HTML] = _status_page(project_status, kommunkod, kommun, cells, outside, problems, files,
-                                      reports_dir, today, deadline_day, not_read).encode("utf-8")
+                                      reports_dir, today, deadline_day, not_read, mapping_months).encode("utf-8")
     files[STATUS_CSV] = _status_csv(project.id, kommunkod, cells, files, reports_dir, today).encode("utf-8")
     return files
 
@@ -201,7 +208,8 @@ def _report_name(project_id: str, kommunkod: str, delivery: status.Delivery | No
                  reports_dir: Path) -> str:
     if delivery is None:
         return ""
-    html_path, _ = report_paths(reports_dir, project_id, kommunkod, delivery.reporting_month, delivery.sha256)
+    html_path, _ = report_paths(reports_dir, project_id, kommunkod, delivery.reporting_month, delivery.sha256,
+                                delivery.extract_kind)
     return html_path.name if html_path.name in files else ""
 
 
@@ -212,7 +220,8 @@ def _shown_delivery(cell: status.MonthStatus) -> status.Delivery | None:
 
 def _status_page(project_status: status.ProjectStatus, kommunkod: str, kommun: str, cells: list,
                  outside: list, problems: list, files: dict[str, bytes], reports_dir: Path, today: dt.date,
-                 deadline_day: int, not_read: list[tuple[str, str, str]]) -> str:
+                 deadline_day: int, not_read: list[tuple[str, str, str]],
+                 mapping_months: dict[str, list[status.Delivery]] | None = None) -> str:
     project = project_status.project
     rows = []
     for cell in reversed(cells):                                       # newest month first
@@ -239,6 +248,7 @@ def _status_page(project_status: status.ProjectStatus, kommunkod: str, kommun: s
               if rows else "<p>Inga månader har gått ännu.</p>")
     outside_note = (f"<p>{len(outside)} leverans(er) med en månad utanför projektperioden; se listan nedan.</p>"
                     if outside else "")
+    mapping_section = _mapping_section(project.id, kommunkod, mapping_months or {}, files, reports_dir)
     return f"""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Leveransstatus {_e(kommunkod)}</title>
 <style>{_STYLE}</style></head><body>
@@ -249,7 +259,7 @@ efter rapportmånaden.</p>
 {_list(action) or '<p>Inget att åtgärda.</p>'}
 <h2>Månader</h2>
 {months}
-{outside_note}<h2>Filer i mappen som inte lästes in</h2>
+{outside_note}{mapping_section}<h2>Filer i mappen som inte lästes in</h2>
 {_not_read_table(not_read)}
 <h2>För kännedom</h2>
 {_list(information) or '<p>Inget.</p>'}
@@ -258,6 +268,27 @@ Leveransrapporterna för filerna finns i samma mapp ({_e(STATUS_CSV)} har månad
 inga personnummer eller namn.</p>
 </body></html>
 """
+
+
+def _mapping_section(project_id: str, kommunkod: str, mapping_months: dict[str, list[status.Delivery]],
+                     files: dict[str, bytes], reports_dir: Path) -> str:
+    """The municipality's mapping files (kartlaggning/), per month the one in force and the newest:
+    they have no deadline, so a month without one is neither missing nor late."""
+    if not mapping_months:
+        return ""
+    rows = []
+    for month in sorted(mapping_months, reverse=True):
+        for d in relevant_deliveries(mapping_months[month]):
+            report = _report_name(project_id, kommunkod, d, files, reports_dir)
+            link = f"<a href=\"{_e(report)}\">{_e(d.shown_name)}</a>" if report else _e(d.shown_name)
+            rows.append(f"<tr{' class=action' if d.needs_action else ''}><td>{_e(month)}</td><td>{link}</td>"
+                        f"<td>{_e(swedish_date(d.received_at))}</td>"
+                        f"<td>{_e(states.VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
+                        f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{d.rows_rejected if d.in_force else ''}</td></tr>")
+    return (f"<h2>{states.KIND_LABELS[MAPPING]}</h2><p>Filer i mappen {MAPPING_FOLDER}/ (svar på projektets "
+            "kartläggningsfrågor). De har ingen frist: en månad utan kartläggning saknas inte.</p>"
+            "<table><tr><th>Månad</th><th>Fil</th><th>Mottagen</th><th>Utfall</th><th>Läge</th><th>Avvisade rader</th>"
+            f"</tr>{''.join(rows)}</table>")
 
 
 def _not_read_table(not_read: list[tuple[str, str, str]]) -> str:

@@ -3,7 +3,8 @@ target, is targets.py's); and per municipality and month, what was delivered and
 
 Plain functions on the warehouse; orchestration/reporting/checks.py shows them as asset checks.
 Which delivery is in force comes from `landing.delivery_states` (lib/delivery_state.py), the
-rule's one owner, which is current even when the run's dbt build failed.
+rule's one owner, which is current even when the run's dbt build failed. Missing deliveries and the
+municipality-months are the monthly enrolment snapshots' (`extract_kind` INSKRIVNING) alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.mapping_contract import ENROLMENT
 from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import ProjectsConfig, load_kommuner
@@ -28,10 +30,12 @@ class MissingDelivery:
 
 
 def missing_deliveries(warehouse: Path, config: ProjectsConfig) -> list[MissingDelivery]:
-    """Municipalities with no accepted delivery for their project's newest reporting month."""
+    """Municipalities with no accepted delivery for their project's newest reporting month (enrolment
+    snapshots: a mapping file has no monthly deadline and never stands in for one)."""
     with connect(warehouse, read_only=True) as db:
         delivered = db.execute(
-            "select project_id, kommunkod, reporting_month from landing.delivery_states where in_force").fetchall()
+            "select project_id, kommunkod, reporting_month from landing.delivery_states "
+            "where in_force and extract_kind = ?", [ENROLMENT]).fetchall()
     missing = []
     for project in config.projects:
         months = {m for p, _, m in delivered if p == project.id and m in project.months()}

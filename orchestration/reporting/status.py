@@ -13,6 +13,11 @@ that needs attention: missing, late, rejected, rows rejected, resubmitted, waiti
   resubmission and a file waiting for the next run are listed after, for information.
 - A delivery that intake recorded but no run has validated yet (a run killed or stopped
   halfway) is waiting, never rejected: the next `followup run` processes it.
+- The matrix, its deadlines and missing months are the monthly enrolment snapshots'
+  (`extract_kind` INSKRIVNING) alone. Mapping files (KARTLAGGNING, `inbox/<project>/<kommunkod>/
+  kartlaggning/`) have no monthly deadline: they are listed per project in a section of their own
+  (`ProjectStatus.mappings`), with what needs action about them (`mapping_problems`), and are never
+  a missing or late month.
 
 File names and messages come from the municipalities' files: every one passes through
 `safe_text.console` before it is shown, so no escape sequence reaches a terminal.
@@ -31,6 +36,7 @@ from orchestration.ingest.normalise import month_end
 from orchestration.lib import delivery_state as states
 from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from orchestration.lib.local_time import shown, swedish_date
+from orchestration.lib.mapping_contract import ENROLMENT, MAPPING
 from orchestration.lib.safe_text import console, display_path
 from orchestration.lib.thresholds import DEADLINE_DAY
 from orchestration.lib.warehouse import connect
@@ -59,6 +65,11 @@ class Delivery:
     in_force: bool
     needs_action: bool
     sha256: str
+    extract_kind: str = ENROLMENT  # lib/mapping_contract.EXTRACT_KINDS
+
+    @property
+    def is_mapping(self) -> bool:
+        return self.extract_kind == MAPPING
 
     @property
     def counts(self) -> bool:
@@ -127,6 +138,8 @@ class ProjectStatus:
     cells: dict[tuple[str, str], MonthStatus]
     problems: list[Problem]                             # what needs action first
     outside: list[Delivery]                             # months outside the matrix
+    mappings: list[Delivery] = field(default_factory=list)          # mapping files, in arrival order
+    mapping_problems: list[Problem] = field(default_factory=list)   # about them, action first
 
 
 def deadline_for(month: str, deadline_day: int = DEADLINE_DAY) -> dt.date:
@@ -148,7 +161,8 @@ def _load(warehouse: Path) -> tuple[list[Delivery], list[tuple[str, str, str]]]:
         rows = db.execute(
             "select project_id, kommunkod, reporting_month, file_name, received_at, coalesce(arrival_seq, 0), status, "
             "verdict, verdict_reason, coalesce(rows_rejected, 0), coalesce(rows_warned, 0), state, in_force, "
-            "needs_action, sha256 from landing.delivery_states order by coalesce(arrival_seq, 0), received_at, delivery_id"
+            "needs_action, sha256, coalesce(extract_kind, 'INSKRIVNING') from landing.delivery_states "
+            "order by coalesce(arrival_seq, 0), received_at, delivery_id"
         ).fetchall()
         unrouted = db.execute(
             "select inbox_path, reason_code, message from landing.unrouted_files order by seen_at, inbox_path").fetchall()
@@ -167,9 +181,12 @@ def delivery_status(warehouse: Path, config: ProjectsConfig, project_id: str | N
         months = [m for m in project.months() if month_end(m) < today]
         cells = {(code, m): MonthStatus(code, m, deadline_for(m, deadline_day))
                  for code in project.municipalities for m in months}
-        outside = []
+        outside, mappings = [], []
         for d in deliveries:
             if d.project_id != project.id:
+                continue
+            if d.is_mapping:
+                mappings.append(d)
                 continue
             cell = cells.get((d.kommunkod, d.reporting_month))
             if cell is None:
@@ -187,8 +204,46 @@ def delivery_status(warehouse: Path, config: ProjectsConfig, project_id: str | N
                              f"utanför projektperioden: {d.kommunkod} {d.reporting_month} {d.shown_name}: "
                              f"{outcome}{f' ({d.verdict_reason})' if d.verdict_reason else ''}"))
         problems.sort(key=lambda p: not p.needs_action)          # stable: by municipality and month within
-        result.append(ProjectStatus(project, months, cells, problems, outside))
+        mapping_problems = [p for d in mappings for p in _mapping_problems(d, kommuner, project)]
+        mapping_problems.sort(key=lambda p: not p.needs_action)
+        result.append(ProjectStatus(project, months, cells, problems, outside, mappings, mapping_problems))
     return result
+
+
+# what a rejected mapping file leaves in force for its municipality and month
+MAPPING_REJECTED_CONSEQUENCES = {
+    states.REJECTED_CORRECTED: "en senare rättad kartläggningsfil gäller",
+    states.REJECTED_EARLIER_COUNTS: "en tidigare godkänd kartläggningsfil gäller fortfarande",
+    states.REJECTED_NOTHING_COUNTS: "ingen kartläggning gäller för månaden",
+}
+
+
+def mapping_label(d: Delivery, kommuner: dict[str, str]) -> str:
+    """`kartläggning 0482 Flen 2009-10 svar.csv`: what a mapping file is called in a list."""
+    name = f"{d.kommunkod} {kommuner.get(d.kommunkod, '')}".strip()
+    return f"kartläggning {name} {d.reporting_month} {d.shown_name}"
+
+
+def _mapping_problems(d: Delivery, kommuner: dict[str, str], project: Project) -> list[Problem]:
+    """What needs action about one mapping file (no deadline: never missing, never late)."""
+    label = mapping_label(d, kommuner)
+    if d.verdict == REJECTED:
+        kind = "avvisad" if d.needs_action else "avvisad_rättad"
+        return [Problem(kind, d.kommunkod, d.reporting_month,
+                        f"avvisad: {label} (mottagen {shown(d.received_at)}): {d.verdict_reason}; "
+                        f"{MAPPING_REJECTED_CONSEQUENCES[d.state]}")]
+    if d.waiting:
+        return [Problem("väntar", d.kommunkod, d.reporting_month,
+                        f"väntar: {label}: mottagen men inte färdigbehandlad; nästa körning (`followup run`) "
+                        "behandlar den")]
+    found = []
+    if d.in_force and d.rows_rejected:
+        found.append(Problem("avvisade_rader", d.kommunkod, d.reporting_month, f"{d.rows_rejected} avvisade rader: {label}"))
+    if d.state == states.REPLACED:
+        found.append(Problem("omleverans", d.kommunkod, d.reporting_month, f"ersatt av en senare fil: {label}"))
+    if d.reporting_month not in project.months():
+        found.append(Problem("utanför", d.kommunkod, d.reporting_month, f"utanför projektperioden: {label}"))
+    return found
 
 
 def _problems(cell: MonthStatus, name: str, today: dt.date) -> list[Problem]:
@@ -263,8 +318,14 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
             name = f"{code} {kommuner.get(code, '')}"[:18]
             lines.append(f"  {name:<18} {marks:<{max(len(months), len(span))}}  {delivered:>4} {late:>4} {missing:>6} "
                          f"{rejected_rows:>9}")
-        action = [p.text for p in status.problems if p.needs_action]
-        information = [p.text for p in status.problems if not p.needs_action]
+        if status.mappings:
+            lines.append(f"  kartläggningar (ingen månadsfrist): {len(status.mappings)} filer, "
+                         f"{sum(1 for d in status.mappings if d.in_force)} gäller")
+            if lists:
+                lines.extend(f"    {mapping_line(d, kommuner)}" for d in status.mappings)
+        problems = status.problems + status.mapping_problems
+        action = [p.text for p in problems if p.needs_action]
+        information = [p.text for p in problems if not p.needs_action]
         if action and lists:
             lines.append("  att åtgärda:")
             lines.extend(f"    {text}" for text in action)
@@ -282,6 +343,14 @@ def format_status(warehouse: Path, config: ProjectsConfig, project_id: str | Non
             continue
         lines.append(f"Inte inläst ({console(code, False)}): {console(path, False)}: {console(message, False)}")
     return "\n".join(lines)
+
+
+def mapping_line(d: Delivery, kommuner: dict[str, str]) -> str:
+    """One mapping file in `followup status`: municipality, month, file, verdict and state."""
+    name = f"{d.kommunkod} {kommuner.get(d.kommunkod, '')}".strip()
+    verdict = states.VERDICT_LABELS.get(d.verdict, d.verdict).lower()
+    rejected = f", {d.rows_rejected} avvisade rader" if d.in_force and d.rows_rejected else ""
+    return f"{name} {d.reporting_month} {d.shown_name}: {verdict}{rejected}; {states.STATE_LABELS[d.state].lower()}"
 
 
 def year_ruler(months: list[str]) -> str:

@@ -24,3 +24,11 @@ def test_dbt_accepts_the_contracts_statuses_and_verdicts():
         assert tuple(values["status"]) == STATUSES, yml.name
         assert tuple(values["verdict"]) == VERDICTS, yml.name
 
+
+
+def test_dbt_accepts_the_two_extract_kinds():
+    from orchestration.lib.mapping_contract import EXTRACT_KINDS
+
+    for yml in (MODELS / "staging" / "stg_landing__deliveries.yml", MODELS / "staging" / "stg_landing__delivery_states.yml",
+                MODELS / "marts" / "fct_deliveries.yml"):
+        assert tuple(accepted_values(yml)["extract_kind"]) == EXTRACT_KINDS, yml.name

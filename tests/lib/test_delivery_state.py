@@ -254,3 +254,53 @@ def test_resubmission_order_is_arrival_order_not_file_time(tmp_path):
         "b_1_arrived_later": (1, True), "b_2_arrived_first": (2, False),
         "c_0_newer_file": (1, True), "c_2": (2, False), "c_1": (3, False),
     }
+
+
+def test_a_mapping_file_is_in_force_within_its_kind_and_never_replaces_an_enrolment_snapshot(tmp_path, pseudonym_key):
+    """Real files through the real intake: an enrolment file, then two mapping files for the same
+    month (the second a resubmission). The view and dbt agree: the enrolment snapshot in force is
+    the enrolment file; the later mapping file replaces the earlier one only; dbt's enrolment
+    snapshots (int_snapshots_ranked) hold no mapping file; fct_deliveries holds both kinds."""
+    from orchestration.ingest.intake import run_intake
+    from orchestration.projects.config import load_projects
+    from tests.bad_inputs.builders import HEADER, PersonFactory, csv_bytes, rows_for
+    from tests.bad_inputs.scenario import write_file
+    from tests.bad_inputs.stages import new_home, record_verdict
+
+    home = new_home(tmp_path / "home")
+    persons = PersonFactory().take(1990, 4)
+    folder = home.inbox / "vaga_valja_vag" / "0482"
+    answers = csv_bytes(["personnummer", "besvarad", "paverka_vardag"], [[p.ten, "2009-10-12", "3"] for p in persons])
+    files = [  # in arrival order
+        (folder / "2009-10.csv", csv_bytes(HEADER, rows_for(persons, "2009-08-17")), "INSKRIVNING"),
+        (folder / "kartlaggning" / "2009-10.csv", answers, "KARTLAGGNING"),
+        (folder / "Kartläggning" / "2009-10 rättad.csv", answers + b"\n", "KARTLAGGNING"),
+    ]
+    ids = []
+    for n, (path, content, kind) in enumerate(files):
+        write_file(path, content, dt.datetime(2009, 11, 5 + n, 9))
+        [routed] = run_intake(home, load_projects(), today=dt.date(2010, 1, 20)).new
+        assert routed.extract_kind == kind
+        record_verdict(home, routed.delivery_id, ACCEPTED, rows_total=4)
+        ids.append(routed.delivery_id)
+    enrolment, mapping, resubmitted = ids
+
+    result = run_dbt("run", home.warehouse, tmp_path, "--select", "+fct_deliveries", reuse_parse=True)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    tested = run_dbt("test", home.warehouse, tmp_path, "--select", "stg_landing__delivery_states", reuse_parse=True)
+    assert tested.returncode == 0, tested.stdout[-6000:]
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        view = {row[0]: row[1:] for row in db.execute(
+            "select delivery_id, extract_kind, snapshot_rank, in_force, state from landing.delivery_states").fetchall()}
+        ranked = {row[0]: row[1:] for row in db.execute(
+            "select delivery_id, snapshot_rank, is_current_snapshot, is_newest_snapshot "
+            "from intermediate.int_snapshots_ranked").fetchall()}
+        marts = {row[0]: row[1:] for row in db.execute(
+            "select delivery_id, extract_kind, snapshot_rank, is_current, is_newest from marts.fct_deliveries").fetchall()}
+    assert view == {enrolment: ("INSKRIVNING", 1, True, "GALLER"),
+                    mapping: ("KARTLAGGNING", 2, False, "ERSATT"),
+                    resubmitted: ("KARTLAGGNING", 1, True, "GALLER")}
+    assert ranked == {enrolment: (1, True, True)}
+    assert marts == {enrolment: ("INSKRIVNING", 1, True, True),
+                     mapping: ("KARTLAGGNING", 2, False, False),
+                     resubmitted: ("KARTLAGGNING", 1, True, False)}

@@ -430,10 +430,15 @@ def test_the_read_copy_holds_only_what_status_and_export_read_and_replaces_the_o
     written = write_copy(home.warehouse, target, "run-1")
     with connect(target, read_only=True) as db:
         tables = {f"{s}.{t}" for s, t in db.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
-    assert tables == {"landing.deliveries", "landing.unrouted_files", "ops.read_copy"}   # no marts yet
+    assert tables == {"landing.deliveries", "landing.unrouted_files", "ops.read_copy",   # no marts yet
+                      # the mapping instruments' questions, categories and inventory rules: the labels a BI
+                      # reader of marts.mapping_values needs (configuration, no personal data)
+                      "landing.mapping_questions", "landing.mapping_categories", "landing.mapping_inventory_rules"}
     assert target == home.root / "serving" / "followup.duckdb"
     assert set(COPIED_TABLES) >= tables - {"ops.read_copy"}
     assert "landing.enrolment_rows" not in COPIED_TABLES and "landing.pseudonymised_rows" not in COPIED_TABLES
+    assert not {"landing.mapping_rows", "landing.mapping_answers", "landing.mapping_pseudonymised_rows",
+                "landing.mapping_pseudonymised_answers"} & set(COPIED_TABLES)     # free text stays in the warehouse
     assert written.bytes == target.stat().st_size and not list(home.root.glob("*.part*"))
 
 

@@ -2,6 +2,8 @@
 -- snapshot of its project, municipality and month (a resubmission replaces the earlier file) come
 -- from the warehouse's rule (stg_landing__delivery_states, owned by orchestration/lib/delivery_state.py);
 -- a municipality's newest snapshot is its current snapshot with the greatest reporting month.
+-- Enrolment snapshots only (extract_kind INSKRIVNING): a mapping file (KARTLAGGNING) is in force
+-- within its own kind and is never an enrolment snapshot.
 
 with
 
@@ -14,6 +16,7 @@ deliveries as (
 states as (
 
     select * from {{ ref('stg_landing__delivery_states') }}
+    where extract_kind = 'INSKRIVNING'
 
 ),
 

@@ -1,40 +1,58 @@
--- Every routed delivery with the flags that say whether and where it counts.
+-- Every routed delivery of either kind (extract_kind: INSKRIVNING, KARTLAGGNING) with the flags that
+-- say whether and where it counts. Whether it counts and is in force come from the warehouse's rule
+-- (stg_landing__delivery_states), decided within the delivery's kind; is_newest is an enrolment
+-- snapshot's (int_snapshots_ranked), false for a mapping file.
 
 with
 
+deliveries as (
+
+    select * from {{ ref('stg_landing__deliveries') }}
+
+),
+
+states as (
+
+    select * from {{ ref('stg_landing__delivery_states') }}
+
+),
+
 snapshots as (
 
-    select * from {{ ref('int_snapshots_ranked') }}
+    select delivery_id, is_newest_snapshot from {{ ref('int_snapshots_ranked') }}
 
 ),
 
 final as (
 
     select
-        delivery_id,
-        project_id,
-        kommunkod,
-        reporting_month,
-        file_name,
-        archive_path,
-        sha256,
-        size_bytes,
-        received_at,
-        status,
-        verdict,
-        verdict_reason,
-        verdict_message,
-        rows_total,
-        rows_accepted,
-        rows_rejected,
-        rows_warned,
-        unknown_columns,
-        is_counting,
-        snapshot_rank,
-        is_current_snapshot as is_current,
-        is_newest_snapshot as is_newest
+        deliveries.delivery_id,
+        states.extract_kind,
+        deliveries.project_id,
+        deliveries.kommunkod,
+        deliveries.reporting_month,
+        deliveries.file_name,
+        deliveries.archive_path,
+        deliveries.sha256,
+        deliveries.size_bytes,
+        deliveries.received_at,
+        deliveries.status,
+        deliveries.verdict,
+        deliveries.verdict_reason,
+        deliveries.verdict_message,
+        deliveries.rows_total,
+        deliveries.rows_accepted,
+        deliveries.rows_rejected,
+        deliveries.rows_warned,
+        deliveries.unknown_columns,
+        states.is_counting,
+        states.snapshot_rank,
+        states.is_current_snapshot as is_current,
+        coalesce(snapshots.is_newest_snapshot, false) as is_newest
 
-    from snapshots
+    from deliveries
+    inner join states using (delivery_id)
+    left join snapshots using (delivery_id)
 
 )
 

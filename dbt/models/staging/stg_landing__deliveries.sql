@@ -10,6 +10,7 @@ renamed as (
 
     select
         delivery_id,
+        coalesce(extract_kind, 'INSKRIVNING') as extract_kind,
         project_id,
         kommunkod,
         reporting_month,

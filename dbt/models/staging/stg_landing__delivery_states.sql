@@ -10,6 +10,7 @@ renamed as (
 
     select
         delivery_id,
+        extract_kind,
         counts as is_counting,
         snapshot_rank,
         in_force as is_current_snapshot
