@@ -4,7 +4,7 @@
 -- The mapping occasions that count: one row per project, person and day answered (besvarad),
 -- from the accepted rows of the mapping deliveries in force (extract kind KARTLAGGNING, the
 -- delivery in force for its project, municipality and month: orchestration/lib/delivery_state.py
--- decides it, read here from its view). One occasion in several files in force (different months,
+-- decides it, stg_landing__delivery_states reads it). One occasion in several files in force (different months,
 -- or municipalities) counts once, from the file of the latest reporting month, then the delivery
 -- in force order (delivery_state.IN_FORCE_ORDER, restated here: arrival_seq, received_at,
 -- delivery_id, newest first). Each occasion is numbered per person in the project, oldest first.
@@ -13,10 +13,11 @@ with
 
 in_force_mapping_deliveries as (
 
-    -- the source view until stg_landing__delivery_states carries extract_kind
-    select delivery_id, arrival_seq, received_at
-    from {{ source('landing', 'delivery_states') }}
-    where extract_kind = 'KARTLAGGNING' and in_force
+    select deliveries.delivery_id, deliveries.arrival_seq, deliveries.received_at
+    from {{ ref('stg_landing__deliveries') }} as deliveries
+    inner join {{ ref('stg_landing__delivery_states') }} as states
+        on deliveries.delivery_id = states.delivery_id
+    where states.extract_kind = 'KARTLAGGNING' and states.is_current_snapshot
 
 ),
 
