@@ -260,11 +260,11 @@ def test_the_coordinators_summary_names_each_domain_with_its_most_common_answer(
             top = max(n for n, _ in counts)
             label = next(c.label for n, c in counts if n == top)
             share = f"{top / base * 100:.1f} %".replace(".", ",")
-            line = next(line for line in text.splitlines() if line.startswith("| ") and question.id and
-                        line.split(" | ")[0][2:].replace("\\", "") == question.text)
+            line = next(line for line in text.splitlines()
+                        if line.startswith("| ") and line.split(" | ")[0][2:].replace("\\", "") == question.text)
             assert line.split(" | ")[1:] == [label, share, f"{base} |"], line
         for domain in dict.fromkeys(q.domain for q in project.mapping.questions if q.type != "free_text"):
-            assert f"**{domain}**".replace("–", "–") in text.replace("\\", "")
+            assert f"**{domain}**" in text.replace("\\", "")
     assert "| Kartlagda personer |" in summary_markdown(scenario.config.project("harjedalen"),
                                                         exact_rows(scenario.warehouse, scenario.config.project("harjedalen")))
 
