@@ -1,6 +1,6 @@
 """What a coordinator reads in the Dagster UI about the figures, without SQL: `kpi_exports`, the
 funder files, with every project's targets and figures ("mål och utfall") and, per project, the
-trend chart. The delivery views are in delivery_assets.py; `definitions` gathers the stage's assets
+trend chart; `mapping_summary`, each mapping project's figures per domain and its inventory. The delivery views are in delivery_assets.py; `definitions` gathers the stage's assets
 and checks.
 """
 
@@ -21,11 +21,13 @@ from orchestration.reporting.delivery_assets import (delivery_reports, delivery_
 from orchestration.reporting.export import BuiltBy, export_all
 from orchestration.reporting.funder_report import write_funder_report
 from orchestration.reporting.headline import headlines, headlines_markdown
+from orchestration.reporting.mapping import exact_rows, summary_markdown
 from orchestration.reporting.read_copy import read_copy
 from orchestration.resources import FollowupResource
 
 
-@dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values")], kinds={"csv", "html", "pdf"})
+@dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("kpi_values"), dg.AssetKey("mapping_values")],
+          kinds={"csv", "html", "pdf"})
 def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -> dg.MaterializeResult:
     """Filerna till finansiärerna, per projekt för dess senaste månad: kpi.csv, kpi.xlsx och en rapport
     på en sida (rapport.html, trend.png) och samma rapport som pdf på en eller två A4-sidor (rapport.pdf,
@@ -58,13 +60,31 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
     })
 
 
+@dg.asset(group_name="reporting", pool=WAREHOUSE_POOL, deps=[dg.AssetKey("mapping_values")], kinds={"duckdb"})
+def mapping_summary(followup: FollowupResource) -> dg.MaterializeResult:
+    """Kartläggningen i korthet för samordnarna, per projekt med kartläggning: för varje område
+    (domän) frågorna med det vanligaste senaste svaret, dess andel och antal svarande, och
+    inventeringens siffror - exakta tal för hela projektet (marts.mapping_values). Filerna till
+    finansiärerna (kartlaggning.csv, bladet Kartläggning, rapporten) har röjandeskydd."""
+    home = followup.data_home()
+    metadata: dict[str, dg.MetadataValue] = {}
+    mapped = [p for p in followup.projects().projects if p.mapping is not None]
+    rows = 0
+    for project in mapped:
+        project_rows = exact_rows(home.warehouse, project)
+        rows += len(project_rows)
+        metadata[f"kartläggning {project.id}"] = dg.MetadataValue.md(summary_markdown(project, project_rows))
+    return dg.MaterializeResult(metadata={"projekt med kartläggning": len(mapped), **metadata,
+                                          "dagster/row_count": rows})
+
+
 def definitions(settings: Settings) -> dg.Definitions:
     """The delivery reports and feedback for the municipalities, the exports for funders, the delivery
     status (a municipality × month grid per project), the serving copy and the checks on targets and
     deliveries."""
     projects = _projects_for_partitions(settings)
     return dg.Definitions(
-        assets=[delivery_reports, kpi_exports, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],
+        assets=[delivery_reports, kpi_exports, mapping_summary, delivery_status, read_copy, *(municipality_month_specs(projects) if projects else [])],
         asset_checks=[every_municipality_delivered, participants_on_pace, share_targets_met, days_targets_met,
                       *(municipality_month_checks(projects) if projects else [])],
     )

@@ -8,7 +8,8 @@ spreadsheet would read as a formula (=, +, -, @ first) is neutralised with a lea
 kpi.csv holds the export month; kpi.xlsx (reporting/workbook.py) holds the same month in its
 summary sheets plus every month up to it in the trend, each month suppressed on its own exactly as
 its kpi.csv would be, and the data version: the deliveries the figures stand on and the run that
-built them.
+built them. A project with a mapping instrument also gets kartlaggning.csv (reporting/mapping.py),
+through the same disclosure control, and the workbook's sheet Kartläggning.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from orchestration.lib.warehouse import connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
+from orchestration.reporting import mapping as mapping_figures
 from orchestration.reporting import suppression as suppression_module
 from orchestration.reporting.suppression import apply_suppression, rows_to_hide
 from orchestration.reporting.workbook import neutralise_formula, write_workbook
@@ -39,6 +41,7 @@ class ExportedFile:
     path: Path
     rows: int
     workbook: Path | None = None
+    mapping: Path | None = None     # kartlaggning.csv, for a project with a mapping instrument
 
 
 @dataclass(frozen=True)
@@ -205,11 +208,22 @@ def _write_cache(cache: Path | None, remembered: dict) -> None:
 
 def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
                    unsuppressed: bool = False, built_by: BuiltBy | None = None) -> ExportedFile | None:
-    """kpi.csv and kpi.xlsx for one project (kpi_internal.* with --unsuppressed) in out_dir/<project>/."""
+    """kpi.csv and kpi.xlsx for one project (kpi_internal.* with --unsuppressed) in out_dir/<project>/,
+    and for a project with a mapping instrument kartlaggning.csv (kartlaggning_internal.csv) with
+    the mapping figures, also shown in the workbook's sheet Kartläggning. The mapping has no
+    months: it is every occasion that counts, whatever the period. Without KPI figures yet only
+    kartlaggning.csv is written (and None returned)."""
+    stem = "kpi_internal" if unsuppressed else "kpi"
+    folder = out_dir / project.id
+    mapping_rows = mapping_figures.published_rows(warehouse, project, unsuppressed)
+    mapping_path = None
+    if mapping_rows:
+        folder.mkdir(parents=True, exist_ok=True)
+        mapping_path = folder / ("kartlaggning_internal.csv" if unsuppressed else "kartlaggning.csv")
+        write_mapping_csv(mapping_rows, mapping_path)
     period = period or newest_period(warehouse, project.id)
     if period is None:
         return None
-    stem = "kpi_internal" if unsuppressed else "kpi"
     # The workbook's summary sheets show the export month in full, its trend only the project's
     # totals of the earlier months.
     history, rows = [], []
@@ -217,7 +231,6 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
         history += month_rows
         if month == period:
             rows = month_rows
-    folder = out_dir / project.id
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stem}.csv"
     write_kpi_csv(rows, target)
@@ -226,9 +239,9 @@ def export_project(warehouse: Path, project: Project, out_dir: Path, period: str
         history, project, folder / f"{stem}.xlsx", data_version(warehouse, project.id, period),
         run_id=built_by.run_id,
         built_at=built_by.built_at.isoformat(sep=" ", timespec="minutes") if built_by.built_at else None,
-        exact=unsuppressed,
+        exact=unsuppressed, mapping=mapping_rows,
     )
-    return ExportedFile(project.id, period, target, len(rows), workbook)
+    return ExportedFile(project.id, period, target, len(rows), workbook, mapping_path)
 
 
 def figures_built_by(dagster_home: Path, warehouse: Path | None = None) -> BuiltBy:
@@ -252,12 +265,21 @@ def figures_built_by(dagster_home: Path, warehouse: Path | None = None) -> Built
 
 def write_kpi_csv(rows: list[dict], target: Path) -> None:
     """The rows as kpi.csv (UTF-8, comma, header), written atomically."""
+    _write_csv(rows, target, KPI_COLUMNS)
+
+
+def write_mapping_csv(rows: list[dict], target: Path) -> None:
+    """The mapping rows as kartlaggning.csv (reporting/mapping.py's MAPPING_COLUMNS), as kpi.csv is written."""
+    _write_csv(rows, target, mapping_figures.MAPPING_COLUMNS)
+
+
+def _write_csv(rows: list[dict], target: Path, columns: tuple[str, ...]) -> None:
     temporary = target.with_name(target.name + ".part")
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(KPI_COLUMNS)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(row.get(column)) for column in KPI_COLUMNS])
+            writer.writerow([_cell(row.get(column)) for column in columns])
     temporary.replace(target)
 
 

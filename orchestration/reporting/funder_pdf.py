@@ -29,7 +29,9 @@ from pathlib import Path
 from orchestration.lib import kpis
 from orchestration.lib.contract import REJECTED
 from orchestration.projects.config import Project, load_kommuner
-from orchestration.reporting.funder_report import HIDDEN, Figure, report_note, report_rows
+from orchestration.reporting import mapping as mapping_figures
+from orchestration.reporting.funder_report import (HIDDEN, MAPPING_NOTE, Figure, mapping_answering_text,
+                                                   mapping_answers_text, mapping_inventory_rows, report_note, report_rows)
 from orchestration.reporting.kpi_names import KPI_DEFINITIONS, KPI_LABELS
 from orchestration.reporting.targets import PACE_KPI, format_value, shown_kpis
 
@@ -53,15 +55,17 @@ class Block:
 
 
 def render_funder_pdf(project: Project, period: str | None, figures: dict[str, Figure], chart_png: bytes,
-                      deliveries: list[dict]) -> bytes:
+                      deliveries: list[dict], mapping: list[dict] | None = None) -> bytes:
     """The report's bytes. figures: published_figures for the month; chart_png: the HTML's
     trend.png (charts.trend_png of the same published trend); deliveries: the data version
-    (export.data_version) of the month."""
+    (export.data_version) of the month; mapping: the published mapping rows (reporting/mapping.py),
+    shown as the HTML shows them, after the phases."""
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
     def blocks(per_municipality: bool) -> list[Block]:
         return [*_heading(project, period), *_targets(project, figures), _chart(chart_png), *_funnel(figures, period),
+                *_mapping(project, mapping or []),
                 *_quality(project, period, deliveries, per_municipality), *_definitions(project)]
 
     pages = _paginate(blocks(per_municipality=True))
@@ -83,10 +87,10 @@ def render_funder_pdf(project: Project, period: str | None, figures: dict[str, F
 
 
 def write_funder_pdf(project: Project, period: str | None, figures: dict[str, Figure], chart_png: bytes,
-                     deliveries: list[dict], target: Path) -> Path:
+                     deliveries: list[dict], target: Path, mapping: list[dict] | None = None) -> Path:
     """rapport.pdf, written as rapport.html is (every run, the same bytes for the same figures)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(render_funder_pdf(project, period, figures, chart_png, deliveries))
+    target.write_bytes(render_funder_pdf(project, period, figures, chart_png, deliveries, mapping))
     return target
 
 
@@ -299,6 +303,28 @@ def _funnel(figures: dict[str, Figure], period: str | None) -> list[Block]:
                       "från varje kommun; en kommun som inte lämnat någon leverans för månaden saknas i faserna.",
                       colour=GREY)
     return [*_section(f"Faser vid månadens slut, {period or '–'}", bars), note]
+
+
+def _mapping(project: Project, mapping: list[dict]) -> list[Block]:
+    """Each domain's questions (the latest answers' shares of those answering, the persons
+    answering) and the inventory, as the HTML shows them; nothing without mapping figures."""
+    summaries = mapping_figures.question_summaries(mapping, project)
+    inventory = mapping_figures.inventory_summary(mapping)
+    if not summaries and not inventory:
+        return []
+    blocks: list[Block] = []
+    for domain in mapping_figures.domains(summaries):
+        entries = [_stack([_paragraph(f"{s['question']} ({mapping_answering_text(s)} svarande)", size=8.5),
+                           _paragraph(mapping_answers_text(s), colour=GREY), _space(0.04)])
+                   for s in summaries if s["domain"] == domain]
+        heading = _paragraph(domain, size=9.5)
+        first = _stack([heading, entries[0]])
+        blocks += [*(_section("Kartläggning", first) if not blocks else [first]), *entries[1:]]
+    if inventory:
+        columns = [("", MARGIN, "left"), ("Antal", 5.6, "right"), ("Andel av målpopulationen", RIGHT, "right")]
+        table = _table(columns, [list(row) for row in mapping_inventory_rows(inventory)])
+        blocks += _section("Inventering", table) if blocks else _section("Kartläggning: inventering", table)
+    return [*blocks, _paragraph(MAPPING_NOTE, colour=GREY)]
 
 
 def _quality(project: Project, period: str | None, deliveries: list[dict], per_municipality: bool) -> list[Block]:

@@ -55,7 +55,8 @@ TARGET_SHEET_KPIS = tuple(kpi for kpi in kpis.catalogue() if kpi not in PHASE_KP
 
 
 def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
-                   run_id: str | None = None, built_at: str | None = None, exact: bool = False) -> Path:
+                   run_id: str | None = None, built_at: str | None = None, exact: bool = False,
+                   mapping: list[dict] | None = None) -> Path:
     """Write kpi.xlsx for one project and return its path.
 
     rows: the project's kpi_values rows of every period to show (keys as in kpi.csv: area, period,
@@ -68,6 +69,8 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     says so, and the file names the municipalities gave their deliveries are shown. A funder workbook
     identifies deliveries by sha256 and arrival time only: a file name is free text chosen by a
     municipality and has no place in a table that leaves the region.
+    mapping: the project's mapping rows as kartlaggning.csv holds them (reporting/mapping.py), for
+    the sheet Kartläggning; none for a project without a mapping instrument (no sheet).
     """
     rows = [_normalised(row) for row in rows]
     figures = {(r["area"], r["period"], r["kpi"], r["breakdown"], r["group"]): r for r in rows}
@@ -84,6 +87,8 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     _breakdown_sheet(workbook.create_sheet("Fördelningar"), figures, newest, areas, names, rows, key)
     _trend_sheet(workbook.create_sheet("Trend"), project, figures, periods, key)
     _phase_sheet(workbook.create_sheet("Faser"), figures, periods, key)
+    if mapping:
+        _mapping_sheet(workbook.create_sheet("Kartläggning"), project, mapping, areas, names, exact, key)
     _quality_sheet(workbook.create_sheet("Datakvalitet"), data_version, exact)
     _definitions_sheet(workbook.create_sheet("Definitioner"), project, data_version, run_id, built_at, exact)
     for sheet in workbook:
@@ -173,6 +178,66 @@ def _phase_sheet(sheet: Worksheet, figures: dict, periods: list[str], key: list[
         _append_formatted(sheet, [period, *(_figure(figures.get(("ALL", period, k, "total", "T")))[0]
                                             for k in (*PHASE_KPIS, "active_participants"))], 2, kinds)
     _finish(sheet, len(labels), key=key)
+
+
+MAPPING_LABELS = ["Område", "Domän", "Fråga", "Svar", "Andel", "Antal", "Svarande", "Före: andel",
+                  "Efter: andel", "Svarat två gånger"]
+
+
+def _mapping_sheet(sheet: Worksheet, project: Project, rows: list[dict], areas: list[str], names: dict[str, str],
+                   exact: bool, key: list[str]) -> None:
+    """The mapping figures of the whole group per area (ALL first), questions grouped by domain in
+    the instrument's order and their categories in order: the share of the latest answers, their
+    count and the persons answering; for persons who answered twice the share at the first and the
+    latest answer. Then the inventory: each figure's count and, for the whole project, its share
+    of the target population. kartlaggning.csv holds the same by kön and age group."""
+    from orchestration.reporting.mapping import AFTER, ANSWER, BEFORE, INVENTORY
+
+    sheet.append([f"Kartläggning: {_text(project.name)}"])
+    sheet["A1"].font = _TITLE_FONT
+    sheet.append(["Varje persons senaste svar på varje fråga, i hela gruppen; före och efter: bland dem som "
+                  "besvarat frågan vid minst två tillfällen, deras första och senaste svar. Flerval: en person "
+                  "kan ha flera svar, så andelarna kan bli mer än 100 %. Inventering: andelen är av "
+                  "målpopulationen. Fördelning på kön och ålder finns i kartlaggning.csv."
+                  + (" EXAKTA TAL utan röjandeskydd: skicka inte vidare." if exact else "")])
+    _header(sheet, MAPPING_LABELS, row=3)
+    whole = [r for r in rows if r["breakdown"] == "total"]
+    by_cell = {(r["area"], r["measure"], r["question_id"], r["category"]): r for r in whole}
+    order = {q.id: i for i, q in enumerate(project.mapping.questions)} if project.mapping else {}
+    domains = list(dict.fromkeys(q.domain for q in project.mapping.questions)) if project.mapping else []
+    answers = sorted({(r["area"], r["question_id"], r["category"], r["category_order"], r["domain"], r["question"],
+                       r["category_label"]) for r in whole if r["measure"] == ANSWER},
+                     key=lambda a: (domains.index(a[4]) if a[4] in domains else 99, order.get(a[1], 99), a[3]))
+    kinds = ("share", "count", "count", "share", "share", "count")
+    for area in areas:
+        previous, previous_domain = None, None
+        for area_of, question, category, _, domain, text, label in answers:
+            if area_of != area:
+                continue
+            answer, before, after = (by_cell.get((area, m, question, category)) for m in (ANSWER, BEFORE, AFTER))
+            first, new_domain = question != previous, domain != previous_domain
+            previous, previous_domain = question, domain
+            _append_formatted(sheet, [
+                _text(names.get(area, area)), _text(domain) if new_domain else None, _text(text) if first else None,
+                _text(label), *_figure(answer), _plain(answer, "numerator") if answer else None,
+                _plain(answer, "denominator") if answer else None, *_figure(before), *_figure(after),
+                _plain(before, "denominator") if before else None], 5, kinds)
+        inventory = sorted((r for r in whole if r["area"] == area and r["measure"] == INVENTORY),
+                           key=lambda r: r["question_order"])
+        for r in inventory:
+            share = r if r.get("denominator") or r["suppressed"] else None
+            _append_formatted(sheet, [
+                _text(names.get(area, area)), "Inventering", _text(r["question"]), None,
+                *(_figure(share) if share is not None and area == "ALL" else (None,)),
+                SUPPRESSED if r["suppressed"] else r["numerator"], None, None, None, None], 5, kinds)
+    last = sheet.max_row
+    _finish(sheet, len(MAPPING_LABELS), header_row=3, key=key, widest=60)
+    _banner(sheet, 2, len(MAPPING_LABELS))
+    for row in sheet.iter_rows(min_row=4, max_row=last, max_col=4):
+        for cell in row[1:4]:
+            cell.alignment = _PROSE
+        fit_height(sheet, row[0].row, [(row[c].value, sheet.column_dimensions[get_column_letter(c + 1)].width or 8)
+                                       for c in (1, 2, 3)], bold=False)
 
 
 def _quality_sheet(sheet: Worksheet, deliveries: list[dict], exact: bool) -> None:

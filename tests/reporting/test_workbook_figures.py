@@ -10,6 +10,7 @@ import math
 import openpyxl
 import pytest
 
+from orchestration.projects.config import load_projects
 from orchestration.reporting.kpi_names import BREAKDOWN_LABELS, GROUP_LABELS, KPI_LABELS
 from orchestration.reporting.workbook import BREAKDOWN_KPIS, SUMMARY_KPIS, TREND_KPIS
 
@@ -55,8 +56,13 @@ def books(demo_pipeline):
 
 
 def test_every_project_gets_a_workbook_with_the_swedish_sheets(books):
-    for _, book, _ in books.values():
-        assert book.sheetnames == ["Mål", "Kommuner", "Fördelningar", "Trend", "Faser", "Datakvalitet", "Definitioner"]
+    mapped = {p.id for p in load_projects().projects if p.mapping is not None}     # the demo's configuration
+    for project_id, (_, book, exported) in books.items():
+        # a project with a mapping instrument and mapping figures (kartlaggning.csv) has the sheet Kartläggning
+        assert exported.mapping is None or project_id in mapped
+        mapping = ["Kartläggning"] if exported.mapping else []
+        assert book.sheetnames == ["Mål", "Kommuner", "Fördelningar", "Trend", "Faser", *mapping, "Datakvalitet",
+                                   "Definitioner"]
         for sheet in book:
             assert sheet.freeze_panes is not None, sheet.title
 

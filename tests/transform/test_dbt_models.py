@@ -431,6 +431,10 @@ def test_docs_generate_and_every_model_and_column_is_described(built_warehouse: 
         if not node["description"].strip():
             undescribed.append(unique_id)
         documented = {name.lower() for name, column in node["columns"].items() if column["description"].strip()}
+        if node["config"]["materialized"] == "ephemeral":     # never built, so not in the catalog
+            undescribed += [f"{unique_id}.{name}" for name, column in node["columns"].items()
+                            if not column["description"].strip()] + ([f"{unique_id} (no columns)"] if not documented else [])
+            continue
         built = {name.lower() for name in catalog["nodes"][unique_id]["columns"]}
         undescribed += [f"{unique_id}.{name}" for name in sorted(built - documented)]
     assert undescribed == []

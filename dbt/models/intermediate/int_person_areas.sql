@@ -112,13 +112,8 @@ final as (
         age_at_start as age_at_first_start,
         -- five-year bands (15-19, 20-24, 25-29, ...) cut to the project's age range, so Fokus
         -- 16-25 has 16-19, 20-24 and 25-25; an age outside the range (accepted with a warning)
-        -- is UTANFOR, an unknown age (anonymous participant) OKAND
-        case
-            when age_at_start is null then 'OKAND'
-            when age_at_start < age_min or age_at_start > age_max then 'UTANFOR'
-            else cast(greatest(age_min, age_at_start - age_at_start % 5) as varchar)
-                || '-' || cast(least(age_max, age_at_start - age_at_start % 5 + 4) as varchar)
-        end as alder_group,
+        -- is UTANFOR, an unknown age (anonymous participant) OKAND (macros/alder_group.sql)
+        {{ alder_group('age_at_start', 'age_min', 'age_max') }} as alder_group,
         fodelseregion,
         coalesce(fodelseregion, 'OKAND') as fodelseregion_group,
         funktionsnedsattning,
