@@ -159,15 +159,20 @@ def test_asset_metadata_holds_counts_and_summaries_never_rows(run):
     pseudonymise = {k: v.value for asset, k, v in metadata if asset == "pseudonymised_rows"}
     assert set(pseudonymise) == {"leveranser", "rader", "unika personer", "filer som inte kunde läsas",
                                  "anteckningar sparade", "ersättningar i anteckningar",
-                                 "tagna ensamma efter avbrutna körningar"}
+                                 "tagna ensamma efter avbrutna körningar", "varav kartläggningsfiler",
+                                 "kartläggningsrader", "kartläggningssvar"}
+    assert pseudonymise["varav kartläggningsfiler"] > 0 and pseudonymise["kartläggningssvar"] > 0
     assert all(isinstance(v, int) for k, v in pseudonymise.items() if k != "ersättningar i anteckningar")
     assert re.fullmatch(r"(\[[a-z-]+\] \d+)(, \[[a-z-]+\] \d+)*", pseudonymise["ersättningar i anteckningar"])
     for label in LABELS.values():
         assert label in pseudonymise["ersättningar i anteckningar"]
     # No table of rows anywhere, and no pseudonym or note text in any value.
     assert not [(a, k) for a, k, v in metadata if isinstance(v, dg.TableMetadataValue)]
-    person_ids = {p for (p,) in select(run, "select distinct person_id from landing.enrolment_rows where person_id is not null")}
-    notes = {n for (n,) in select(run, "select distinct anteckning from landing.enrolment_rows where anteckning is not null")}
+    person_ids = {p for (p,) in select(run, "select distinct person_id from landing.enrolment_rows where person_id is not null "
+                                          "union select distinct person_id from landing.mapping_rows")}
+    notes = {n for (n,) in select(run, "select distinct anteckning from landing.enrolment_rows where anteckning is not null "
+                                       "union select distinct answer_text from landing.mapping_answers "
+                                       "where answer_text is not null")}
     assert len(person_ids) > 500 and notes
     for asset, key, value in metadata:
         text = str(value.value)

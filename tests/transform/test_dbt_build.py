@@ -38,3 +38,13 @@ def test_a_parse_saved_inside_dbt_still_finds_the_kpi_catalogue_from_another_wor
 def _forget_the_parse_afterwards():
     yield
     dbt_build._parsed.clear()              # the next test's process-wide parse is its own
+
+
+def test_no_model_is_ephemeral(tmp_path):
+    """A run keeps one parsed manifest for every build in its process, and dbt injects an ephemeral
+    model's CTE only on the first build of a manifest: the second (a retry, the marts after the
+    staging gate, the next run in a test's process) failed with "__dbt__cte__… does not exist"."""
+    manifest = dbt_build.parsed_project(tmp_path / "dbt-target" / "run")
+    models = [node for node in manifest.nodes.values() if node.resource_type == "model"]
+    assert len(models) > 30
+    assert [node.unique_id for node in models if node.config.materialized == "ephemeral"] == []

@@ -1,5 +1,7 @@
--- Ephemeral: read by mapping_values only.
-{{ config(materialized='ephemeral') }}
+-- A table, not ephemeral: a run builds with one parsed manifest kept in its process
+-- (transform/dbt_build.py), and dbt injects an ephemeral model's CTE only on the first build of
+-- that manifest (the second failed with "__dbt__cte__… does not exist").
+{{ config(materialized='table') }}
 
 -- Each person's answers the figures count, per area (the municipality that delivered the
 -- occasion, and ALL for the whole project): `svar`, the latest answer to each question - every
