@@ -439,7 +439,9 @@ def _demo_in(home: DataHome, config, deadline: float) -> int:
         create_key(home.root)
         print(f"Skapade en pseudonymiseringsnyckel för demon: {key_path(home.root)} (rättigheter 0600).")
     simulation = generate_deliveries(config, home.inbox)
-    print(f"Genererade {len(simulation.files)} syntetiska leveranser för {len(config.projects)} projekt i {home.inbox}.")
+    mapping = f" och {len(simulation.mapping.files)} kartläggningsfiler" if simulation.mapping.files else ""
+    print(f"Genererade {len(simulation.files)} syntetiska deltagarlistor{mapping} för {len(config.projects)} projekt "
+          f"i {home.inbox}.")
     status = _run_and_report(home, None, compact=True, deadline=deadline)
     if status != 0:
         return status
