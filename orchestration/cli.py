@@ -450,6 +450,9 @@ def _demo_in(home: DataHome, config, deadline: float) -> int:
     print(format_headlines(headlines(home.warehouse, config)))
     print()
     print(f"Tabeller till finansiärer (kpi.csv, kpi.xlsx): {', '.join(str(e.path.parent) for e in exported)}")
+    mapped = [str(e.mapping) for e in exported if e.mapping]
+    if mapped:
+        print(f"Kartläggningarnas siffror (kartlaggning.csv, bladet Kartläggning i kpi.xlsx): {', '.join(mapped)}")
     print(f"Enkelsidiga rapporter: {home.exports}/<projekt>/rapport.html (skrivna av körningen)")
     print(f"Leveransrapporter, det som behöver åtgärdas först: {home.reports / 'index.html'}")
     print(f"Översikt i Dagster: make dashboard   (eller: .venv/bin/followup serve --home {home.root})")

@@ -321,7 +321,7 @@ def _mapping(project: Project, mapping: list[dict]) -> list[Block]:
         first = _stack([heading, entries[0]])
         blocks += [*(_section("Kartläggning", first) if not blocks else [first]), *entries[1:]]
     if inventory:
-        columns = [("", MARGIN, "left"), ("Antal", 5.6, "right"), ("Andel av målpopulationen", RIGHT, "right")]
+        columns = [("", MARGIN, "left"), ("Antal", 5.6, "right"), ("Andel av målgruppen", RIGHT, "right")]
         table = _table(columns, [list(row) for row in mapping_inventory_rows(inventory)])
         blocks += _section("Inventering", table) if blocks else _section("Kartläggning: inventering", table)
     return [*blocks, _paragraph(MAPPING_NOTE, colour=GREY)]

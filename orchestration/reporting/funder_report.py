@@ -111,7 +111,7 @@ def mapping_answering_text(summary: dict) -> str:
 
 
 def mapping_inventory_rows(inventory: list[dict]) -> list[tuple[str, str, str]]:
-    """(figure, Antal, Andel av målpopulationen) of the whole project's inventory."""
+    """(figure, Antal, Andel av målgruppen) of the whole project's inventory."""
     return [(item["label"], HIDDEN if item["suppressed"] else f"{item['count']:.0f}",
              "" if item["figure"] == mapping_figures.TARGET_POPULATION else
              HIDDEN if item["suppressed"] else mapping_figures.percent(item["share"]) if item["share"] is not None else "–")
@@ -139,7 +139,7 @@ def _mapping_html(project: Project, mapping: list[dict]) -> str:
     if inventory:
         rows = "\n".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
                          for a, b, c in mapping_inventory_rows(inventory))
-        parts.append(f"<h3>Inventering</h3>\n<table><tr><th></th><th>Antal</th><th>Andel av målpopulationen</th></tr>"
+        parts.append(f"<h3>Inventering</h3>\n<table><tr><th></th><th>Antal</th><th>Andel av målgruppen</th></tr>"
                      f"\n{rows}\n</table>")
     parts.append(f"<p style=\"font-size:small\">{html.escape(MAPPING_NOTE)}</p>")
     return "\n".join(parts)

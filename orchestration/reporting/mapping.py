@@ -43,7 +43,7 @@ MAPPED = "kartlagda"
 MEASURE_LABELS = {ANSWER: "Senaste svar", BEFORE: "Före (första svaret)", AFTER: "Efter (senaste svaret)",
                   INVENTORY: "Inventering"}
 INVENTORY_LABELS = {
-    TARGET_POPULATION: "Målpopulation (unga som varken arbetar eller studerar i området)",
+    TARGET_POPULATION: "Målgruppens storlek (enligt projektplanen)",
     MAPPED: "Kartlagda personer",
     "utanfor_arbete_studier": "Utanför arbete och studier",
     "varken_af_eller_fs": "Varken inskrivna på Arbetsförmedlingen eller med försörjningsstöd",
@@ -259,7 +259,7 @@ def summary_markdown(project: Project, rows: Sequence[Mapping]) -> str:
                          f"{percent(top[1]) if top else '–'} | {answering} |")
         parts.append("\n".join(lines))
     if inventory:
-        lines = ["**Inventering**", "", "| figur | antal | andel av målpopulationen |", "|---|--:|--:|"]
+        lines = ["**Inventering**", "", "| figur | antal | andel av målgruppen |", "|---|--:|--:|"]
         for item in inventory:
             count = "–" if item["count"] is None else f"{item['count']:.0f}"
             share = "" if item["figure"] == TARGET_POPULATION else percent(item["share"])

@@ -198,7 +198,7 @@ def _mapping_sheet(sheet: Worksheet, project: Project, rows: list[dict], areas: 
     sheet.append(["Varje persons senaste svar på varje fråga, i hela gruppen; före och efter: bland dem som "
                   "besvarat frågan vid minst två tillfällen, deras första och senaste svar. Flerval: en person "
                   "kan ha flera svar, så andelarna kan bli mer än 100 %. Inventering: andelen är av "
-                  "målpopulationen. Fördelning på kön och ålder finns i kartlaggning.csv."
+                  "målgruppen enligt projektplanen. Fördelning på kön och ålder finns i kartlaggning.csv."
                   + (" EXAKTA TAL utan röjandeskydd: skicka inte vidare." if exact else "")])
     _header(sheet, MAPPING_LABELS, row=3)
     whole = [r for r in rows if r["breakdown"] == "total"]

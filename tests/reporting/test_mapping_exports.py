@@ -214,7 +214,7 @@ def test_the_inventory_is_in_the_sheet_and_the_report(exported):
     sheet = openpyxl.load_workbook(out / "harjedalen" / "kpi.xlsx")["Kartläggning"]
     rows = [r for r in sheet.iter_rows(min_row=4, values_only=True) if r[1] == "Inventering"]
     whole = {r[2]: r for r in rows if r[0] == "Hela projektet"}
-    assert whole["Målpopulation (unga som varken arbetar eller studerar i området)"][5] == 1300
+    assert whole["Målgruppens storlek (enligt projektplanen)"][5] == 1300
     mapped = whole["Kartlagda personer"]
     assert mapped[5] == inventory[("ALL", "kartlagda")] and mapped[4] == pytest.approx(inventory[("ALL", "kartlagda")] / 1300)
     page = (out / "harjedalen" / "rapport.html").read_text(encoding="utf-8")
