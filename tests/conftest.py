@@ -81,11 +81,15 @@ DEMO_FILES = frozenset(name for name, text in TEST_FILES.items() if "demo_pipeli
 # The same for the files that read the corpus scenario's stages (tests/bad_inputs/scenario.py:
 # runs of the pipeline that each worker would otherwise build again).
 SCENARIO_FILES = frozenset(name for name, text in TEST_FILES.items() if "shared_scenario(" in text) - DEMO_FILES
+# And the files that read the mapping scenario's warehouse (tests/mapping_scenario.py: one dbt build).
+MAPPING_FILES = frozenset(name for name, text in TEST_FILES.items()
+                          if "mapping_scenario import" in text) - DEMO_FILES - SCENARIO_FILES
 
 
 def work_unit(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
-    return "demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES else path
+    return ("demo_pipeline" if path in DEMO_FILES else "shared_scenario" if path in SCENARIO_FILES
+            else "mapping_scenario" if path in MAPPING_FILES else path)
 
 
 # Seconds each unit took in a recorded run (`make test-durations`). The longest units are handed

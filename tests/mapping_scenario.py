@@ -162,6 +162,21 @@ def load_landing(warehouse: Path, config: ProjectsConfig, deliveries: list[Deliv
                                [d.delivery_id, number, question_id, row["text"]])
 
 
+_built: dict[str, Scenario] = {}
+
+
+def shared(tmp_path_factory) -> Scenario:
+    """The scenario built once per test process, its warehouse at a data home's root: the files
+    that read it are one work unit (conftest.MAPPING_FILES), so the suite pays one dbt build."""
+    if "scenario" not in _built:
+        from orchestration.lib.home import DataHome
+
+        home = DataHome.resolve(tmp_path_factory.mktemp("mapping_scenario")).create()
+        _built["scenario"] = build(home.root)
+        assert _built["scenario"].warehouse == home.warehouse
+    return _built["scenario"]
+
+
 def build(tmp_path: Path) -> Scenario:
     """The warehouse, built by `dbt build` from the parse saved at install."""
     from tests.transform.test_dbt_models import run_dbt

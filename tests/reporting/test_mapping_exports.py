@@ -18,19 +18,15 @@ from orchestration.reporting.export import export_all
 from orchestration.reporting.headline import headlines
 from orchestration.reporting.funder_report import write_funder_report
 from orchestration.reporting.mapping import MAPPING_COLUMNS, exact_rows, summary_markdown
-from tests.mapping_scenario import FREE_TEXT_MARK, PROJECTS, build, expected_figures, query
+from tests.mapping_scenario import FREE_TEXT_MARK, PROJECTS, expected_figures, query, shared
 
 FREE_TEXT_QUESTIONS = ("ovrigt", "onskat_stod")
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory):
-    from orchestration.lib.home import DataHome
-
-    home = DataHome.resolve(tmp_path_factory.mktemp("mapping_exports")).create()
-    scenario = build(home.root)                     # the warehouse at the data home's root
-    assert scenario.warehouse == home.warehouse
-    out = home.root / "exports"
+    scenario = shared(tmp_path_factory)             # the warehouse at a data home's root
+    out = scenario.warehouse.parent / "exports"
     files = export_all(scenario.warehouse, scenario.config, out)
     internal = export_all(scenario.warehouse, scenario.config, out, unsuppressed=True)
     for headline in headlines(scenario.warehouse, scenario.config):

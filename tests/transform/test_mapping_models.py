@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.mapping_scenario import PROJECTS, build, counted_occasions, expected_figures, query
+from tests.mapping_scenario import PROJECTS, counted_occasions, expected_figures, query, shared
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory):
-    return build(tmp_path_factory.mktemp("mapping_dbt"))
+    return shared(tmp_path_factory)
 
 
 @pytest.mark.parametrize("project_id", PROJECTS)
