@@ -63,6 +63,29 @@ def test_the_kpi_asset_shows_the_headline_table_and_each_projects_trend_chart(pa
     save_screenshot(page, tmp_path, "dagster-kpi_exports-trend.png")
 
 
+def test_the_mapping_summary_asset_shows_each_mapping_projects_domains_and_inventory(page, dashboard, demo_pipeline, tmp_path):
+    """Coordinators see the mapping in the UI: per project its domains' most common answers and the
+    inventory, the figures as the mart holds them."""
+    from orchestration.lib.warehouse import connect
+
+    with connect(demo_pipeline.home.warehouse, read_only=True) as db:
+        outside = db.execute("select numerator from marts.mapping_values where project_id = 'harjedalen' and area = 'ALL' "
+                             "and question_id = 'utanfor_arbete_studier'").fetchone()[0]
+    page.goto(f"{dashboard}/assets/mapping_summary")
+    row = page.get_by_role("row").filter(has_text="kartläggning harjedalen").first
+    row.wait_for(state="visible")
+    if "Show Markdown" in row.inner_text():        # a long value is behind a link, a short one inline
+        row.get_by_text("Show Markdown").click()
+        row = page.get_by_role("dialog").filter(has_text="kartläggning harjedalen").first
+    row.get_by_text("Utanför arbete och studier").first.wait_for(state="visible")
+    lines = row.inner_text().splitlines()
+    assert any(line.startswith("Utanför arbete och studier") and line.split("\t")[1] == f"{outside:.0f}"
+               for line in lines), lines
+    for domain in ("Sysselsättning", "Kontakt med myndigheter", "Livssituation", "Inventering"):
+        assert domain in lines, (domain, lines)
+    save_screenshot(page, tmp_path, "dagster-mapping_summary.png")
+
+
 def test_the_partition_view_shows_which_municipality_delivered_which_month(page, dashboard, demo_pipeline, tmp_path):
     from orchestration.reporting.monitoring import municipality_months
 
