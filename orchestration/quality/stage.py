@@ -347,20 +347,7 @@ def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warning
         db.execute(_ACCEPTED_SQL, [accepted_deliveries])
         db.unregister("rejected_rows")
         db.unregister("warned_rows")
-        if len(quarantine):
-            db.register("quarantine_frame", quarantine)
-            db.execute("insert into landing.quarantine_rows by name select * from quarantine_frame")
-            db.unregister("quarantine_frame")
-        if len(warnings):
-            db.register("warnings_frame", warnings)
-            db.execute("insert into landing.row_warnings by name select * from warnings_frame")
-            db.unregister("warnings_frame")
-        db.executemany(
-            f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
-            "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
-            [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
-              v.delivery_id) for v in verdicts],
-        )
+        _write_findings(db, quarantine, warnings, verdicts)
         # The pseudonymised rows were a hand-over between two stages; the validated tables now hold them.
         db.execute("delete from landing.pseudonymised_rows where delivery_id in (select unnest(?))", [pending])
         db.execute("commit")
@@ -493,21 +480,27 @@ def _write_mappings(home: DataHome, pending: list[str], quarantine: pd.DataFrame
         (answers,) = db.execute(_MAPPING_ANSWERS_ACCEPTED_SQL, [accepted_deliveries]).fetchone()
         for name in ("rejected_rows", "warned_rows", "dropped_answers"):
             db.unregister(name)
-        if len(quarantine):
-            db.register("quarantine_frame", quarantine)
-            db.execute("insert into landing.quarantine_rows by name select * from quarantine_frame")
-            db.unregister("quarantine_frame")
-        if len(warnings):
-            db.register("warnings_frame", warnings)
-            db.execute("insert into landing.row_warnings by name select * from warnings_frame")
-            db.unregister("warnings_frame")
-        db.executemany(
-            f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
-            "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
-            [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
-              v.delivery_id) for v in verdicts],
-        )
+        _write_findings(db, quarantine, warnings, verdicts)
         for table in ("mapping_pseudonymised_rows", "mapping_pseudonymised_answers"):
             db.execute(f"delete from landing.{table} where delivery_id in (select unnest(?))", [pending])
         db.execute("commit")
     return int(answers)
+
+
+def _write_findings(db, quarantine: pd.DataFrame, warnings: pd.DataFrame, verdicts) -> None:
+    """The rejected rows' reasons, the warnings and each delivery's verdict, for either kind of
+    delivery, inside the caller's transaction."""
+    if len(quarantine):
+        db.register("quarantine_frame", quarantine)
+        db.execute("insert into landing.quarantine_rows by name select * from quarantine_frame")
+        db.unregister("quarantine_frame")
+    if len(warnings):
+        db.register("warnings_frame", warnings)
+        db.execute("insert into landing.row_warnings by name select * from warnings_frame")
+        db.unregister("warnings_frame")
+    db.executemany(
+        f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
+        "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
+        [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
+          v.delivery_id) for v in verdicts],
+    )

@@ -137,7 +137,6 @@ def test_disclosure_control_hides_small_counts_and_nothing_hidden_can_be_worked_
     assert hidden_small > 10                        # the scenario has small counts to hide
 
     # Secondary suppression: with the exact values, no relation gives a hidden count away.
-    value_of = {}
     hidden_rows = {id(r) for r, s in zip(exact, published) if s["suppressed"] == "true"}
     checked = 0
     for total, parts, cells in _relations(exact, project):

@@ -5,7 +5,6 @@ delivery in force decided within its extract kind."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
