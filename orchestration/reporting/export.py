@@ -125,11 +125,12 @@ def _headline_positions(names: tuple[str, ...], values: list[tuple]) -> list[int
 
 def data_version(warehouse: Path, project_id: str, period: str) -> list[dict]:
     """Every delivery for the project's months up to `period`: what the figures stand on (the
-    current snapshots) and what was received but does not count (replaced, rejected)."""
+    current snapshots, and the mapping files in force) and what was received but does not count
+    (replaced, rejected). `extract_kind` tells a mapping file from an enrolment snapshot."""
     return _select(
         warehouse,
         "select kommunkod, reporting_month, file_name, sha256, received_at, verdict, verdict_reason, rows_total, "
-        "rows_accepted, rows_rejected, rows_warned, is_current from marts.fct_deliveries "
+        "rows_accepted, rows_rejected, rows_warned, is_current, extract_kind from marts.fct_deliveries "
         "where project_id = ? and reporting_month <= ? order by kommunkod, reporting_month, received_at",
         [project_id, period])
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from orchestration.lib import kpis
 from orchestration.lib.contract import REJECTED
+from orchestration.lib.mapping_contract import ENROLMENT
 from orchestration.projects.config import Project, load_kommuner
 from orchestration.reporting import mapping as mapping_figures
 from orchestration.reporting.funder_report import (HIDDEN, MAPPING_NOTE, Figure, mapping_answering_text,
@@ -335,7 +336,8 @@ def _quality(project: Project, period: str | None, deliveries: list[dict], per_m
     names = load_kommuner()
     by_kommun: dict[str, list[dict]] = {kommunkod: [] for kommunkod in project.municipalities}
     for delivery in deliveries:
-        by_kommun.setdefault(delivery["kommunkod"], []).append(delivery)
+        if delivery.get("extract_kind", ENROLMENT) == ENROLMENT:     # the mapping files have their own section
+            by_kommun.setdefault(delivery["kommunkod"], []).append(delivery)
     rows, totals = [], [0] * 6
     for kommunkod, own in sorted(by_kommun.items()):
         current = [d for d in own if d.get("is_current")]

@@ -30,6 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from orchestration.lib import kpis
 from orchestration.lib.delivery_state import VERDICT_LABELS
+from orchestration.lib.mapping_contract import MAPPING
 from orchestration.lib.local_time import swedish
 from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
 from orchestration.projects.config import Project, load_kommuner
@@ -249,7 +250,7 @@ def _quality_sheet(sheet: Worksheet, deliveries: list[dict], exact: bool) -> Non
                                                       str(d.get("received_at") or ""))):
         current = delivery.get("is_current")
         _append_formatted(sheet, [
-            _text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+            _text(delivery.get("kommunkod")), _text(_month_of(delivery)),
             _text(delivery.get("file_name") if exact else (delivery.get("sha256") or "")[:12]),
             _swedish_time(delivery.get("received_at")),
             _text(VERDICT_LABELS.get(delivery.get("verdict") or "", delivery.get("verdict") or "ej bedömd")),
@@ -313,13 +314,19 @@ def _definitions_sheet(sheet: Worksheet, project: Project, deliveries: list[dict
     sheet.row_breaks.append(Break(id=deliveries_header - 2))        # the data version starts a page
     kinds = ["moment", *([None] if exact else [])]
     for delivery in sorted(deliveries, key=lambda d: (d.get("kommunkod") or "", d.get("reporting_month") or "")):
-        _append_formatted(sheet, [_text(delivery.get("kommunkod")), _text(delivery.get("reporting_month")),
+        _append_formatted(sheet, [_text(delivery.get("kommunkod")), _text(_month_of(delivery)),
                                   _text(delivery.get("sha256")), _swedish_time(delivery.get("received_at")),
                                   *([_text(delivery.get("file_name"))] if exact else [])], 4, kinds)
     _finish(sheet, len(labels), header_row=deliveries_header, measure_from=3, title_rows=1, freeze="A3", widest=70)
     widths = {c: sheet.column_dimensions[get_column_letter(c)].width for c in (1, 2, 3)}
     for row in (*prose_rows, *note_rows):         # neither Excel nor LibreOffice fits a row to wrapped text on opening
         fit_height(sheet, row, [(sheet.cell(row, c).value, widths[c]) for c in (1, 2, 3)], bold=False)
+
+
+def _month_of(delivery: dict) -> str | None:
+    """A delivery's month, and for a mapping file (the sheet Kartläggning's data) that it is one."""
+    month = delivery.get("reporting_month")
+    return f"{month} (kartläggning)" if delivery.get("extract_kind") == MAPPING and month else month
 
 
 # ---- cells -----------------------------------------------------------------------------------

@@ -176,3 +176,24 @@ def test_the_same_figures_give_the_same_bytes(demo_pipeline, tmp_path):
     write_funder_report(home.warehouse, config.project(headline.project_id), headline, tmp_path, pdf=True)
     again = (tmp_path / headline.project_id / "rapport.pdf").read_bytes()
     assert again == (home.exports / headline.project_id / "rapport.pdf").read_bytes()
+
+
+def test_data_quality_counts_the_enrolment_deliveries_and_not_the_mapping_files(reports, demo_pipeline):
+    """The report's data quality is about the monthly lists the KPIs stand on: a mapping file in
+    force (it has its own section) adds no month and no rows there."""
+    import duckdb
+
+    report = next(r for r in reports if r.project_id == "harjedalen")
+    period = report.totals["participants"]["period"]
+    with duckdb.connect(str(demo_pipeline.home.warehouse), read_only=True) as db:
+        months, rows, mapping_rows = db.execute(
+            "select count(distinct reporting_month) filter (where extract_kind = 'INSKRIVNING'), "
+            "sum(rows_total) filter (where extract_kind = 'INSKRIVNING'), "
+            "sum(rows_total) filter (where extract_kind = 'KARTLAGGNING') "
+            "from marts.fct_deliveries where project_id = 'harjedalen' and is_current and reporting_month <= ?",
+            [period]).fetchone()
+    assert mapping_rows > 0
+    quality = report.text[report.text.index("Datakvalitet"):]
+    whole = next(re.split(r"\s{2,}", line.strip()) for line in quality.splitlines()
+                 if line.strip().startswith("Hela projektet"))
+    assert whole[1:2] == [str(months)] and whole[3:4] == [str(rows)], whole

@@ -156,6 +156,14 @@ def test_data_version_names_the_run_and_every_delivery(books, demo_pipeline):
                                     [project_id]).fetchall()
             whole = "\n".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row if c.value)
             assert not any(name in whole for (name,) in file_names), "a funder workbook shows no file names"
+            # a mapping file of the data version says it is one, on both sheets that list deliveries
+            mapping = db.execute("select count(*) from marts.fct_deliveries where project_id = ? and reporting_month <= ? "
+                                 "and extract_kind = 'KARTLAGGNING'", [project_id, exported.period]).fetchone()[0]
+            for sheet in ("Datakvalitet", "Definitioner"):
+                labelled = [r for r in book[sheet].iter_rows(values_only=True)
+                            if r[1] is not None and str(r[1]).endswith(" (kartläggning)")]
+                assert len(labelled) == mapping, (project_id, sheet)
+            assert project_id not in ("vaga_valja_vag", "harjedalen") or mapping > 0
 
 
 def test_the_internal_workbook_is_exact(demo_pipeline):
