@@ -21,7 +21,7 @@ import pandas as pd
 from orchestration.ingest.normalise import parse_code
 from orchestration.lib.mapping_contract import (
     ANSWER_MISSING, ANSWER_NOT_A_NUMBER, ANSWER_OK, ANSWER_UNKNOWN_CODE, CODED_TYPES, FREE_TEXT,
-    MULTIPLE_CHOICE, MULTIPLE_SEPARATORS, NUMBER, SCALE, YES_NO, YES_NO_CODES,
+    MULTIPLE_CHOICE, MULTIPLE_SEPARATORS, NUMBER, SCALE,
 )
 from orchestration.privacy.extract.schema import ColumnSchema, mapping_schema
 from orchestration.privacy.pseudonymise import (
@@ -154,16 +154,12 @@ def _parsed(frame: pd.DataFrame, column: str, parse) -> tuple[np.ndarray, np.nda
     return status[codes], values[codes]
 
 
-def _codes(question: Question) -> tuple[str, ...]:
-    return tuple(YES_NO_CODES) if question.type == YES_NO and not question.codes else question.code_set
-
-
 def _coded(cell: str, question: Question) -> tuple[str, str | None]:
     """(status, code): a code of the question matched like the contract's codes (`Ja` is JA)."""
     value = parse_code(cell)
     if value is None:
         return ANSWER_MISSING, None
-    return (ANSWER_OK, value) if value in _codes(question) else (ANSWER_UNKNOWN_CODE, None)
+    return (ANSWER_OK, value) if value in question.code_set else (ANSWER_UNKNOWN_CODE, None)
 
 
 def _multiple(cell: str, question: Question) -> tuple[str, tuple[str, ...]]:
@@ -173,7 +169,7 @@ def _multiple(cell: str, question: Question) -> tuple[str, tuple[str, ...]]:
     chosen = {part for part in parts if part is not None}
     if not chosen:
         return ANSWER_MISSING, ()
-    known = _codes(question)
+    known = question.code_set
     if not chosen <= set(known):
         return ANSWER_UNKNOWN_CODE, ()
     return ANSWER_OK, tuple(code for code in known if code in chosen)
