@@ -111,6 +111,9 @@ stated as (
     left join month_in_force m using (project_id, kommunkod, reporting_month, extract_kind)
 )
 select *,
-    state in ({_NEEDS_ACTION}) or (in_force and coalesce(rows_rejected, 0) > 0) as needs_action
+    state in ({_NEEDS_ACTION}) or (in_force and coalesce(rows_rejected, 0) > 0) as needs_action,
+    -- every delivery in IN_FORCE_ORDER, 1 the newest: for a reader that orders deliveries of
+    -- different months by it (int_mapping_occasions) without restating it
+    row_number() over (order by {IN_FORCE_ORDER}) as arrival_rank
 from stated
 """

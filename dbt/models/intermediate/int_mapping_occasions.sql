@@ -6,18 +6,16 @@
 -- delivery in force for its project, municipality and month: orchestration/lib/delivery_state.py
 -- decides it, stg_landing__delivery_states reads it). One occasion in several files in force (different months,
 -- or municipalities) counts once, from the file of the latest reporting month, then the delivery
--- in force order (delivery_state.IN_FORCE_ORDER, restated here: arrival_seq, received_at,
--- delivery_id, newest first). Each occasion is numbered per person in the project, oldest first.
+-- in force order (delivery_state.IN_FORCE_ORDER, as the view's arrival_rank: 1 the newest). Each
+-- occasion is numbered per person in the project, oldest first.
 
 with
 
 in_force_mapping_deliveries as (
 
-    select deliveries.delivery_id, deliveries.arrival_seq, deliveries.received_at
-    from {{ ref('stg_landing__deliveries') }} as deliveries
-    inner join {{ ref('stg_landing__delivery_states') }} as states
-        on deliveries.delivery_id = states.delivery_id
-    where states.extract_kind = 'KARTLAGGNING' and states.is_current_snapshot
+    select delivery_id, arrival_rank
+    from {{ ref('stg_landing__delivery_states') }}
+    where extract_kind = 'KARTLAGGNING' and is_current_snapshot
 
 ),
 
@@ -35,9 +33,7 @@ ranked as (
             partition by mapping_rows.project_id, mapping_rows.person_id, mapping_rows.besvarad
             order by
                 mapping_rows.reporting_month desc,
-                deliveries.arrival_seq desc nulls last,
-                deliveries.received_at desc,
-                mapping_rows.delivery_id desc
+                deliveries.arrival_rank
         ) as duplicate_rank
 
     from mapping_rows

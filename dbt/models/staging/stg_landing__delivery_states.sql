@@ -13,7 +13,8 @@ renamed as (
         extract_kind,
         counts as is_counting,
         snapshot_rank,
-        in_force as is_current_snapshot
+        in_force as is_current_snapshot,
+        arrival_rank
 
     from source
 
