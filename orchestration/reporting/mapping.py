@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestration.lib.mapping_contract import MULTIPLE_CHOICE
-from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
 from orchestration.lib.warehouse import connect
 from orchestration.projects.config import Project
 from orchestration.reporting import suppression
@@ -118,17 +117,13 @@ def _base_quantity(measure: str, question: str) -> str:
 
 
 def primarily_suppressed(row: Mapping, min_count: int) -> bool:
-    """kpi.csv's rule: a count 1..min_count-1; a share whose numerator or denominator is such a
-    count or whose denominator is under MIN_SHARE_DENOMINATOR (so also one of nobody). The target
+    """kpi.csv's rule (suppression.small_count, thin_share) on a row of mapping_values. The target
     population is the configuration's, not a count in the data."""
-    def small(value) -> bool:
-        return value is not None and 0 < value < min_count
-
     if row["measure"] == INVENTORY and row["question_id"] == TARGET_POPULATION:
         return False
     if row["denominator"] is None:
-        return small(row["numerator"])
-    return small(row["numerator"]) or small(row["denominator"]) or row["denominator"] < MIN_SHARE_DENOMINATOR
+        return suppression.small_count(row["numerator"], min_count)
+    return suppression.thin_share(row["numerator"], row["denominator"], min_count)
 
 
 def _category_relations(values: Mapping[Cell, float], project: Project) -> list[suppression.Relation]:

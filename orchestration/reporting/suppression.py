@@ -138,16 +138,25 @@ def revealed_cells(row: Mapping) -> list[tuple[Cell, float]]:
 
 
 def primarily_suppressed(row: Mapping, min_count: int) -> bool:
-    """The spec's rule: a count 1..min_count-1; a share or median whose numerator or denominator
-    is such a count or whose denominator is below 10. Zeros are shown."""
-    def small(value: object) -> bool:
-        return is_number(value) and 0 < value < min_count
-
+    """The spec's rule for a row of kpi_values: a count 1..min_count-1; a share or median whose
+    numerator or denominator is such a count or whose denominator is below 10. Zeros are shown."""
     if row["kpi"] in _COUNT_KPIS:
-        return small(row["value"])
+        return small_count(row["value"], min_count)
     if is_number(row["denominator"]):
-        return small(row["numerator"]) or small(row["denominator"]) or row["denominator"] < MIN_SHARE_DENOMINATOR
+        return thin_share(row["numerator"], row["denominator"], min_count)
     return False
+
+
+def small_count(value: object, min_count: int) -> bool:
+    """A count that would single people out: 1..min_count-1 (zero is shown)."""
+    return is_number(value) and 0 < value < min_count
+
+
+def thin_share(numerator: object, denominator: float, min_count: int) -> bool:
+    """A share that would: its numerator or denominator a small count, or its denominator under
+    MIN_SHARE_DENOMINATOR (so also a share of nobody)."""
+    return (small_count(numerator, min_count) or small_count(denominator, min_count)
+            or denominator < MIN_SHARE_DENOMINATOR)
 
 
 def relations(cells: Iterable[Cell]) -> list[Relation]:
