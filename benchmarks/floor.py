@@ -1,7 +1,7 @@
 """The floor: the core KPIs in one plain DuckDB query over the same CSV files.
 
 What the hardware can do with no framework at all: read every monthly snapshot, check each
-personnummer (shape and check digit), replace it by a hash (sha256 of key and the 12-digit
+personnummer (shape, check digit, birth number not 000), replace it by a hash (sha256 of key and the 12-digit
 form, standing in for the keyed HMAC), take each municipality's newest snapshot and compute
 `participants`, `moved_to_activity` and `activity_share` (kpis.md, breakdown total) for every
 area (each municipality and ALL) and month. No intake bookkeeping, no validation suite, no
@@ -51,7 +51,8 @@ checked as (
         (10 - list_sum(list_transform(range(0, 9), lambda i:
             (cast(substr(pnr12, i + 3, 1) as int) * (2 - i % 2)) // 10
             + (cast(substr(pnr12, i + 3, 1) as int) * (2 - i % 2)) % 10)) % 10) % 10
-            = cast(right(pnr12, 1) as int) as pnr_ok
+            = cast(right(pnr12, 1) as int)
+            and substr(pnr12, 9, 3) <> '000' as pnr_ok       -- birth number 000 is never issued
     from normalised
     where regexp_full_match(coalesce(pnr12, ''), '[0-9]{{12}}')
 )

@@ -168,6 +168,7 @@ class Population:
         ages = self.rng.uniform(16.0, 29.9, n)
         births = (starts - ages * 365.25).astype(np.int64)
         serial = self.rng.integers(0, 1000, n)
+        serial[serial == 0] = 1             # 000 is never issued: the contract rejects it (PNR_LOPNUMMER_000)
         for i in range(n):
             birth = dt.date.fromordinal(int(births[i]))
             while True:
@@ -176,7 +177,7 @@ class Population:
                 ten = nine + str(int(_luhn_digits(digits)[0]))
                 if ten not in self._seen:
                     break
-                serial[i] = (serial[i] + 1) % 1000
+                serial[i] = serial[i] % 999 + 1
             self._seen.add(ten)
             self.birth.append(int(births[i]))
             self.pnr10.append(f"{ten[:6]}-{ten[6:]}")
