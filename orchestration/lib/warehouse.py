@@ -326,12 +326,45 @@ create table if not exists landing.mapping_answers (
 """
 
 
+# The pipeline's own bookkeeping, beside the landing schema (added after v1, so `if not exists`).
+OPS_DDL = """
+create schema if not exists ops;
+
+-- Every municipality-month that has a delivery, as the last `delivery_status` step saw it
+-- (reporting/monitoring.municipality_months), and whether it shows as a Dagster partition of
+-- municipality_months/<project> (reporting/delivery_assets.py decides against this table which
+-- months changed, and logs partition events for some of them; the rest are read here).
+create table if not exists ops.municipality_month_status (
+    project_id varchar not null,
+    kommunkod varchar not null,
+    month varchar not null,                -- YYYY-MM
+    version varchar not null,              -- changes whenever a file of the month arrives or gets its verdict
+    in_force boolean not null,             -- a delivery of the month counts in the KPIs
+    needs_action boolean not null,
+    verdict varchar not null,              -- of the file in force, else of the latest file
+    files integer not null,
+    late boolean not null,
+    file_name varchar,                     -- the file in force, else the latest
+    rows_total integer,
+    rows_rejected integer,
+    action varchar,                        -- what to act on (Swedish); null when nothing
+    changed_at timestamp,                  -- when this version was first seen (UTC); null: before the table
+    changed_run_id varchar,
+    recorded_version varchar,              -- the version last logged as a partition event; null: never
+    recorded_at timestamp,                 -- UTC; null when never, or logged before the table existed
+    recorded_run_id varchar,
+    primary key (project_id, kommunkod, month)
+);
+"""
+
+
 def ensure_schema(path: Path) -> None:
     with connect(path) as connection:
         connection.execute(LANDING_DDL)
         connection.execute(LANDING_DDL_ADDITIONS)
         connection.execute(LANDING_MIGRATIONS)
         connection.execute(DELIVERY_STATES_VIEW)
+        connection.execute(OPS_DDL)
 
 
 MARTS_BUILDS_DDL = """

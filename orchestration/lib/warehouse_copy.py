@@ -48,6 +48,8 @@ COPIED_TABLES = {
     "marts.mapping_values": "export, BI: every mapping figure, exact (kartlaggning.csv is built from it)",
     "marts.fct_mapping_answers": "BI: the mapping answers in force, in long form (pseudonymised, no free text)",
     "ops.marts_builds": "export: the run that built the figures",
+    "ops.municipality_month_status": "BI: every municipality-month's status, also the older months of a backfill "
+                                     "that have no Dagster partition event (reporting/delivery_assets.py)",
 }
 
 

@@ -6,14 +6,16 @@ coordinator reads in the Dagster UI, without SQL.
 - `delivery_status`: the municipality × month matrix of `followup status`, a data-quality line
   per delivery processed, and the row count of every warehouse table.
 - `municipality_months/<project>`: one partitioned asset per project, partitions `kommun` ×
-  `month`, recorded by `delivery_status` (see `municipality_month_specs` for why).
+  `month`, recorded by `delivery_status` (see `municipality_month_specs` for why), which keeps
+  every municipality-month in the table `ops.municipality_month_status` (`record_municipality_months`).
 - the check `every_municipality_delivered`.
 """
 
 import datetime as dt
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +26,8 @@ from orchestration.lib import delivery_state as states
 from orchestration.lib.contract import REJECTED
 from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell
+from orchestration.lib.thresholds import PARTITION_FEW_CHANGES_PER_MUNICIPALITY, PARTITION_NEWEST_MONTHS
+from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 from orchestration.reporting.monitoring import (MunicipalityMonth, missing_deliveries, municipality_months,
                                                 warehouse_row_counts)
@@ -74,11 +78,13 @@ def municipality_month_specs(config: ProjectsConfig) -> list[dg.AssetSpec]:
     national backfill, each paying Dagster's and dbt's start-up, and dbt's marts are whole-table
     models anyway. Processing stays in batch assets (many deliveries per run); these assets are
     not executable (`AssetSpec`) and only record what a batch run processed: `delivery_status`
-    logs an `AssetMaterialization` for each municipality-month whose deliveries changed (data
+    logs an `AssetMaterialization` for a municipality-month whose deliveries changed (data
     version = a hash of the month's deliveries and verdicts), with the verdict, file and row
     counts as metadata. A month whose files were all rejected is logged as an `AssetObservation`
     instead, so a green partition always means "a delivery counts in the KPIs" and a grey one
-    "nothing counts yet: missing or rejected".
+    "nothing counts yet: missing or rejected" (or, for an older month of a backfill, "see the
+    status table": an event costs ~15-20 ms, so a backfill logs only its newest months, and
+    every month it logged before, as partitions: `partition_cells`).
     """
     kommuner = load_kommuner()
     return [
@@ -89,7 +95,9 @@ def municipality_month_specs(config: ProjectsConfig) -> list[dg.AssetSpec]:
             group_name="deliveries",
             kinds={"duckdb"},
             description=(f"{project.name}: leveranser per kommun och månad. Grön = en godkänd leverans gäller; "
-                         "grå = saknas eller avvisad. Metadata: utfall, fil, rader, skäl."),
+                         "grå = saknas eller avvisad, eller en äldre månad från en stor körning (den står i "
+                         "delivery_status och tabellen ops.municipality_month_status). Metadata: utfall, fil, rader, "
+                         "skäl."),
         )
         for project in config.projects
     ]
@@ -151,8 +159,9 @@ def municipality_month_checks(config: ProjectsConfig) -> list[dg.AssetChecksDefi
     and the check's own partition grid (the asset's Checks tab → inget_att_atgarda → Partitions)
     shows those months red among grey ones. A month that is recorded again (a later file) loses
     its red by itself: a result counts only for the month's materialization it points at. Only
-    failures are logged: an event for every month of a national backfill would cost more than the
-    months themselves. Executed by hand, the check works the month out afresh.
+    failures are logged, and only for the months logged as partitions (`partition_cells`): an
+    event for every month of a national backfill would cost more than the months themselves.
+    Executed by hand, the check works the month out afresh.
 
     Why a check: the asset's partition view shows only whether a partition is materialized, and a
     month with rejected rows still has a file that counts. A partitioned check can turn back to
@@ -182,41 +191,178 @@ def _attention_check(project: Project, partitions_def: dg.PartitionsDefinition) 
     return check
 
 
-def unrecorded(instance: dg.DagsterInstance, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> list[MunicipalityMonth]:
-    """The cells whose version differs from the one last recorded for their partition: one query
-    per event type for the whole asset, however many partitions it has."""
+STATUS_TABLE = "ops.municipality_month_status"      # lib/warehouse.OPS_DDL
+CellKey = tuple[str, str, str]                       # (project_id, kommunkod, month)
+
+
+def cell_key(cell: MunicipalityMonth) -> CellKey:
+    return cell.project_id, cell.kommunkod, cell.month
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """What the status table knew of a cell before this run: its version, and the version last
+    logged as a partition event (None: never), with when and by which run."""
+
+    version: str | None
+    changed_at: dt.datetime | None = None
+    changed_run_id: str | None = None
+    recorded_version: str | None = None
+    recorded_at: dt.datetime | None = None
+    recorded_run_id: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.recorded_version is not None
+
+
+UNKNOWN = StatusRow(None)
+
+
+def read_status_table(warehouse: Path) -> dict[CellKey, StatusRow]:
+    with connect(warehouse, read_only=True) as db:
+        rows = db.execute(f"select project_id, kommunkod, month, version, changed_at, changed_run_id, recorded_version, "
+                          f"recorded_at, recorded_run_id from {STATUS_TABLE}").fetchall()
+    return {(p, k, m): StatusRow(*rest) for p, k, m, *rest in rows}
+
+
+def event_log_status(instance: dg.DagsterInstance, key: dg.AssetKey,
+                     cells: Sequence[MunicipalityMonth]) -> dict[CellKey, StatusRow]:
+    """The cells as the event log has them (one query per event type for the whole asset): the
+    version of each cell's latest event of its kind, and whether it has an event of either kind.
+    For a home whose partitions were logged before the status table existed."""
     storage = instance.event_log_storage
     recorded = {
         True: storage.get_latest_tags_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, [DATA_VERSION_TAG]),
         False: storage.get_latest_tags_by_partition(key, dg.DagsterEventType.ASSET_OBSERVATION, [DATA_VERSION_TAG]),
     }
-    return [c for c in cells
-            if recorded[c.in_force].get(str(partition_key(c)), {}).get(DATA_VERSION_TAG) != c.version]
+    result = {}
+    for cell in cells:
+        partition = str(partition_key(cell))
+        same_kind = recorded[cell.in_force].get(partition, {}).get(DATA_VERSION_TAG)
+        other_kind = recorded[not cell.in_force].get(partition, {}).get(DATA_VERSION_TAG)
+        if same_kind or other_kind:
+            result[cell_key(cell)] = StatusRow(version=same_kind, recorded_version=same_kind or other_kind)
+    return result
+
+
+def has_partition_events(instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
+    """Whether this Dagster instance has logged any partition of the asset (one query)."""
+    records = instance.get_asset_records([key])
+    entry = records[0].asset_entry if records else None
+    return entry is not None and (entry.last_materialization_record is not None
+                                  or entry.last_observation_record is not None)
+
+
+def newest_months(cells: Sequence[MunicipalityMonth], months: int = PARTITION_NEWEST_MONTHS) -> set[CellKey]:
+    """The cells of each project's newest `months` months with a delivery, and each municipality's
+    newest month: those get a partition event whenever they change, so the partition view shows
+    every municipality's newest month."""
+    delivered: dict[str, set[str]] = {}
+    newest_of: dict[tuple[str, str], str] = {}
+    for cell in cells:
+        delivered.setdefault(cell.project_id, set()).add(cell.month)
+        municipality = (cell.project_id, cell.kommunkod)
+        newest_of[municipality] = max(newest_of.get(municipality, cell.month), cell.month)
+    newest = {project: set(sorted(found)[-months:]) for project, found in delivered.items()}
+    return {cell_key(c) for c in cells
+            if c.month in newest[c.project_id] or c.month == newest_of[(c.project_id, c.kommunkod)]}
+
+
+def partition_cells(changed: Sequence[MunicipalityMonth], previous: dict[CellKey, StatusRow],
+                    newest: set[CellKey], municipalities: int) -> list[MunicipalityMonth]:
+    """Which of one project's changed cells get a partition event: every one when the run changes
+    few (at most PARTITION_FEW_CHANGES_PER_MUNICIPALITY per municipality of the project);
+    otherwise those logged before (a partition never keeps showing an old status) and the newest
+    months. The rest of a backfill is in the status table and the asset's summary."""
+    if len(changed) <= PARTITION_FEW_CHANGES_PER_MUNICIPALITY * max(municipalities, 1):
+        return list(changed)
+    return [c for c in changed if cell_key(c) in newest or previous.get(cell_key(c), UNKNOWN).recorded]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one run of `delivery_status` did with the municipality-months: those whose version
+    changed, and those of them it logged as partition events (the rest only in the status table)."""
+
+    changed: list[MunicipalityMonth]
+    as_partitions: list[MunicipalityMonth]
+    outside_partitions: int = 0     # changed months that are no partition (outside the project's period)
 
 
 def record_municipality_months(context: dg.AssetExecutionContext, config: ProjectsConfig,
-                               cells: Iterable[MunicipalityMonth], reports_dir: Path) -> list[MunicipalityMonth]:
-    """Log an event for every municipality-month that changed since it was last recorded.
+                               cells: Sequence[MunicipalityMonth], warehouse: Path, reports_dir: Path) -> Recorded:
+    """Log a partition event for the changed municipality-months `partition_cells` picks, then
+    write every cell to the status table.
+
+    Which cells changed is decided against the status table; its "recorded" columns describe the
+    event log of the Dagster instance that runs this step. A project this instance has no
+    partition event of (a new or another Dagster storage) starts over; a project the table has
+    no row of while the instance has its partitions (a home from before the table) takes its
+    rows from the event log. The events are logged before the table is written: a step that
+    dies in between logs the same months again next time and never leaves a partition stale.
 
     The partitions come from the same configuration as the run's (`municipality_month_specs`
     builds the assets from it when the code location loads)."""
     kommuner = load_kommuner()
+    table = read_status_table(warehouse)
+    newest = newest_months(cells)
     by_project: dict[str, list[MunicipalityMonth]] = {}
     for cell in cells:
         by_project.setdefault(cell.project_id, []).append(cell)
-    recorded = []
+    previous: dict[CellKey, StatusRow] = {}
+    changed: list[MunicipalityMonth] = []
+    logged: list[MunicipalityMonth] = []
+    outside = 0
     for project_id, project_cells in by_project.items():
         key = municipality_months_key(project_id)
-        partitions_def = municipality_months_partitions(config.project(project_id), kommuner)
-        valid = [c for c in project_cells if partitions_def.has_partition_key(str(partition_key(c)))]
-        changed = unrecorded(context.instance, key, valid)
-        for cell in changed:
+        project = config.project(project_id)
+        known = {k: row for k, row in table.items() if k[0] == project_id}
+        if not has_partition_events(context.instance, key):
+            known = {}
+        elif not known:
+            known = event_log_status(context.instance, key, project_cells)
+        previous.update(known)
+        project_changed = [c for c in project_cells if known.get(cell_key(c), UNKNOWN).version != c.version]
+        partitions_def = municipality_months_partitions(project, kommuner)
+        valid = [c for c in project_changed if partitions_def.has_partition_key(str(partition_key(c)))]
+        chosen = partition_cells(valid, known, newest, len(project.municipalities))
+        for cell in chosen:
             event = dg.AssetMaterialization if cell.in_force else dg.AssetObservation
             context.log_event(event(asset_key=key, partition=partition_key(cell),
                                     metadata=partition_metadata(cell, reports_dir), tags={DATA_VERSION_TAG: cell.version}))
-            recorded.append(cell)
-        _record_attention(context, key, [c for c in changed if c.in_force and c.needs_action])
-    return recorded
+        _record_attention(context, key, [c for c in chosen if c.in_force and c.needs_action])
+        changed += project_changed
+        logged += chosen
+        outside += len(project_changed) - len(valid)
+    write_status_table(warehouse, cells, previous, {cell_key(c) for c in changed}, {cell_key(c) for c in logged},
+                       context.run_id)
+    return Recorded(changed, logged, outside)
+
+
+def write_status_table(warehouse: Path, cells: Sequence[MunicipalityMonth], previous: dict[CellKey, StatusRow],
+                       changed: set[CellKey], logged: set[CellKey], run_id: str) -> None:
+    """Replace the status table by the cells as they are now: a changed cell gets this run as its
+    change, a logged one this run as its partition event; the others keep what they had."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = []
+    for cell in cells:
+        key = cell_key(cell)
+        before = previous.get(key, UNKNOWN)
+        change = (now, run_id) if key in changed else (before.changed_at, before.changed_run_id)
+        record = ((cell.version, now, run_id) if key in logged
+                  else (before.recorded_version, before.recorded_at, before.recorded_run_id))
+        action = "; ".join(p.text for p in cell.problems if p.needs_action) or None
+        quality = cell.quality
+        rows.append((*key, cell.version, cell.in_force, cell.needs_action, cell.verdict, cell.deliveries, cell.late,
+                     quality.file_name if quality else None, quality.rows_total if quality else None,
+                     quality.rows_rejected if quality else None, action, *change, *record))
+    with connect(warehouse) as db:
+        db.execute("begin")
+        db.execute(f"delete from {STATUS_TABLE}")
+        if rows:
+            db.executemany(f"insert into {STATUS_TABLE} values ({', '.join('?' * len(rows[0]))})", rows)
+        db.execute("commit")
 
 
 def _record_attention(context: dg.AssetExecutionContext, key: dg.AssetKey, cells: Sequence[MunicipalityMonth]) -> None:
@@ -236,6 +382,23 @@ def _record_attention(context: dg.AssetExecutionContext, key: dg.AssetKey, cells
             metadata=metadata, severity=dg.AssetCheckSeverity.WARN,
             target_materialization_data=None if storage_id is None else AssetCheckEvaluationTargetMaterializationData(
                 storage_id=storage_id, run_id=context.run_id, timestamp=now)))
+
+
+def recorded_summary(recorded: Recorded) -> str:
+    """In Swedish: how many municipality-months changed, how many became partition events, and
+    where the others are read (a backfill logs only its newest months as partitions)."""
+    changed, logged = len(recorded.changed), len(recorded.as_partitions)
+    if not changed:
+        return "Inga kommun-månader ändrades i denna körning."
+    text = (f"{changed} kommun-månader ändrades i denna körning; {logged} av dem visas som partitioner i "
+            "`municipality_months/<projekt>` (och i kontrollen `inget_att_atgarda`).")
+    if changed > logged:
+        text += (f" De övriga {changed - logged} är äldre månader i en stor körning (partitioner skrivs för de "
+                 f"{PARTITION_NEWEST_MONTHS} senaste månaderna, för månader som visats förut och för allt när en körning "
+                 f"ändrar högst {PARTITION_FEW_CHANGES_PER_MUNICIPALITY} månader per kommun): deras läge står i "
+                 f"matrisen ovan, i `followup status`, i reports/index.html och i tabellen `{STATUS_TABLE}` "
+                 "(i lagret och i läsfilen serving/followup.duckdb).")
+    return text
 
 
 MARKDOWN_INLINE = 1000        # Dagster's UI shows shorter markdown metadata inline, longer behind a button
@@ -340,10 +503,12 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     """Vem har levererat vilken månad: först det som behöver åtgärdas (avvisad fil utan senare godkänd,
     avvisade rader, sen eller saknad leverans), sedan varje projekts matris (✓ godkänd, ! godkänd med
     avvisade rader eller varningar, ✗ avvisad, · ingen leverans), alla filer som körningen behandlade
-    och antal rader per tabell. Varje ändrad kommun-månad förs in i `municipality_months/<projekt>`."""
+    och antal rader per tabell. Varje kommun-månad står i tabellen ops.municipality_month_status; de ändrade
+    förs in som partitioner i `municipality_months/<projekt>`, i en stor körning bara de senaste månaderna."""
     home, config = followup.data_home(), followup.projects()
+    ensure_schema(home.warehouse)          # the status table, also in a home no run of this release has opened
     cells = municipality_months(home.warehouse, config)
-    recorded = record_municipality_months(context, config, cells, home.reports)
+    recorded = record_municipality_months(context, config, cells, home.warehouse, home.reports)
     counts = warehouse_row_counts(home.warehouse)
     statuses = status.delivery_status(home.warehouse, config)
     matrices = {
@@ -357,8 +522,10 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
         "att åtgärda, antal": sum(1 for c in cells for p in c.problems if p.needs_action),
         **matrices,
         "teckenförklaring": status.LEGEND,
-        "filer i körningen": dg.MetadataValue.md(files_processed(recorded, home.reports)),
-        "kommun-månader uppdaterade": len(recorded),
+        "filer i körningen": dg.MetadataValue.md(files_processed(recorded.changed, home.reports)),
+        "kommun-månader uppdaterade": len(recorded.changed),
+        "kommun-månader som partitioner": len(recorded.as_partitions),
+        "kommun-månader": dg.MetadataValue.md(recorded_summary(recorded)),
         "kartläggningar": dg.MetadataValue.md(mapping_files(statuses, home.reports)),
         "kartläggningar att åtgärda": sum(1 for s in statuses for p in s.mapping_problems if p.needs_action),
         "filer avvisade": sum(1 for d in files if d.verdict == REJECTED),
