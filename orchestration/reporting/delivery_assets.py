@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.dagster_internals import DATA_VERSION_TAG, AssetCheckEvaluationTargetMaterializationData
@@ -358,10 +359,11 @@ def write_status_table(warehouse: Path, cells: Sequence[MunicipalityMonth], prev
                      quality.file_name if quality else None, quality.rows_total if quality else None,
                      quality.rows_rejected if quality else None, action, *change, *record))
     with connect(warehouse) as db:
+        columns = [name for name, *_ in db.execute(f"describe {STATUS_TABLE}").fetchall()]
+        db.register("status_rows", pd.DataFrame(rows, columns=columns, dtype=object))   # executemany: ~2 ms a row
         db.execute("begin")
         db.execute(f"delete from {STATUS_TABLE}")
-        if rows:
-            db.executemany(f"insert into {STATUS_TABLE} values ({', '.join('?' * len(rows[0]))})", rows)
+        db.execute(f"insert into {STATUS_TABLE} select * from status_rows")
         db.execute("commit")
 
 
