@@ -248,11 +248,10 @@ def event_log_status(instance: dg.DagsterInstance, key: dg.AssetKey,
 
 
 def has_partition_events(instance: dg.DagsterInstance, key: dg.AssetKey) -> bool:
-    """Whether this Dagster instance has logged any partition of the asset (one query)."""
-    records = instance.get_asset_records([key])
-    entry = records[0].asset_entry if records else None
-    return entry is not None and (entry.last_materialization_record is not None
-                                  or entry.last_observation_record is not None)
+    """Whether this Dagster instance has logged any partition of the asset (a query or two; the
+    asset's record does not keep observations, a project of rejected months has only those)."""
+    return bool(instance.fetch_materializations(key, limit=1).records
+                or instance.fetch_observations(key, limit=1).records)
 
 
 def newest_months(cells: Sequence[MunicipalityMonth], months: int = PARTITION_NEWEST_MONTHS) -> set[CellKey]:
@@ -319,10 +318,11 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
         key = municipality_months_key(project_id)
         project = config.project(project_id)
         known = {k: row for k, row in table.items() if k[0] == project_id}
-        if not has_partition_events(context.instance, key):
+        if not known:
+            if has_partition_events(context.instance, key):
+                known = event_log_status(context.instance, key, project_cells)
+        elif any(row.recorded for row in known.values()) and not has_partition_events(context.instance, key):
             known = {}
-        elif not known:
-            known = event_log_status(context.instance, key, project_cells)
         previous.update(known)
         project_changed = [c for c in project_cells if known.get(cell_key(c), UNKNOWN).version != c.version]
         partitions_def = municipality_months_partitions(project, kommuner)

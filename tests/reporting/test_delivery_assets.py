@@ -174,3 +174,15 @@ def test_a_home_from_before_the_table_and_a_new_dagster_storage_are_each_brought
     with dg.instance_for_test() as other:
         _, logged = run(tmp_path, other)
         assert logged == {partition(k, m) for k in KOMMUNER for m in BACKFILL[-PARTITION_NEWEST_MONTHS:]}
+
+
+def test_a_project_whose_months_were_all_rejected_logs_them_once(tmp_path):
+    """Rejected months are observations (no materialization): they too count as logged."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    deliver(warehouse, [(k, "2019-01", "2019-01.csv", "REJECTED", 0) for k in KOMMUNER])
+    with dg.instance_for_test() as instance:
+        _, logged = run(tmp_path, instance)
+        assert logged == {partition(k, "2019-01") for k in KOMMUNER}
+        assert instance.get_materialized_partitions(KEY) == set()
+        metadata, logged = run(tmp_path, instance)
+        assert logged == set() and metadata["kommun-månader uppdaterade"].value == 0
