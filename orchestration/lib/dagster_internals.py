@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-# The tag Dagster keeps an event's data version under; `unrecorded` asks the event log for it per
+# The tag Dagster keeps an event's data version under; `event_log_status` asks the event log for it per
 # partition (public API reads it one partition at a time).
 from dagster._core.definitions.data_version import DATA_VERSION_TAG  # noqa: F401 - re-exported
 # What makes a check result point at the materialization of its partition (the UI's partition grid

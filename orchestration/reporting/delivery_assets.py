@@ -287,7 +287,6 @@ class Recorded:
 
     changed: list[MunicipalityMonth]
     as_partitions: list[MunicipalityMonth]
-    outside_partitions: int = 0     # changed months that are no partition (outside the project's period)
 
 
 def record_municipality_months(context: dg.AssetExecutionContext, config: ProjectsConfig,
@@ -313,7 +312,6 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
     previous: dict[CellKey, StatusRow] = {}
     changed: list[MunicipalityMonth] = []
     logged: list[MunicipalityMonth] = []
-    outside = 0
     for project_id, project_cells in by_project.items():
         key = municipality_months_key(project_id)
         project = config.project(project_id)
@@ -335,10 +333,9 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
         _record_attention(context, key, [c for c in chosen if c.in_force and c.needs_action])
         changed += project_changed
         logged += chosen
-        outside += len(project_changed) - len(valid)
     write_status_table(warehouse, cells, previous, {cell_key(c) for c in changed}, {cell_key(c) for c in logged},
                        context.run_id)
-    return Recorded(changed, logged, outside)
+    return Recorded(changed, logged)
 
 
 def write_status_table(warehouse: Path, cells: Sequence[MunicipalityMonth], previous: dict[CellKey, StatusRow],
@@ -393,13 +390,13 @@ def recorded_summary(recorded: Recorded) -> str:
     if not changed:
         return "Inga kommun-månader ändrades i denna körning."
     text = (f"{changed} kommun-månader ändrades i denna körning; {logged} av dem visas som partitioner i "
-            "`municipality_months/<projekt>` (och i kontrollen `inget_att_atgarda`).")
+            "`municipality_months/<projekt>` (de som behöver åtgärdas också i kontrollen `inget_att_atgarda`).")
     if changed > logged:
-        text += (f" De övriga {changed - logged} är äldre månader i en stor körning (partitioner skrivs för de "
-                 f"{PARTITION_NEWEST_MONTHS} senaste månaderna, för månader som visats förut och för allt när en körning "
-                 f"ändrar högst {PARTITION_FEW_CHANGES_PER_MUNICIPALITY} månader per kommun): deras läge står i "
-                 f"matrisen ovan, i `followup status`, i reports/index.html och i tabellen `{STATUS_TABLE}` "
-                 "(i lagret och i läsfilen serving/followup.duckdb).")
+        text += (f" De övriga {changed - logged} är äldre månader i en stor körning eller utanför projektets period "
+                 f"(partitioner skrivs för de {PARTITION_NEWEST_MONTHS} senaste månaderna, för månader som visats "
+                 f"förut och för allt när en körning ändrar högst {PARTITION_FEW_CHANGES_PER_MUNICIPALITY} månader "
+                 "per kommun): deras läge står i matrisen ovan, i `followup status`, i reports/index.html och i "
+                 f"tabellen `{STATUS_TABLE}` (i lagret och i läsfilen serving/followup.duckdb).")
     return text
 
 

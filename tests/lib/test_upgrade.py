@@ -16,6 +16,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.cli import main
@@ -128,6 +129,18 @@ def test_the_upgraded_home_takes_the_next_month(upgrade):
     assert processed == {("vaga_valja_vag", "0482", "2009-12")}, upgrade.second.stdout
     assert len(upgrade.archive_after_second) > len(upgrade.archive_before)      # the new files archived
     assert read_record(upgrade.home)["upgrades"] == upgrade.record_after_first["upgrades"]   # upgraded once
+
+
+def test_the_upgraded_home_keeps_every_municipality_month_in_the_status_table(upgrade):
+    """The table added after v1 (ops.municipality_month_status, by ensure_schema) holds the home's
+    months from its first run on: that run was a backfill of four months (the newest three got a
+    Dagster partition event), the next one's single new month got one too."""
+    with duckdb.connect(str(upgrade.home / "warehouse.duckdb"), read_only=True) as db:
+        rows = db.execute("select kommunkod, month, in_force, recorded_version is not null "
+                          "from ops.municipality_month_status order by month").fetchall()
+    assert rows == [("0482", "2009-08", True, False), ("0482", "2009-09", True, True),
+                    ("0482", "2009-10", True, True), ("0482", "2009-11", True, True),
+                    ("0482", "2009-12", True, True)]
 
 
 @pytest.fixture
