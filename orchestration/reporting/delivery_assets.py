@@ -323,8 +323,8 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
             known = {}
         previous.update(known)
         project_changed = [c for c in project_cells if known.get(cell_key(c), UNKNOWN).version != c.version]
-        partitions_def = municipality_months_partitions(project, kommuner)
-        valid = [c for c in project_changed if partitions_def.has_partition_key(str(partition_key(c)))]
+        partitions = {str(k) for k in municipality_months_partitions(project, kommuner).get_partition_keys()}
+        valid = [c for c in project_changed if str(partition_key(c)) in partitions]   # has_partition_key: ~0.5 ms each
         chosen = partition_cells(valid, known, newest, len(project.municipalities))
         for cell in chosen:
             event = dg.AssetMaterialization if cell.in_force else dg.AssetObservation
