@@ -28,7 +28,7 @@ from orchestration.lib.contract import REJECTED
 from orchestration.lib.local_time import shown as shown_time
 from orchestration.lib.safe_text import code_block, console, markdown_cell
 from orchestration.lib.thresholds import PARTITION_FEW_CHANGES_PER_MUNICIPALITY, PARTITION_NEWEST_MONTHS
-from orchestration.lib.warehouse import connect, ensure_schema
+from orchestration.lib.warehouse import OPS_DDL, connect
 from orchestration.projects.config import Project, ProjectsConfig, load_kommuner
 from orchestration.reporting.monitoring import (MunicipalityMonth, missing_deliveries, municipality_months,
                                                 warehouse_row_counts)
@@ -221,7 +221,12 @@ UNKNOWN = StatusRow(None)
 
 
 def read_status_table(warehouse: Path) -> dict[CellKey, StatusRow]:
+    """The table as the last run left it; empty where no run of this release has created it yet
+    (ensure_schema does, before every run; a step started alone from the UI may come first)."""
     with connect(warehouse, read_only=True) as db:
+        if not db.execute("select count(*) from duckdb_tables() where schema_name = 'ops' "
+                          "and table_name = 'municipality_month_status'").fetchone()[0]:
+            return {}
         rows = db.execute(f"select project_id, kommunkod, month, version, changed_at, changed_run_id, recorded_version, "
                           f"recorded_at, recorded_run_id from {STATUS_TABLE}").fetchall()
     return {(p, k, m): StatusRow(*rest) for p, k, m, *rest in rows}
@@ -333,8 +338,9 @@ def record_municipality_months(context: dg.AssetExecutionContext, config: Projec
         _record_attention(context, key, [c for c in chosen if c.in_force and c.needs_action])
         changed += project_changed
         logged += chosen
-    write_status_table(warehouse, cells, previous, {cell_key(c) for c in changed}, {cell_key(c) for c in logged},
-                       context.run_id)
+    if changed or set(table) != {cell_key(c) for c in cells} or any(table[k] != row for k, row in previous.items()):
+        write_status_table(warehouse, cells, previous, {cell_key(c) for c in changed}, {cell_key(c) for c in logged},
+                           context.run_id)             # else the warehouse is left as it was: a run with nothing new
     return Recorded(changed, logged)
 
 
@@ -356,6 +362,7 @@ def write_status_table(warehouse: Path, cells: Sequence[MunicipalityMonth], prev
                      quality.file_name if quality else None, quality.rows_total if quality else None,
                      quality.rows_rejected if quality else None, action, *change, *record))
     with connect(warehouse) as db:
+        db.execute(OPS_DDL)
         columns = [name for name, *_ in db.execute(f"describe {STATUS_TABLE}").fetchall()]
         db.register("status_rows", pd.DataFrame(rows, columns=columns, dtype=object))   # executemany: ~2 ms a row
         db.execute("begin")
@@ -505,7 +512,6 @@ def delivery_status(context: dg.AssetExecutionContext, followup: FollowupResourc
     och antal rader per tabell. Varje kommun-månad står i tabellen ops.municipality_month_status; de ändrade
     förs in som partitioner i `municipality_months/<projekt>`, i en stor körning bara de senaste månaderna."""
     home, config = followup.data_home(), followup.projects()
-    ensure_schema(home.warehouse)          # the status table, also in a home no run of this release has opened
     cells = municipality_months(home.warehouse, config)
     recorded = record_municipality_months(context, config, cells, home.warehouse, home.reports)
     counts = warehouse_row_counts(home.warehouse)

@@ -109,11 +109,12 @@ def test_a_backfill_logs_its_newest_months_as_partitions_and_every_month_in_the_
             assert recorded == (month in newest) and (not recorded or current)
             assert changed_by is not None and recorded_by == (changed_by if recorded else None)
 
-        # nothing new: nothing logged, the table as it was
+        # nothing new: nothing logged, the warehouse not written
+        written = warehouse.stat().st_mtime_ns
         metadata, logged = run(tmp_path, instance)
         assert logged == set() and metadata["kommun-månader uppdaterade"].value == 0
         assert metadata["kommun-månader"].value == "Inga kommun-månader ändrades i denna körning."
-        assert status_table(warehouse) == table
+        assert status_table(warehouse) == table and warehouse.stat().st_mtime_ns == written
 
         # a correction of an old month that was never a partition: few changes, so it is logged
         deliver(warehouse, [("2026", "2018-12", "2018-12 rättad.csv", "ACCEPTED", 0)])
