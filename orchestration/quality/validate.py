@@ -189,7 +189,7 @@ def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tu
 
 
 def _finding(meta: Mapping[str, Any], delivery_id: str, row_number: int, notes: str | None) -> RowFinding:
-    message = meta.get("message", "").replace("{detail}", _pnr_detail(notes or ""))
+    message = meta.get("message", "").replace("{detail}", _pnr_detail(notes if isinstance(notes, str) else ""))
     return RowFinding(delivery_id, row_number, meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"),
                       row_message(row_number, meta.get("column"), message))
 
