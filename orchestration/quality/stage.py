@@ -470,9 +470,18 @@ def _write_findings(db, quarantine: pd.DataFrame, warnings: pd.DataFrame, verdic
         db.register("warnings_frame", warnings)
         db.execute("insert into landing.row_warnings by name select * from warnings_frame")
         db.unregister("warnings_frame")
-    db.executemany(
-        f"update landing.deliveries set status = '{VALIDATED}', verdict = ?, verdict_reason = ?, verdict_message = ?, "
-        "rows_total = ?, rows_accepted = ?, rows_rejected = ?, rows_warned = ? where delivery_id = ?",
-        [(v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected, v.rows_warned,
-          v.delivery_id) for v in verdicts],
-    )
+    if not verdicts:
+        return
+    # one statement for the batch (one per delivery took ~2 ms each: ~20 s of a national backfill)
+    db.register("verdict_frame", pd.DataFrame(
+        [(v.delivery_id, v.verdict, v.reason_code, v.message, v.rows_total, v.rows_accepted, v.rows_rejected,
+          v.rows_warned) for v in verdicts],
+        columns=["delivery_id", "verdict", "verdict_reason", "verdict_message", "rows_total", "rows_accepted",
+                 "rows_rejected", "rows_warned"]).astype(
+        {"verdict": object, "verdict_reason": object, "verdict_message": object}))
+    db.execute(
+        f"update landing.deliveries set status = '{VALIDATED}', verdict = v.verdict, "
+        "verdict_reason = v.verdict_reason, verdict_message = v.verdict_message, rows_total = v.rows_total, "
+        "rows_accepted = v.rows_accepted, rows_rejected = v.rows_rejected, rows_warned = v.rows_warned "
+        "from verdict_frame v where deliveries.delivery_id = v.delivery_id")
+    db.unregister("verdict_frame")
