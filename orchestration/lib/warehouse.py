@@ -10,8 +10,9 @@ Python writes the `landing` schema; dbt reads it as sources and builds staging â
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -340,12 +341,42 @@ create table if not exists ops.marts_builds (run_id varchar not null, built_at t
 """
 
 
-def record_marts_build(path: Path, run_id: str) -> None:
+def record_marts_build(path: Path, run_id: str, inputs_digest: str | None = None) -> None:
     """The run that just built the KPI marts, for the data version of exports made later from
-    the command line (read without starting Dagster: reporting/export.figures_built_by)."""
+    the command line (read without starting Dagster: reporting/export.figures_built_by), and for a
+    whole build the digest of everything it read (transform/assets.py: a later run whose dbt
+    would read the same builds nothing)."""
     with connect(path) as connection:
         connection.execute(MARTS_BUILDS_DDL)
-        connection.execute("insert into ops.marts_builds values (?, now()::timestamp)", [run_id])
+        connection.execute("alter table ops.marts_builds add column if not exists inputs_digest varchar")
+        connection.execute("insert into ops.marts_builds (run_id, built_at, inputs_digest) values (?, now()::timestamp, ?)",
+                           [run_id, inputs_digest])
+
+
+def last_build_inputs(path: Path) -> tuple[str, str] | None:
+    """(run_id, inputs digest) of the newest build of the marts, when it was a whole build."""
+    with connect(path, read_only=True) as connection:
+        has_digest = connection.execute("select count(*) from information_schema.columns where table_schema = 'ops' "
+                                        "and table_name = 'marts_builds' and column_name = 'inputs_digest'").fetchone()[0]
+        if not has_digest:
+            return None
+        row = connection.execute("select run_id, inputs_digest from ops.marts_builds "
+                                 "order by built_at desc, rowid desc limit 1").fetchone()
+    return (row[0], row[1]) if row and row[1] else None
+
+
+def content_digest(connection: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> str:
+    """One digest of the rows of `tables` (schema.name, tables or views), whatever their order: each
+    table's columns, row count and sum of row hashes, computed in DuckDB."""
+    parts = []
+    for table in sorted(tables):
+        schema, name = table.split(".", 1)
+        columns = connection.execute("select string_agg(column_name || ' ' || data_type, ',' order by ordinal_position) "
+                                     "from information_schema.columns where table_schema = ? and table_name = ?",
+                                     [schema, name]).fetchone()[0]
+        count, total = connection.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {table} t").fetchone()
+        parts.append(f"{table}({columns}):{count}:{total}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 def last_marts_build(path: Path) -> tuple[str, object] | None:
