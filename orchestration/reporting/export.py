@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.warehouse import connect, last_marts_build
+from orchestration.lib.warehouse import ROW_DIGEST, connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting import mapping as mapping_figures
 from orchestration.reporting import suppression as suppression_module
@@ -134,18 +134,15 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
 
 
 _MONTH_DIGESTS = (
-    "select period, count(*), sum(hash(t)::hugeint)::varchar, bit_xor(hash(t)) from ("
+    f"select period, {ROW_DIGEST} from ("
     "select project_id, area, period, kpi, breakdown, breakdown_group, value, numerator, denominator, target, "
     "target_met from marts.kpi_values where project_id = ? and period <= ?) t group by period order by period"
 )
 
 
 def _month_keys(db, project: Project, period: str, months: list[str] | None) -> dict[str, str]:
-    """Every month's cache key, oldest first: a digest of the month's rows (every column
-    `suppress` reads), taken in the warehouse without reading the rows into Python, with the
-    minimum count and the suppression code. The row digest is DuckDB's 64-bit row hash, summed
-    and xor-ed over the month with its count: the rows are the warehouse's own figures, so two
-    months' digests agree by chance only, about once in 2^64 changes."""
+    """Every month's cache key, oldest first: the digest of the month's rows (every column
+    `suppress` reads; lib/warehouse.ROW_DIGEST), with the minimum count and the suppression code."""
     keys = {}
     for month, count, total, xor in db.execute(_MONTH_DIGESTS, [project.id, period]).fetchall():
         if months is None or month in months:
@@ -334,7 +331,7 @@ def export_key(warehouse: Path, project: Project, period: str, stem: str) -> str
                 continue
             where = "project_id = ?" + (f" and {month} <= ?" if month else "")
             digests.append(db.execute(
-                f"select count(*), sum(hash(t)::hugeint)::varchar, bit_xor(hash(t)) from {table} t where {where}",
+                f"select {ROW_DIGEST} from {table} t where {where}",
                 [project.id, *([period] if month else [])]).fetchone())
     parts = [RECORD_FORMAT, stem, period, repr(project), release_digest(), [list(d) if d else None for d in digests]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
