@@ -31,16 +31,23 @@ demo: $(STAMP)
 # (conftest.py).
 TEST_WORKERS ?= 3
 
+# The suite starts a few hundred Python processes (workers, runs, the reader's children, Dagster's
+# servers): each would compile the project's own modules again, and each worker pytest's rewritten
+# test modules, where Python is told not to keep bytecode (PYTHONDONTWRITEBYTECODE, set on some
+# machines and CI images). The suite keeps it, in the checkout's __pycache__ folders (git ignores
+# them): a worker's collection ~14 -> ~7 s of CPU (BENCHMARKS.md, session 16).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadfile
 
 # Record how long each test file (or group of files sharing a run) takes, in tests/durations.json:
 # the longest are handed to the workers first (tests/conftest.py). Worth redoing when files change.
 test-durations: $(STAMP)
-	FOLLOWUP_RECORD_TEST_DURATIONS=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	FOLLOWUP_RECORD_TEST_DURATIONS=1 $(PYTEST) -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	$(PYTEST) -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 # The coordinators' dashboards on the demo's data home: Dagster's webserver and daemon, as on a
 # server (followup serve), on http://127.0.0.1:3000 until Ctrl-C.

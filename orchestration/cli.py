@@ -445,7 +445,8 @@ def _demo_in(home: DataHome, config, deadline: float) -> int:
     status = _run_and_report(home, None, compact=True, deadline=deadline)
     if status != 0:
         return status
-    exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster, home.warehouse))
+    exported = export_all(home.warehouse, config, home.exports, built_by=figures_built_by(home.dagster, home.warehouse),
+                          reuse=home.exports)            # the run wrote them: kept, not written again
     print()
     print(format_headlines(headlines(home.warehouse, config)))
     print()
@@ -469,12 +470,14 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError(f"--period '{args.period}' ska ha formen ÅÅÅÅ-MM.")
 
     def export(source: Path):
+        # Files the run already wrote of the same figures are copied, not worked out again.
         return export_all(source, config, Path(args.out), args.project, args.period, args.unsuppressed,
-                          built_by=figures_built_by(home.dagster, source))
+                          built_by=figures_built_by(home.dagster, source), reuse=home.exports)
 
     exported = _reading(home, args.wait, "export", export)
     for e in exported:
-        print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path} och {e.workbook}")
+        copied = " (kopierade från körningens export)" if e.path.name in e.reused and e.workbook.name in e.reused else ""
+        print(f"{e.project_id}: {e.period}: {e.rows} rader → {e.path} och {e.workbook}{copied}")
     if not exported:
         print("Inget att exportera: inga godkända leveranser ännu.")
     return 0

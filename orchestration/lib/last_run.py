@@ -119,6 +119,12 @@ def _config_bytes_digest(config_path: str | None) -> str:
         return f"unreadable: {error.errno}"
 
 
+def release_digest() -> str:
+    """The release as one digest (package versions, every source file's size and modification
+    time): also what decides whether exports made earlier can stand (reporting/export.py)."""
+    return _digest(_release())
+
+
 def _release() -> list:
     versions = []
     for package in PACKAGES:

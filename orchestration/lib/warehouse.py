@@ -10,8 +10,9 @@ Python writes the `landing` schema; dbt reads it as sources and builds staging â
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -373,12 +374,48 @@ create table if not exists ops.marts_builds (run_id varchar not null, built_at t
 """
 
 
-def record_marts_build(path: Path, run_id: str) -> None:
+def record_marts_build(path: Path, run_id: str, inputs_digest: str | None = None) -> None:
     """The run that just built the KPI marts, for the data version of exports made later from
-    the command line (read without starting Dagster: reporting/export.figures_built_by)."""
+    the command line (read without starting Dagster: reporting/export.figures_built_by), and for a
+    whole build the digest of everything it read (transform/assets.py: a later run whose dbt
+    would read the same builds nothing)."""
     with connect(path) as connection:
         connection.execute(MARTS_BUILDS_DDL)
-        connection.execute("insert into ops.marts_builds values (?, now()::timestamp)", [run_id])
+        connection.execute("alter table ops.marts_builds add column if not exists inputs_digest varchar")
+        connection.execute("insert into ops.marts_builds (run_id, built_at, inputs_digest) values (?, now()::timestamp, ?)",
+                           [run_id, inputs_digest])
+
+
+def last_build_inputs(path: Path) -> tuple[str, str] | None:
+    """(run_id, inputs digest) of the newest build of the marts, when it was a whole build."""
+    with connect(path, read_only=True) as connection:
+        has_digest = connection.execute("select count(*) from information_schema.columns where table_schema = 'ops' "
+                                        "and table_name = 'marts_builds' and column_name = 'inputs_digest'").fetchone()[0]
+        if not has_digest:
+            return None
+        row = connection.execute("select run_id, inputs_digest from ops.marts_builds "
+                                 "order by built_at desc, rowid desc limit 1").fetchone()
+    return (row[0], row[1]) if row and row[1] else None
+
+
+# A digest of a relation's rows whatever their order, taken in DuckDB without reading the rows into
+# Python (`select ROW_DIGEST from <relation> t`): their count, and the sum and xor of DuckDB's 64-bit
+# hash of each row. Two different sets of rows agree by chance only (about once in 2^64 changes).
+ROW_DIGEST = "count(*), sum(hash(t)::hugeint)::varchar, bit_xor(hash(t))"
+
+
+def content_digest(connection: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> str:
+    """One digest of the rows of `tables` (schema.name, tables or views): each one's columns and
+    ROW_DIGEST."""
+    parts = []
+    for table in sorted(tables):
+        schema, name = table.split(".", 1)
+        columns = connection.execute("select string_agg(column_name || ' ' || data_type, ',' order by ordinal_position) "
+                                     "from information_schema.columns where table_schema = ? and table_name = ?",
+                                     [schema, name]).fetchone()[0]
+        rows = connection.execute(f"select {ROW_DIGEST} from {table} t").fetchone()
+        parts.append(f"{table}({columns}):{rows}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 def last_marts_build(path: Path) -> tuple[str, object] | None:

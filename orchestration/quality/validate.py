@@ -1,29 +1,34 @@
-"""Row and file verdicts: the extract contract's rules, run as a Great Expectations suite.
+"""Row and file verdicts: the extract contract's rules, from a Great Expectations suite.
 
 Each expectation in `expectations/enrolment_rows.json` is one row rule; its `meta` carries the
 reason code, the column and the Swedish message that go back to the municipality, and whether a
-failing row is rejected or only warned. GX finds the failing rows (unexpected_index_list);
-this module turns them into quarantine lines and file verdicts. The one rule GX cannot express
-on a dataframe (two overlapping enrolments of one person in one file) is plain pandas below.
+failing row is rejected or only warned. Which rows break which rule is found set-based in DuckDB
+from the suite itself (quality/suite_sql.py translates every expectation into SQL); GX still runs
+the suite on the same rows, counting only (result format BASIC), and its count per rule must equal
+the SQL's or the stage stops (`SuiteDisagreement`). The one rule GX cannot express on a frame (two
+overlapping enrolments of one person in one file) is SQL here too.
 
-All pending rows of a project are validated in one GX run: GX's fixed cost per run, paid once per
-delivery, would dominate a national backfill of 10 000 files. Results are still reported per
-delivery.
+The mapping extract's generated suites still take their failing rows from GX (`run_suite`,
+result format COMPLETE): their frame of rows and answers is built in pandas (mapping_validate.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from orchestration.lib.thresholds import MAX_REJECTED_SHARE
+from orchestration.quality.suite_sql import Rules, rule_key, translate
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 ENROLMENT_SUITE = EXPECTATIONS_DIR / "enrolment_rows.json"
@@ -113,39 +118,122 @@ def suite_from_document(document: dict[str, Any], source: str) -> Any:
     return suite
 
 
-def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
-    """Validate rows with GX; every unexpected row becomes a finding carrying the rule's meta."""
-    if frame.empty:
-        return [], []
+@dataclass(frozen=True)
+class Contract:
+    """One suite twice: GX's suite and the same expectations as SQL (quality/suite_sql.py)."""
+
+    suite: Any
+    rules: Rules
+
+
+def load_contract(path: Path = ENROLMENT_SUITE) -> Contract:
+    """The suite for GX and as SQL. The translation comes first: a type or kwarg it does not know
+    stops here, before a row is looked at."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    rules = translate(document, str(path))
+    return Contract(suite_from_document(document, str(path)), rules)
+
+
+# The cheapest result format that still counts the failing rows of every rule (measured on a
+# national month of 128 000 rows: BASIC 1.1 s, SUMMARY 1.7 s, COMPLETE 1.6 s CPU; BOOLEAN_ONLY
+# 0.9 s has no counts). BENCHMARKS.md has the figures.
+COUNTING_FORMAT = "BASIC"
+
+
+def _gx_results(frame: pd.DataFrame, suite: Any, parameters: Mapping[str, Any], result_format: str) -> list[Any]:
+    """GX's result per expectation on a frame; an expectation that raised is an error."""
     context = _gx_context()
-    frame = frame.reset_index(drop=True)
     name = f"rows_{id(frame)}"
     source = context.data_sources.add_or_update_pandas(name)
     batch_definition = source.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("all")
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    try:
+        result = batch.validate(suite, result_format={"result_format": result_format},
+                                expectation_parameters=dict(parameters))
+    finally:
+        context.data_sources.delete(name)
+    for item in result.results:
+        if "exception_message" in (item.exception_info or {}) and item.exception_info.get("raised_exception"):
+            meta = item.expectation_config.meta or {}
+            raise RuntimeError(f"GX rule {meta.get('reason_code')} failed to run: {item.exception_info['exception_message']}")
+    return result.results
+
+
+def _summary(item: Any, unexpected: int) -> ExpectationSummary:
+    meta = item.expectation_config.meta or {}
+    return ExpectationSummary(meta.get("reason_code", "?"), item.expectation_config.type, meta.get("verdict", "rejected"),
+                              bool(item.success), unexpected)
+
+
+def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
+    """Validate rows with GX; every unexpected row becomes a finding carrying the rule's meta
+    (the mapping suites' path: GX enumerates the failing rows)."""
+    if frame.empty:
+        return [], []
+    frame = frame.reset_index(drop=True)
     # The failing rows by position (the frame's own index), turned into (delivery, row) here: GX
     # looks up named index columns cell by cell, slow for a file of many bad rows.
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"}, expectation_parameters=parameters)
-    context.data_sources.delete(name)
+    results = _gx_results(frame, suite, parameters, "COMPLETE")
     findings: list[RowFinding] = []
     summaries: list[ExpectationSummary] = []
     delivery_ids, row_numbers = frame["delivery_id"].to_numpy(), frame["row_number"].to_numpy()
     details = dict(zip(zip(delivery_ids, row_numbers), frame["notes"]))
-    for item in result.results:
+    for item in results:
         meta = item.expectation_config.meta or {}
-        if "exception_message" in (item.exception_info or {}) and item.exception_info.get("raised_exception"):
-            raise RuntimeError(f"GX rule {meta.get('reason_code')} failed to run: {item.exception_info['exception_message']}")
         unexpected = item.result.get("unexpected_index_list") or []
-        summaries.append(
-            ExpectationSummary(meta.get("reason_code", "?"), item.expectation_config.type, meta.get("verdict", "rejected"),
-                               bool(item.success), len(unexpected))
-        )
+        summaries.append(_summary(item, len(unexpected)))
         for position in unexpected:
             key = (str(delivery_ids[position]), int(row_numbers[position]))
-            message = meta.get("message", "").replace("{detail}", _pnr_detail(details.get(key, "")))
-            findings.append(RowFinding(key[0], key[1], meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"),
-                                       row_message(key[1], meta.get("column"), message)))
+            findings.append(_finding(meta, key[0], key[1], details.get(key, "")))
     return findings, summaries
+
+
+def _finding(meta: Mapping[str, Any], delivery_id: str, row_number: int, notes: str | None) -> RowFinding:
+    message = meta.get("message", "").replace("{detail}", _pnr_detail(notes if isinstance(notes, str) else ""))
+    return RowFinding(delivery_id, row_number, meta["reason_code"], meta.get("column"), meta.get("verdict", "rejected"),
+                      row_message(row_number, meta.get("column"), message))
+
+
+class SuiteDisagreement(RuntimeError):
+    """GX and the SQL translation of the same suite found a different number of rows for a rule."""
+
+
+def suite_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract,
+                   parameters: Mapping[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
+    """Which rows of `relation` (a table or view of `db` with delivery_id, row_number, notes and
+    the suite's columns) break which rule, in SQL; GX runs the suite on the same rows, counting
+    only, and must count as many rows per rule, or this raises SuiteDisagreement."""
+    types = dict(db.execute(f"select column_name, column_type from (describe {relation})").fetchall())
+    hits = db.execute(contract.rules.findings_sql(relation, types, parameters)).fetchall()
+    rules = {rule.position: rule for rule in contract.rules.rules}
+    findings = [_finding(rules[position].meta, str(delivery_id), int(row_number), notes)
+                for delivery_id, row_number, notes, position in hits]
+    counted = Counter(rules[position].key for *_, position in hits)
+    frame = db.execute(f"select {', '.join(_quoted(c) for c in contract.rules.columns)} from {relation}").df()
+    if frame.empty:
+        return findings, []
+    summaries = []
+    seen = set()
+    for item in _gx_results(frame, contract.suite, parameters, COUNTING_FORMAT):
+        key = rule_key(item.expectation_config.type, item.expectation_config.meta)
+        unexpected = int(item.result.get("unexpected_count") or 0)
+        if key not in {rule.key for rule in rules.values()} or unexpected != counted.get(key, 0):
+            meta = item.expectation_config.meta or {}
+            raise SuiteDisagreement(
+                f"{contract.rules.source}: regeln {meta.get('reason_code', '?')} ({item.expectation_config.type}): "
+                f"Great Expectations fann {unexpected} rader som bryter regeln, SQL-översättningen "
+                f"{counted.get(key, 0)}. Översättningen (orchestration/quality/suite_sql.py) läser inte sviten som GX; "
+                "inga utfall skrevs. Rätta översättningen eller regeln och kör valideringen igen.")
+        seen.add(key)
+        summaries.append(_summary(item, unexpected))
+    if seen != {rule.key for rule in rules.values()}:
+        raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
+                                f"{sorted(k for k in {r.key for r in rules.values()} - seen)}; inga utfall skrevs.")
+    return findings, summaries
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def row_message(row_number: int, column: str | None, text: str) -> str:
@@ -161,27 +249,34 @@ def _pnr_detail(notes: str) -> str:
     return "fel format"
 
 
-def overlapping_enrolments(frame: pd.DataFrame) -> list[RowFinding]:
-    """Both rows of one person with two overlapping enrolments in one file are rejected."""
-    findings: list[RowFinding] = []
-    known = frame[frame["person_id"].notna() & frame["startdatum"].notna()]
-    known = known[known.duplicated(["delivery_id", "person_id"], keep=False)]  # only persons with 2+ rows
-    far_future = pd.Timestamp("2200-01-01")
-    for (delivery_id, _), group in known.groupby(["delivery_id", "person_id"]):
-        spells = sorted(zip(group["startdatum"], group["slutdatum"].fillna(far_future), group["row_number"]))
-        flagged: set[int] = set()
-        for i, (start_i, end_i, row_i) in enumerate(spells):
-            for start_j, end_j, row_j in spells[i + 1:]:
-                if start_j <= end_i and start_i <= end_j:
-                    flagged.update((int(row_i), int(row_j)))
-        for row in sorted(flagged):
-            others = ", ".join(str(r) for r in sorted(flagged - {row}))
-            findings.append(RowFinding(
-                delivery_id, row, "OVERLAPPANDE_INSKRIVNING", "startdatum", "rejected",
-                row_message(row, "startdatum",
-                            f"Samma person har en annan inskrivning i filen som överlappar i tid (rad {others}). "
-                            "Båda raderna avvisas. Rätta start- eller slutdatum så att inskrivningarna inte överlappar."),
-            ))
+_OVERLAPS_SQL = """with spells as (
+    select delivery_id, person_id, row_number, startdatum,
+           coalesce(slutdatum, date '2200-01-01') as slutdatum          -- an open enrolment runs on
+    from {relation} where person_id is not null and startdatum is not null
+),
+flagged as (   -- every row of a person that overlaps another row of the same person in the same file
+    select distinct a.delivery_id, a.person_id, a.row_number
+    from spells a join spells b
+      on a.delivery_id = b.delivery_id and a.person_id = b.person_id and a.row_number <> b.row_number
+    where b.startdatum <= a.slutdatum and a.startdatum <= b.slutdatum
+)
+select delivery_id, row_number,
+       list_sort(list(row_number) over (partition by delivery_id, person_id)) as rows
+from flagged order by delivery_id, row_number"""
+
+
+def overlapping_enrolments(db: duckdb.DuckDBPyConnection, relation: str) -> list[RowFinding]:
+    """Every row of one person with two overlapping enrolments in one file is rejected; its
+    message names the person's other rows that are rejected for it."""
+    findings = []
+    for delivery_id, row, rows in db.execute(_OVERLAPS_SQL.format(relation=relation)).fetchall():
+        others = ", ".join(str(r) for r in rows if r != row)
+        findings.append(RowFinding(
+            delivery_id, int(row), "OVERLAPPANDE_INSKRIVNING", "startdatum", "rejected",
+            row_message(int(row), "startdatum",
+                        f"Samma person har en annan inskrivning i filen som överlappar i tid (rad {others}). "
+                        "Båda raderna avvisas. Rätta start- eller slutdatum så att inskrivningarna inte överlappar."),
+        ))
     return findings
 
 
@@ -211,11 +306,42 @@ def _codes_for(column: str) -> str:
     return ", ".join(KON if column == "kon" else OPTIONAL_CODES.get(column, ()))
 
 
-def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
-    """Split rows into accepted and quarantined, and give each delivery its file verdict.
+def file_verdicts(totals: Mapping[str, int], findings: list[RowFinding],
+                  max_rejected_share: float = MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
+    """The quarantine and warning lines of the findings, and each delivery's file verdict from its
+    row count (`totals`) and the rows its findings reject or warn: the 20 % rule of
+    lib/thresholds.py. Only the findings pass through Python, never the rows."""
+    rejected = {(f.delivery_id, f.row_number) for f in findings if f.verdict == "rejected"}
+    warned = {(f.delivery_id, f.row_number) for f in findings if f.verdict == "warning"} - rejected
+    n_rejected = Counter(d for d, _ in rejected)
+    n_warned = Counter(d for d, _ in warned)
+    quarantine = pd.DataFrame(
+        [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "rejected"],
+        columns=["delivery_id", "row_number", "reason_code", "column_name", "message"],
+    )
+    warnings = pd.DataFrame(
+        [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "warning"],
+        columns=["delivery_id", "row_number", "warning_code", "column_name", "message"],
+    )
+    verdicts = []
+    for delivery_id in sorted(totals):
+        total, rejected_rows, warned_rows = int(totals[delivery_id]), n_rejected[delivery_id], n_warned[delivery_id]
+        if total and rejected_rows / total > max_rejected_share:
+            verdict, code = REJECTED, "FOR_MANGA_FEL"
+            message = (f"{rejected_rows} av {total} rader ({rejected_rows / total:.0%}) avvisades, mer än "
+                       f"{max_rejected_share:.0%}. Hela filen räknas inte; förra godkända leveransen gäller. "
+                       "Rätta raderna i rapporten och skicka filen igen.")
+        else:
+            verdict = ACCEPTED_WITH_WARNINGS if rejected_rows or warned_rows else ACCEPTED
+            code, message = None, None
+        verdicts.append(DeliveryVerdict(delivery_id, verdict, code, message, total,
+                                        total - rejected_rows if verdict != REJECTED else 0, rejected_rows, warned_rows))
+    return quarantine, warnings, verdicts
 
-    Set-based: findings are few, rows may be millions, so rows are matched to findings by a
-    join on (delivery_id, row_number) and counted per delivery with one groupby."""
+
+def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: float = MAX_REJECTED_SHARE) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[DeliveryVerdict]]:
+    """Split rows into accepted and quarantined, and give each delivery its file verdict
+    (`file_verdicts`). Rows are matched to findings by a join on (delivery_id, row_number)."""
     rejected = {(f.delivery_id, f.row_number) for f in findings if f.verdict == "rejected"}
     warning_codes: dict[tuple[str, int], set[str]] = {}
     for f in findings:
@@ -231,49 +357,35 @@ def decide(frame: pd.DataFrame, findings: list[RowFinding], max_rejected_share: 
         accepted.loc[warned[~is_rejected], "warnings"] = [
             ",".join(sorted(warning_codes[(d, int(r))]))
             for d, r in zip(frame.loc[warned, "delivery_id"], frame.loc[warned, "row_number"])]
-    quarantine = pd.DataFrame(
-        [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "rejected"],
-        columns=["delivery_id", "row_number", "reason_code", "column_name", "message"],
-    )
-    warnings = pd.DataFrame(
-        [(f.delivery_id, f.row_number, f.code, f.column, f.message) for f in findings if f.verdict == "warning"],
-        columns=["delivery_id", "row_number", "warning_code", "column_name", "message"],
-    )
-    counts = pd.DataFrame({"delivery_id": frame["delivery_id"], "rejected": is_rejected, "warned": warned}) \
-        .groupby("delivery_id", sort=True).agg(total=("rejected", "size"), rejected=("rejected", "sum"),
-                                                 warned=("warned", "sum"))
-    verdicts = []
-    for delivery_id, total, n_rejected, n_warned in zip(counts.index, counts["total"], counts["rejected"],
-                                                        counts["warned"]):
-        total, n_rejected, n_warned = int(total), int(n_rejected), int(n_warned)
-        if total and n_rejected / total > max_rejected_share:
-            verdict, code = REJECTED, "FOR_MANGA_FEL"
-            message = (f"{n_rejected} av {total} rader ({n_rejected / total:.0%}) avvisades, mer än "
-                       f"{max_rejected_share:.0%}. Hela filen räknas inte; förra godkända leveransen gäller. "
-                       "Rätta raderna i rapporten och skicka filen igen.")
-        else:
-            verdict = ACCEPTED_WITH_WARNINGS if n_rejected or n_warned else ACCEPTED
-            code, message = None, None
-        verdicts.append(DeliveryVerdict(delivery_id, verdict, code, message, total,
-                                        total - n_rejected if verdict != REJECTED else 0, n_rejected, n_warned))
+    totals = frame.groupby("delivery_id", sort=True).size()
+    quarantine, warnings, verdicts = file_verdicts(dict(zip(totals.index, totals)), findings, max_rejected_share)
     return accepted, quarantine, warnings, verdicts
 
 
 def validate_rows(frame: pd.DataFrame, parameters: dict[str, Any], max_rejected_share: float = MAX_REJECTED_SHARE,
-                  suite: Any | None = None) -> ValidationOutcome:
-    """The whole row and file verdict for pseudonymised rows of one project.
+                  contract: Contract | None = None) -> ValidationOutcome:
+    """The whole row and file verdict for pseudonymised rows of one project, on a frame: the rows
+    go into an in-memory DuckDB and through the stage's own path (`relation_findings`).
 
     `frame` carries the pseudonymised columns plus kommunkod, reporting_month and month_end.
     """
-    findings, summaries = row_findings(frame, parameters, suite)
+    with duckdb.connect() as db:
+        db.register("frame", frame)
+        db.execute("create temp table rows_validated as select * from frame")
+        db.unregister("frame")
+        findings, summaries = relation_findings(db, "rows_validated", contract or load_contract(), parameters)
     accepted, quarantine, warnings, verdicts = decide(frame, findings, max_rejected_share)
     return ValidationOutcome(accepted, quarantine, warnings, verdicts, summaries)
 
 
-def row_findings(frame: pd.DataFrame, parameters: dict[str, Any], suite: Any | None = None) -> tuple[list[RowFinding], list[ExpectationSummary]]:
-    """Every rule that needs only the rows themselves: the GX suite, overlaps within a file,
-    codes outside their lists. (Rules that need other deliveries are in quality/stage.py.)"""
-    findings, summaries = run_suite(frame, suite or load_suite(), parameters)
-    findings += overlapping_enrolments(frame)
-    findings += normalisation_findings(frame)
+def relation_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract,
+                      parameters: Mapping[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
+    """Every rule that needs only the rows themselves, over `relation` of `db`: the suite,
+    overlaps within a file, codes outside their lists. (Rules that need other deliveries are in
+    quality/stage.py.)"""
+    findings, summaries = suite_findings(db, relation, contract, parameters)
+    findings += overlapping_enrolments(db, relation)
+    noted = db.execute(f"select delivery_id, row_number, notes from {relation} "
+                       "where contains(notes, 'KOD_OKAND:') order by delivery_id, row_number").df()
+    findings += normalisation_findings(noted)
     return findings, summaries

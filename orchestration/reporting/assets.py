@@ -5,7 +5,6 @@ and checks.
 """
 
 import base64
-import datetime as dt
 import warnings
 
 import dagster as dg
@@ -18,8 +17,8 @@ from orchestration.projects.config import ConfigError, ProjectsConfig, load_proj
 from orchestration.reporting.checks import days_targets_met, participants_on_pace, share_targets_met
 from orchestration.reporting.delivery_assets import (delivery_reports, delivery_status, every_municipality_delivered,
                                                      municipality_month_checks, municipality_month_specs)
-from orchestration.reporting.export import BuiltBy, export_all
-from orchestration.reporting.funder_report import write_funder_report
+from orchestration.reporting.export import export_all, figures_built_by, intact, record_files
+from orchestration.reporting.funder_report import REPORT_FILES, write_funder_report
 from orchestration.reporting.headline import headlines, headlines_markdown
 from orchestration.reporting.mapping import exact_rows, summary_markdown
 from orchestration.reporting.read_copy import read_copy
@@ -36,16 +35,22 @@ def kpi_exports(context: dg.AssetExecutionContext, followup: FollowupResource) -
     projekt "trend <projekt>", rapportens diagram över måtten som målen gäller, med mållinjer."""
     home = followup.data_home()
     config = followup.projects()
-    built_by = BuiltBy(context.run_id, dt.datetime.now())   # the run that just built the marts
-    exported = export_all(home.warehouse, config, home.exports, built_by=built_by)
+    # The build the dbt step recorded (this run's); exports of figures that did not change since
+    # the last ones (a rebuild of the same deliveries) are kept as they are, byte for byte.
+    built_by = figures_built_by(home.dagster, home.warehouse)
+    exported = export_all(home.warehouse, config, home.exports, built_by=built_by, reuse=home.exports)
+    by_project = {e.project_id: e for e in exported}
     lines = headlines(home.warehouse, config)
     charts: dict[str, dg.MetadataValue] = {}
     for headline in lines:
         if headline.period is None:
             continue
-        report = write_funder_report(home.warehouse, config.project(headline.project_id), headline, home.exports,
-                                     pdf=True)
-        png = base64.b64encode((report.parent / "trend.png").read_bytes()).decode("ascii")
+        folder = home.exports / headline.project_id
+        done = by_project.get(headline.project_id)
+        if done is None or done.period != headline.period or not intact(folder, done.key, REPORT_FILES):
+            write_funder_report(home.warehouse, config.project(headline.project_id), headline, home.exports, pdf=True)
+            record_files(folder, REPORT_FILES)
+        png = base64.b64encode((folder / "trend.png").read_bytes()).decode("ascii")
         charts[f"trend {headline.project_id}"] = dg.MetadataValue.md(
             f"### {markdown_cell(headline.name)}\n\n{headlines_markdown([headline])}\n\n"
             f"![Trend {markdown_cell(headline.name)}](data:image/png;base64,{png})")

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.lib.warehouse import connect, last_marts_build
+from orchestration.lib.warehouse import ROW_DIGEST, connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting import mapping as mapping_figures
 from orchestration.reporting import suppression as suppression_module
@@ -42,6 +42,10 @@ class ExportedFile:
     rows: int
     workbook: Path | None = None
     mapping: Path | None = None     # kartlaggning.csv, for a project with a mapping instrument
+    # The files (names) taken unchanged from the exports of the same figures made before (the
+    # run's), not worked out again; the rest were written.
+    reused: tuple[str, ...] = ()
+    key: str | None = None          # export_key: the figures they are of
 
 
 @dataclass(frozen=True)
@@ -93,24 +97,80 @@ def _kpi_month_values(warehouse: Path, project_id: str, period: str):
 
 
 def published_months(warehouse: Path, project: Project, period: str, unsuppressed: bool = False,
-                     whole: Callable[[str], bool] = lambda month: True):
-    """(month, rows) for every month up to and including `period`, oldest first, each month's
-    rows exactly as its kpi.csv (suppressed on its own; exact with `unsuppressed`). Of a month for
-    which `whole(month)` is false, only its headline rows (is_headline), as they are in the whole
-    month: the trend of the workbook and the report need no more of the history.
+                     whole: Callable[[str], bool] = lambda month: True, months: list[str] | None = None):
+    """(month, rows) for every month up to and including `period` (of `months` only, if given),
+    oldest first, each month's rows exactly as its kpi.csv (suppressed on its own; exact with
+    `unsuppressed`). Of a month for which `whole(month)` is false, only its headline rows
+    (is_headline), as they are in the whole month: the trend of the workbook and the report need
+    no more of the history.
 
     One month at a time: a national project has ~100 000 rows a month, and the whole history
-    as Python rows would not fit the memory a run may use (BENCHMARKS.md)."""
+    as Python rows would not fit the memory a run may use (BENCHMARKS.md). A month whose
+    disclosure control is remembered (the cache, keyed by a digest of the month's rows taken in
+    the warehouse) and of which only the headline rows are asked for is not read whole at all."""
     cache = suppression_cache(warehouse, project.id)
     remembered = {} if unsuppressed else _read_cache(cache)
-    for month, names, values in _kpi_month_values(warehouse, project.id, period):
-        kept = range(len(values)) if whole(month) else _headline_positions(names, values)
-        if unsuppressed:
-            yield month, [dict(zip(names, values[i]), suppressed=False) for i in kept]
-        else:
-            yield month, _suppress_month(names, values, kept, project.min_count, remembered)
+    with connect(warehouse, read_only=True) as db:
+        keys = _month_keys(db, project, period, months)
+        for month, key in keys.items():
+            entry = remembered.get(month)
+            hidden = set(entry["hidden"]) if isinstance(entry, dict) and entry.get("key") == key else None
+            if not whole(month) and (unsuppressed or hidden is not None):
+                names, values, positions = _headline_values(db, project.id, month)
+            else:
+                names, values = _month_values(db, project.id, month)
+                positions = range(len(values)) if whole(month) else _headline_positions(names, values)
+                if not unsuppressed and hidden is None:
+                    hidden = rows_to_hide([dict(zip(names, row)) for row in values], project.min_count)
+                    remembered[month] = {"key": key, "hidden": sorted(hidden)}
+                values = [values[i] for i in positions] if not whole(month) else values
+            if unsuppressed:
+                yield month, [dict(zip(names, row), suppressed=False) for row in values]
+            else:
+                yield month, apply_suppression([dict(zip(names, row)) for row in values],
+                                               {at for at, i in enumerate(positions) if i in hidden})
     if not unsuppressed:
         _write_cache(cache, remembered)
+
+
+_MONTH_DIGESTS = (
+    f"select period, {ROW_DIGEST} from ("
+    "select project_id, area, period, kpi, breakdown, breakdown_group, value, numerator, denominator, target, "
+    "target_met from marts.kpi_values where project_id = ? and period <= ?) t group by period order by period"
+)
+
+
+def _month_keys(db, project: Project, period: str, months: list[str] | None) -> dict[str, str]:
+    """Every month's cache key, oldest first: the digest of the month's rows (every column
+    `suppress` reads; lib/warehouse.ROW_DIGEST), with the minimum count and the suppression code."""
+    keys = {}
+    for month, count, total, xor in db.execute(_MONTH_DIGESTS, [project.id, period]).fetchall():
+        if months is None or month in months:
+            keys[month] = hashlib.sha256(
+                f"{_SUPPRESSION_CODE}|{project.min_count}|{count}|{total}|{xor}".encode()).hexdigest()
+    return keys
+
+
+def _month_values(db, project_id: str, month: str) -> tuple[tuple[str, ...], list[tuple]]:
+    """One month's rows as tuples (kpi.csv's order) and their column names."""
+    cursor = db.execute(_KPI_SELECT.replace("period <= ?", "period = ?"), [project_id, month])
+    return tuple(d[0] for d in cursor.description), cursor.fetchall()
+
+
+def _headline_values(db, project_id: str, month: str) -> tuple[tuple[str, ...], list[tuple], list[int]]:
+    """A month's headline rows and their positions among all of its rows, without reading the
+    rest: the month's order puts the rows of ALL first (_KPI_SELECT), so a headline row's
+    position among the rows of ALL is its position in the month."""
+    order = _KPI_SELECT[_KPI_SELECT.index(" order by ") + len(" order by "):]
+    columns = _KPI_SELECT[len("select "):_KPI_SELECT.index(" from ")]
+    cursor = db.execute(
+        f"select * exclude (position), position from (select {columns}, "
+        f"row_number() over (order by {order}) - 1 as position from marts.kpi_values "
+        f"where project_id = ? and period = ? and area = 'ALL') where breakdown = 'total' order by position",
+        [project_id, month])
+    names = tuple(d[0] for d in cursor.description)[:-1]
+    rows = cursor.fetchall()
+    return names, [row[:-1] for row in rows], [row[-1] for row in rows]
 
 
 def is_headline(row: dict) -> bool:
@@ -142,43 +202,7 @@ def _select(warehouse: Path, sql: str, parameters: list) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _suppress_month(names: tuple[str, ...], values: list[tuple], kept, min_count: int, remembered: dict) -> list[dict]:
-    """Disclosure control of one month's rows (as tuples of `names`), so they are exactly its
-    kpi.csv; of them, the rows at the positions `kept`.
-
-    `remembered` (the cache file's contents) says which rows each month hid, keyed by a
-    fingerprint of the month's exact rows, the minimum count and the suppression code. A month
-    whose figures have not changed since the last export (most of the history, month after
-    month) is not worked out again; the result is the same either way, as the fingerprint covers
-    everything `suppress` reads. Updated for a month that had changed."""
-    if not values:
-        return []
-    period = values[0][names.index("period")]
-    key = _fingerprint(names, values, min_count)
-    entry = remembered.get(period)
-    if isinstance(entry, dict) and entry.get("key") == key:
-        hidden = set(entry["hidden"])
-    else:
-        hidden = rows_to_hide([dict(zip(names, row)) for row in values], min_count)
-        remembered[period] = {"key": key, "hidden": sorted(hidden)}
-    kept = list(kept)
-    rows = [dict(zip(names, values[i])) for i in kept]
-    return apply_suppression(rows, {position for position, i in enumerate(kept) if i in hidden})
-
-
 _SUPPRESSION_CODE = hashlib.sha256(Path(suppression_module.__file__).read_bytes()).hexdigest()
-
-
-def _fingerprint(names: tuple[str, ...], values: list[tuple], min_count: int) -> str:
-    digest = hashlib.sha256(f"{_SUPPRESSION_CODE}|{min_count}".encode())
-    columns = [names.index(name) for name in _FINGERPRINTED]
-    rows = values if columns == list(range(len(names))) else [tuple(row[c] for c in columns) for row in values]
-    digest.update(repr([tuple(row) for row in rows]).encode())
-    return digest.hexdigest()
-
-
-_FINGERPRINTED = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator", "denominator",
-                  "target", "target_met")
 
 
 def suppression_cache(warehouse: Path, project_id: str) -> Path:
@@ -208,41 +232,181 @@ def _write_cache(cache: Path | None, remembered: dict) -> None:
 
 
 def export_project(warehouse: Path, project: Project, out_dir: Path, period: str | None = None,
-                   unsuppressed: bool = False, built_by: BuiltBy | None = None) -> ExportedFile | None:
+                   unsuppressed: bool = False, built_by: BuiltBy | None = None,
+                   reuse: Path | None = None) -> ExportedFile | None:
     """kpi.csv and kpi.xlsx for one project (kpi_internal.* with --unsuppressed) in out_dir/<project>/,
     and for a project with a mapping instrument kartlaggning.csv (kartlaggning_internal.csv) with
     the mapping figures, also shown in the workbook's sheet Kartläggning. The mapping has no
     months: it is every occasion that counts, whatever the period. Without KPI figures yet only
-    kartlaggning.csv is written (and None returned)."""
+    kartlaggning.csv is written (and None returned).
+
+    reuse: the folder of the exports the run wrote (the data home's exports/). Where its record
+    says they are of the same figures (`export_key`), each of its files whose bytes are still
+    the recorded ones is copied (kept, when out_dir is that folder) instead of worked out again,
+    and a missing one is written as the run wrote it (same build, same bytes). Exports written
+    into that folder leave their record there."""
     stem = "kpi_internal" if unsuppressed else "kpi"
     folder = out_dir / project.id
-    mapping_rows = mapping_figures.published_rows(warehouse, project, unsuppressed)
-    mapping_path = None
-    if mapping_rows:
-        folder.mkdir(parents=True, exist_ok=True)
-        mapping_path = folder / ("kartlaggning_internal.csv" if unsuppressed else "kartlaggning.csv")
-        write_mapping_csv(mapping_rows, mapping_path)
+    names = {"csv": f"{stem}.csv", "xlsx": f"{stem}.xlsx",
+             "mapping": "kartlaggning_internal.csv" if unsuppressed else "kartlaggning.csv"}
     period = period or newest_period(warehouse, project.id)
     if period is None:
+        mapping_rows = mapping_figures.published_rows(warehouse, project, unsuppressed)
+        if mapping_rows:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_mapping_csv(mapping_rows, folder / names["mapping"])
         return None
-    # The workbook's summary sheets show the export month in full, its trend only the project's
-    # totals of the earlier months.
-    history, rows = [], []
-    for month, month_rows in published_months(warehouse, project, period, unsuppressed, whole=lambda m: m == period):
-        history += month_rows
-        if month == period:
-            rows = month_rows
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}.csv"
-    write_kpi_csv(rows, target)
+    key = export_key(warehouse, project, period, stem)
+    record = read_record(reuse / project.id, key) if reuse is not None else None
+    if record is not None:                          # the figures the earlier exports were made of
+        built_by = BuiltBy(record["run_id"], _moment(record["built_at"]))
     built_by = built_by or BuiltBy(None, None)
-    workbook = write_workbook(
-        history, project, folder / f"{stem}.xlsx", data_version(warehouse, project.id, period),
-        run_id=built_by.run_id,
-        built_at=built_by.built_at.isoformat(sep=" ", timespec="minutes") if built_by.built_at else None,
-        exact=unsuppressed, mapping=mapping_rows,
-    )
-    return ExportedFile(project.id, period, target, len(rows), workbook, mapping_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    reused = {name for name in names.values()
+              if record is not None and reuse_file(reuse / project.id / name, folder / name, record["files"].get(name))}
+
+    mapping_rows: list[dict] | None = None
+    if names["mapping"] not in reused:
+        mapping_rows = mapping_figures.published_rows(warehouse, project, unsuppressed)
+        if mapping_rows:
+            write_mapping_csv(mapping_rows, folder / names["mapping"])
+    rows_written = record["rows"] if record is not None else None
+    if names["csv"] not in reused or names["xlsx"] not in reused:
+        # The workbook's summary sheets show the export month in full, its trend only the
+        # project's totals of the earlier months; kpi.csv the export month.
+        whole_history = names["xlsx"] not in reused
+        history, rows = [], []
+        for month, month_rows in published_months(warehouse, project, period, unsuppressed,
+                                                  whole=lambda m: m == period,
+                                                  months=None if whole_history else [period]):
+            history += month_rows
+            if month == period:
+                rows = month_rows
+        rows_written = len(rows)
+        if names["csv"] not in reused:
+            write_kpi_csv(rows, folder / names["csv"])
+        if names["xlsx"] not in reused:
+            if mapping_rows is None:
+                mapping_rows = mapping_figures.published_rows(warehouse, project, unsuppressed)
+            write_workbook(
+                history, project, folder / names["xlsx"], data_version(warehouse, project.id, period),
+                run_id=built_by.run_id,
+                built_at=built_by.built_at.isoformat(sep=" ", timespec="minutes") if built_by.built_at else None,
+                exact=unsuppressed, mapping=mapping_rows, stamped=built_by.built_at,
+            )
+    mapping_path = folder / names["mapping"]
+    if not mapping_path.exists() or (names["mapping"] not in reused and not mapping_rows):
+        mapping_path = None
+    if reuse is not None and folder == reuse / project.id:
+        write_record(folder, key, built_by, period, rows_written,
+                     [names["csv"], names["xlsx"], *([names["mapping"]] if mapping_path else [])],
+                     keep=record["files"] if record is not None else {})
+    return ExportedFile(project.id, period, folder / names["csv"], rows_written, folder / names["xlsx"],
+                        mapping_path, tuple(sorted(reused)), key)
+
+
+# ---- the exports' record: which figures they are of -------------------------------------------
+
+RECORD_NAME = ".export-record.json"
+RECORD_FORMAT = 1
+
+
+def export_key(warehouse: Path, project: Project, period: str, stem: str) -> str:
+    """What a project's exports of `period` are made of, as one digest: every row of its figures up
+    to the period (marts.kpi_values), of the deliveries they stand on (marts.fct_deliveries) and
+    of its mapping figures (marts.mapping_values), each table digested in the warehouse without
+    reading its rows into Python; the project's configuration; the release (code and packages,
+    lib/last_run.py). Equal keys give equal files, whichever build made them."""
+    from orchestration.lib.last_run import release_digest
+
+    with connect(warehouse, read_only=True) as db:
+        tables = {name for (name,) in db.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema = 'marts'").fetchall()}
+        digests = []
+        for table, month in (("marts.kpi_values", "period"), ("marts.fct_deliveries", "reporting_month"),
+                             ("marts.mapping_values", None)):
+            if table not in tables:
+                digests.append(None)
+                continue
+            where = "project_id = ?" + (f" and {month} <= ?" if month else "")
+            digests.append(db.execute(
+                f"select {ROW_DIGEST} from {table} t where {where}",
+                [project.id, *([period] if month else [])]).fetchone())
+    parts = [RECORD_FORMAT, stem, period, repr(project), release_digest(), [list(d) if d else None for d in digests]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def read_record(folder: Path, key: str) -> dict | None:
+    """The record of the exports in `folder` when they are of the figures `key` names, else None."""
+    try:
+        record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT or record.get("key") != key:
+        return None
+    return record
+
+
+def write_record(folder: Path, key: str, built_by: BuiltBy, period: str, rows: int | None, names: list[str],
+                 keep: dict[str, str] | None = None) -> None:
+    """Record, beside the exports in `folder`, which figures they are of (the key), the build that
+    made them and the digest of each named file (and of those in `keep` still as recorded there)."""
+    files = {name: digest for name, digest in (keep or {}).items() if file_digest(folder / name) == digest}
+    files.update({name: file_digest(folder / name) for name in names if (folder / name).exists()})
+    record = {"format": RECORD_FORMAT, "key": key, "period": period, "rows": rows, "run_id": built_by.run_id,
+              "built_at": built_by.built_at.isoformat() if built_by.built_at else None, "files": files}
+    temporary = folder / (RECORD_NAME + ".part")
+    temporary.write_text(json.dumps(record, sort_keys=True, indent=1), encoding="utf-8")
+    temporary.replace(folder / RECORD_NAME)
+
+
+def record_files(folder: Path, names: list[str]) -> None:
+    """Add files written beside recorded exports (the run's report) to their record."""
+    try:
+        record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    record["files"].update({name: file_digest(folder / name) for name in names if (folder / name).exists()})
+    temporary = folder / (RECORD_NAME + ".part")
+    temporary.write_text(json.dumps(record, sort_keys=True, indent=1), encoding="utf-8")
+    temporary.replace(folder / RECORD_NAME)
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def reuse_file(source: Path, target: Path, digest: str | None) -> bool:
+    """Copy `source` to `target` (nothing to do when they are one file) if its bytes are the
+    recorded ones: a file changed or being rewritten since is not reused."""
+    if digest is None:
+        return False
+    try:
+        content = source.read_bytes()
+    except OSError:
+        return False
+    if hashlib.sha256(content).hexdigest() != digest:
+        return False
+    if source.resolve() != target.resolve():
+        temporary = target.with_name(target.name + ".part")
+        temporary.write_bytes(content)
+        temporary.replace(target)
+    return True
+
+
+def intact(folder: Path, key: str, names: list[str]) -> bool:
+    """Whether the files `names` in `folder` are recorded as of the figures `key` names and unchanged."""
+    record = read_record(folder, key)
+    return record is not None and all(
+        (digest := record["files"].get(name)) is not None and file_digest(folder / name) == digest for name in names)
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
 
 
 def figures_built_by(dagster_home: Path, warehouse: Path | None = None) -> BuiltBy:
@@ -275,20 +439,34 @@ def write_mapping_csv(rows: list[dict], target: Path) -> None:
 
 
 def _write_csv(rows: list[dict], target: Path, columns: tuple[str, ...]) -> None:
+    """Each cell through _cell, once per distinct value and type of its column (a national
+    kpi.csv has 1.2 M cells of a few thousand values)."""
     temporary = target.with_name(target.name + ".part")
+    written: list[dict] = [{} for _ in columns]
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_cell(row.get(column)) for column in columns])
+            cells = []
+            for column, seen in zip(columns, written):
+                value = row.get(column)
+                key = (value.__class__, value)
+                text = seen.get(key)
+                if text is None:
+                    text = _cell(value)
+                    if len(seen) < 100_000:
+                        seen[key] = text
+                cells.append(text)
+            writer.writerow(cells)
     temporary.replace(target)
 
 
 def export_all(warehouse: Path, config: ProjectsConfig, out_dir: Path, project_id: str | None = None,
                period: str | None = None, unsuppressed: bool = False,
-               built_by: BuiltBy | None = None) -> list[ExportedFile]:
+               built_by: BuiltBy | None = None, reuse: Path | None = None) -> list[ExportedFile]:
+    """export_project for every project (or the one named)."""
     projects = [config.project(project_id)] if project_id else list(config.projects)
-    exported = [export_project(warehouse, p, out_dir, period, unsuppressed, built_by) for p in projects]
+    exported = [export_project(warehouse, p, out_dir, period, unsuppressed, built_by, reuse) for p in projects]
     return [e for e in exported if e is not None]
 
 

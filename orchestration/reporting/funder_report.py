@@ -22,6 +22,7 @@ from orchestration.reporting.kpi_names import KPI_LABELS, PARTICIPANTS_ON_PACE_L
 from orchestration.reporting.targets import ALWAYS_SHOWN, PACE_KPI, Pace, format_value, shown_kpis
 
 HIDDEN = "visas inte"
+REPORT_FILES = ["rapport.html", "trend.png", "rapport.pdf"]    # what write_funder_report writes (with pdf)
 YES, NO = "ja", "nej"
 PACE_LABEL = PARTICIPANTS_ON_PACE_LABEL
 

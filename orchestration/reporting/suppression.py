@@ -161,32 +161,43 @@ def thin_share(numerator: object, denominator: float, min_count: int) -> bool:
 
 def relations(cells: Iterable[Cell]) -> list[Relation]:
     """Every additive relation among the cells: groups vs total, municipalities vs ALL, and the
-    KPI partitions. A relation whose total is not in the table is left out (nothing to subtract from)."""
+    KPI partitions. A relation whose total is not in the table is left out (nothing to subtract from).
+
+    Sorted by total, then parts. The cells are sorted once first, so each group's parts come out
+    in order and the relations nearly so (one sort of ~110 000 cells instead of one per group and
+    another of the relations' tuples: a national month's table, BENCHMARKS.md)."""
     present = set(cells)
+    ordered = sorted(present)
     found: list[Relation] = []
     by_breakdown: dict[tuple, list[Cell]] = defaultdict(list)
     by_area: dict[tuple, list[Cell]] = defaultdict(list)
-    for cell in present:
+    partitioned: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for whole, names in PARTITIONS:
+        partitioned[whole].append(names)
+    wholes: list[Cell] = []
+    total_breakdown, total_group = TOTAL
+    for cell in ordered:
         project, period, quantity, area, breakdown, group = cell
-        if (breakdown, group) != TOTAL:
+        if breakdown != total_breakdown or group != total_group:
             by_breakdown[(project, period, quantity, area, breakdown)].append(cell)
         if area != ALL_AREAS:
             by_area[(project, period, quantity, breakdown, group)].append(cell)
+        if quantity in partitioned:
+            wholes.append(cell)
     for (project, period, quantity, area, _), parts in by_breakdown.items():
         total = (project, period, quantity, area, *TOTAL)
         if total in present:
-            found.append(Relation(total, tuple(sorted(parts))))
+            found.append(Relation(total, tuple(parts)))          # in order: the cells were
     for (project, period, quantity, breakdown, group), parts in by_area.items():
         total = (project, period, quantity, ALL_AREAS, breakdown, group)
         if total in present:
-            found.append(Relation(total, tuple(sorted(parts))))
-    for cell in present:
+            found.append(Relation(total, tuple(parts)))
+    for cell in wholes:
         project, period, quantity, area, breakdown, group = cell
-        for whole, names in PARTITIONS:
-            if quantity == whole:
-                parts = tuple(p for name in names if (p := (project, period, name, area, breakdown, group)) in present)
-                if parts:
-                    found.append(Relation(cell, parts))
+        for names in partitioned[quantity]:
+            parts = tuple(p for name in names if (p := (project, period, name, area, breakdown, group)) in present)
+            if parts:
+                found.append(Relation(cell, parts))
     return sorted(found, key=lambda r: (r.total, r.parts))
 
 
@@ -203,7 +214,8 @@ def build_table(rows: Sequence[Mapping]) -> Table:
     found = relations(values)
     cell_relations: dict[Cell, list[int]] = defaultdict(list)
     for index, relation in enumerate(found):
-        for cell in relation.cells:
+        cell_relations[relation.total].append(index)
+        for cell in relation.parts:
             cell_relations[cell].append(index)
     return Table(values, row_cells, dict(cell_rows), found, dict(cell_relations))
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import weakref
 from collections.abc import Iterable, Sequence
+from copy import copy
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -27,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from orchestration.lib import kpis
 from orchestration.lib.delivery_state import VERDICT_LABELS
@@ -57,7 +61,7 @@ TARGET_SHEET_KPIS = tuple(kpi for kpi in kpis.catalogue() if kpi not in PHASE_KP
 
 def write_workbook(rows: list[dict], project: Project, out_path: Path | str, data_version: list[dict], *,
                    run_id: str | None = None, built_at: str | None = None, exact: bool = False,
-                   mapping: list[dict] | None = None) -> Path:
+                   mapping: list[dict] | None = None, stamped: dt.datetime | None = None) -> Path:
     """Write kpi.xlsx for one project and return its path.
 
     rows: the project's kpi_values rows of every period to show (keys as in kpi.csv: area, period,
@@ -72,6 +76,9 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     municipality and has no place in a table that leaves the region.
     mapping: the project's mapping rows as kartlaggning.csv holds them (reporting/mapping.py), for
     the sheet Kartläggning; none for a project without a mapping instrument (no sheet).
+    stamped: the time the file says it was made (its properties and the times of its parts), the
+    build of the figures, never the clock: the same figures give the same bytes (UNKNOWN_TIME when
+    the build is not known).
     """
     rows = [_normalised(row) for row in rows]
     figures = {(r["area"], r["period"], r["kpi"], r["breakdown"], r["group"]): r for r in rows}
@@ -98,9 +105,39 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_path.with_name(out_path.name + ".part")
-    workbook.save(temporary)
+    save_stamped(workbook, temporary, stamped or UNKNOWN_TIME)
     temporary.replace(out_path)
     return out_path
+
+
+UNKNOWN_TIME = dt.datetime(2000, 1, 1)     # a workbook's time when the build of its figures is not known
+
+
+def save_stamped(workbook: Workbook, path: Path, moment: dt.datetime) -> None:
+    """Save as openpyxl's `Workbook.save` does, but with `moment` as the workbook's created and
+    modified time and as the time of every part in the zip file, where openpyxl writes the clock's
+    (so the same workbook saved twice had different bytes)."""
+    moment = moment.replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = workbook.properties.modified = moment
+    with _StampedZip(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        archive.moment = (max(moment.year, 1980), *moment.timetuple()[1:6])   # a zip file cannot say earlier
+        ExcelWriter(workbook, archive).write_data()
+
+
+class _StampedZip(ZipFile):
+    """A zip file whose every part has the time `moment`."""
+
+    moment: tuple[int, ...]
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        if not isinstance(zinfo_or_arcname, ZipInfo):
+            zinfo_or_arcname = ZipInfo(zinfo_or_arcname, date_time=self.moment)
+            zinfo_or_arcname.compress_type = self.compression
+            zinfo_or_arcname.external_attr = 0o600 << 16
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        self.writestr(arcname or Path(filename).name, Path(filename).read_bytes(), compress_type, compresslevel)
 
 
 # ---- sheets ----------------------------------------------------------------------------------
@@ -363,31 +400,56 @@ _VERDICT_STYLE = {"ja": (PatternFill("solid", fgColor="C6EFCE"), Font(name=_FONT
 _PROSE = Alignment(wrap_text=True, vertical="top")
 
 
-def _format_cell(cell: Cell, kind: str | None) -> None:
+def _format_cell(cell: Cell, kind: str | None, styles: dict | None = None) -> None:
     """Number format or style of one cell by the kind of its column: count, share, days (a median,
-    whole or half), moment (a date-time), verdict (ja/nej of a target), prose (wrapped text)."""
-    value = cell.value
-    if isinstance(value, bool) or kind is None:
+    whole or half), moment (a date-time), verdict (ja/nej of a target), prose (wrapped text).
+    styles: the workbook's styles made so far, by _style_key; a cell of a style already made takes
+    it whole instead of setting its parts (openpyxl looks each part up in the workbook's lists,
+    ~10 µs a part, on ~50 000 cells nationally)."""
+    key = _style_key(cell.value, kind)
+    if key is None:
         return
-    if isinstance(value, (int, float)):
-        if kind == "share":
-            cell.number_format = PERCENT
-        elif kind == "days" and not float(value).is_integer():
-            cell.number_format = HALF_DAYS
-        else:
-            cell.number_format = COUNT
-    elif isinstance(value, dt.datetime):
+    if styles is not None and key in styles:
+        cell._style = copy(styles[key])
+        return
+    value = cell.value
+    if key[0] == "number":
+        cell.number_format = key[1]
+    elif key == ("moment",):
         cell.number_format = MOMENT
         cell.alignment = _LEFT                      # under its label, apart from the figures to its right
-    elif value == SUPPRESSED:
+    elif key == ("sign", SUPPRESSED):
         cell.alignment = _SIGN
         cell.fill = _HIDDEN_FILL
-    elif value == NO_VALUE:
+    elif key == ("sign", NO_VALUE):
         cell.alignment = _SIGN
-    elif kind == "verdict" and value in _VERDICT_STYLE:
+    elif key[0] == "verdict":
         cell.fill, cell.font = _VERDICT_STYLE[value]
-    elif kind == "prose":
+    elif key == ("prose",):
         cell.alignment = _PROSE
+    if styles is not None:
+        styles[key] = copy(cell._style)
+
+
+def _style_key(value: Any, kind: str | None) -> tuple | None:
+    """Which of _format_cell's styles a value of a column of `kind` gets (None: left as it is)."""
+    if isinstance(value, bool) or kind is None:
+        return None
+    if isinstance(value, (int, float)):
+        if kind == "share":
+            return ("number", PERCENT)
+        if kind == "days" and not float(value).is_integer():
+            return ("number", HALF_DAYS)
+        return ("number", COUNT)
+    if isinstance(value, dt.datetime):
+        return ("moment",)
+    if value == SUPPRESSED or value == NO_VALUE:
+        return ("sign", value)
+    if kind == "verdict" and value in _VERDICT_STYLE:
+        return ("verdict", value)
+    if kind == "prose":
+        return ("prose",)
+    return None
 
 
 def _append_formatted(sheet: Worksheet, values: list, first: int, kinds: Iterable[str | None]) -> None:
@@ -396,9 +458,13 @@ def _append_formatted(sheet: Worksheet, values: list, first: int, kinds: Iterabl
     row again through `sheet.max_row` looks at every cell of the sheet, and once per figure that
     made the national breakdown sheet (~6 200 rows, ~40 000 look-ups) take 70 s."""
     cells = [Cell(sheet, value=value) for value in values]
+    styles = _STYLES.setdefault(sheet.parent, {})
     for cell, kind in zip(cells[first - 1:], kinds):
-        _format_cell(cell, kind)
+        _format_cell(cell, kind, styles)
     sheet.append(cells)
+
+
+_STYLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # workbook → its styles by _style_key
 
 
 def neutralise_formula(text: str) -> str:

@@ -7,6 +7,8 @@ materialisations and the marts' asset checks.
 """
 
 
+import graphlib
+import json
 import logging
 import os
 import shutil
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster import get_dagster_logger
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
@@ -24,7 +27,8 @@ from orchestration.lib.asset_keys import WAREHOUSE_POOL, landing_key
 from orchestration.lib.dagster_internals import dbt_asset_events, dbt_selection
 from orchestration.lib.home import WAREHOUSE_FILE
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import record_marts_build
+from orchestration.lib.last_run import release_digest
+from orchestration.lib.warehouse import connect, content_digest, last_build_inputs, record_marts_build
 from orchestration.resources import FollowupResource
 from orchestration.transform import dbt_build
 from orchestration.transform.dbt_build import DBT_PROJECT_DIR, WAREHOUSE_ENV
@@ -102,7 +106,8 @@ def ensure_manifest() -> Path:
     pool=WAREHOUSE_POOL,
 )
 def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupResource):
-    """Staging-, mellan- och nyckeltalstabellerna (marts), byggda och testade med `dbt build`."""
+    """Staging-, mellan- och nyckeltalstabellerna (marts), byggda och testade med `dbt build`. Byggs inte
+    om när inget som dbt läser har ändrats sedan förra hela bygget."""
     home = followup.data_home()
     target = run_target_path(home.root, context.run_id)
     # The selected models (all of them in the monthly job; a subset from the UI), as dagster-dbt
@@ -111,6 +116,20 @@ def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupRes
     args = ["build", "--threads", str(DBT_THREADS), *selection.selection_args]
     if selection.indirect_selection:
         args += ["--indirect-selection", selection.indirect_selection]
+    whole = set(context.selected_asset_keys) == set(context.assets_def.keys)
+    inputs = dbt_inputs_digest(home.warehouse) if whole else None
+    unchanged = unchanged_since(home.warehouse, inputs)
+    if unchanged is not None:
+        # Nothing dbt reads changed since a whole build (a file only touched, a configuration
+        # saved again, a file that went to no project): its tables are what dbt would build.
+        selected = set(context.selected_asset_keys)
+        deps = context.assets_def.asset_deps         # Dagster takes a multi-asset's outputs in dependency order
+        order = graphlib.TopologicalSorter({key: deps.get(key, set()) & selected for key in selected}).static_order()
+        for key in order:
+            yield dg.MaterializeResult(asset_key=key, metadata={
+                "oförändrad": f"Inte byggd igen: inget som dbt läser har ändrats sedan körningen {unchanged}, "
+                              "som byggde tabellen."})
+        return
     try:
         built = dbt_build.build(args, home.warehouse, target)
         quiet = _UncheckedTestNotices()
@@ -131,9 +150,40 @@ def followup_dbt_models(context: dg.AssetExecutionContext, followup: FollowupRes
                 raise DbtFailed(dbt_failure(built, target)) from built.error
             raise dg.Failure(description=describe(failed, target), allow_retries=False)
         if KPI_MART in context.selected_asset_keys:
-            record_marts_build(home.warehouse, context.run_id)
+            record_marts_build(home.warehouse, context.run_id, inputs)
     finally:
         forget_old_targets(target)
+
+
+def dbt_sources() -> list[str]:
+    """The tables and views dbt reads (its sources, as schema.table), from the parsed project."""
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    return sorted(f"{source['schema']}.{source.get('identifier') or source['name']}"
+                  for source in manifest["sources"].values())
+
+
+def dbt_inputs_digest(warehouse: Path) -> str | None:
+    """Everything a whole `dbt build` reads: the rows of its sources and the release (the dbt
+    project's files, its seed and the code are part of it). None when the warehouse cannot be
+    read: dbt then builds, and says what is wrong as it always does."""
+    try:
+        with connect(warehouse, read_only=True) as db:
+            rows = content_digest(db, dbt_sources())
+    except (duckdb.Error, OSError):
+        return None
+    return f"{rows}:{release_digest()}"
+
+
+def unchanged_since(warehouse: Path, inputs: str | None) -> str | None:
+    """The run whose whole build read exactly `inputs`, when it is the newest build and its KPI
+    mart is still there; None when dbt must build."""
+    last = last_build_inputs(warehouse) if inputs else None
+    if last is None or last[1] != inputs:
+        return None
+    with connect(warehouse, read_only=True) as db:
+        present = db.execute("select count(*) from information_schema.tables "
+                             "where table_schema = 'marts' and table_name = ?", [KPI_MART.path[-1]]).fetchone()[0]
+    return last[0] if present else None
 
 
 class DbtFailed(Exception):

@@ -134,6 +134,10 @@ def test_run_status_and_export_on_one_small_project(tmp_path):
     out = tmp_path / "out"
     exported = followup("export", "--home", str(home), "--out", str(out), "--project", "vaga_valja_vag")
     assert exported.returncode == 0, exported.stderr
+    # the run wrote these figures' files already: copied byte for byte, not worked out again
+    assert "kopierade från körningens export" in exported.stdout
+    for name in ("kpi.csv", "kpi.xlsx"):
+        assert (out / "vaga_valja_vag" / name).read_bytes() == (home / "exports" / "vaga_valja_vag" / name).read_bytes()
     with (out / "vaga_valja_vag" / "kpi.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["period"] for r in rows} == {"2009-12"}

@@ -77,3 +77,31 @@ def test_dbt_that_cannot_build_fails_the_step_in_swedish_and_is_tried_again(tmp_
     message = "\n".join(messages)
     assert "dbt kunde inte bygga tabellerna:" in message and "dbt:s logg:" in message, message
     assert str(home.warehouse) in message, message
+
+
+def test_a_whole_build_with_nothing_new_to_read_builds_nothing_and_a_changed_source_builds(demo_pipeline, tmp_path):
+    """The demo's warehouse as its run left it: every source dbt reads is as the run's whole build
+    read it, so the step builds nothing (no dbt invocation, the marts' rows untouched) and says so
+    on each model; one changed landing row and dbt builds again."""
+    home = DataHome.resolve(tmp_path / "home").create()
+    shutil.copyfile(demo_pipeline.home.warehouse, home.warehouse)
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        marts = db.execute("select count(*), sum(value), max(rowid) from marts.kpi_values").fetchone()
+
+    kept = run_dbt_step(home, dg.RetryPolicy(max_retries=0))
+    assert kept.success
+    notes = [m.metadata.get("oförändrad") for m in kept.asset_materializations_for_node("followup_dbt_models")]
+    assert len(notes) == len(followup_dbt_models.keys) and all(notes)
+    assert demo_pipeline.outcome.run_id in notes[0].value
+    assert not (home.root / "dbt-target").exists()                     # dbt never started
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        assert db.execute("select count(*), sum(value), max(rowid) from marts.kpi_values").fetchone() == marts
+
+    with duckdb.connect(str(home.warehouse)) as db:
+        db.execute("update landing.projects set name = name || ' (ny)' where project_id = 'uvas'")
+    built = run_dbt_step(home, dg.RetryPolicy(max_retries=0))
+    assert built.success
+    assert not any("oförändrad" in m.metadata for m in built.asset_materializations_for_node("followup_dbt_models"))
+    assert [p.name for p in (home.root / "dbt-target").iterdir()] == [built.run_id]
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        assert db.execute("select count(*) from marts.dim_projects where project_name like '% (ny)'").fetchone()[0] == 1
