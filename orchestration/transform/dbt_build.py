@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib.home import WAREHOUSE_FILE
+from orchestration.lib.warehouse import MEMORY_ENV, memory_limit
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 INSTALLED_PARSE = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"   # made by `make`/ensure_manifest
@@ -121,7 +122,8 @@ def build(args: list[str], warehouse: Path, target: Path) -> DbtBuild:
     with _lock:
         manifest = parsed_project(target)
         try:
-            with _environment(**{WAREHOUSE_ENV: str(Path(warehouse).resolve())}):
+            # DuckDB's ceiling in dbt is the pipeline's (lib/warehouse.memory_limit, its one owner).
+            with _environment(**{WAREHOUSE_ENV: str(Path(warehouse).resolve()), MEMORY_ENV: memory_limit()}):
                 result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(
                     [*args, "--no-write-json", *common_args(target)])
         finally:

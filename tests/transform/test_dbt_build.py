@@ -48,3 +48,11 @@ def test_no_model_is_ephemeral(tmp_path):
     models = [node for node in manifest.nodes.values() if node.resource_type == "model"]
     assert len(models) > 30
     assert [node.unique_id for node in models if node.config.materialized == "ephemeral"] == []
+
+
+def test_dbt_run_by_hand_has_the_pipelines_memory_ceiling():
+    """The run hands dbt lib/warehouse's ceiling; profiles.yml's default (dbt run by hand) is the same."""
+    from orchestration.lib.warehouse import DEFAULT_MEMORY_LIMIT, MEMORY_ENV
+
+    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text(encoding="utf-8")
+    assert f"env_var('{MEMORY_ENV}', '{DEFAULT_MEMORY_LIMIT}')" in profiles
