@@ -14,6 +14,7 @@ result format COMPLETE): their frame of rows and answers is built in pandas (map
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections import Counter
@@ -152,6 +153,10 @@ def _gx_results(frame: pd.DataFrame, suite: Any, parameters: Mapping[str, Any], 
                                 expectation_parameters=dict(parameters))
     finally:
         context.data_sources.delete(name)
+        # GX's batch and validator hold the frame in reference cycles that only a full collection
+        # frees: without it a national backfill kept ~90 MiB per part, 3.2 GiB by its end.
+        del batch, batch_definition, source
+        gc.collect()
     for item in result.results:
         if "exception_message" in (item.exception_info or {}) and item.exception_info.get("raised_exception"):
             meta = item.expectation_config.meta or {}
