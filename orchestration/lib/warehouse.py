@@ -389,6 +389,10 @@ def record_marts_build(path: Path, run_id: str, inputs_digest: str | None = None
                            [run_id, inputs_digest])
 
 
+# The newest build of the marts (two builds in one second: the later row).
+_NEWEST_BUILD = "from ops.marts_builds order by built_at desc, rowid desc limit 1"
+
+
 def last_build_inputs(path: Path) -> tuple[str, str] | None:
     """(run_id, inputs digest) of the newest build of the marts, when it was a whole build."""
     with connect(path, read_only=True) as connection:
@@ -396,8 +400,7 @@ def last_build_inputs(path: Path) -> tuple[str, str] | None:
                                         "and table_name = 'marts_builds' and column_name = 'inputs_digest'").fetchone()[0]
         if not has_digest:
             return None
-        row = connection.execute("select run_id, inputs_digest from ops.marts_builds "
-                                 "order by built_at desc, rowid desc limit 1").fetchone()
+        row = connection.execute(f"select run_id, inputs_digest {_NEWEST_BUILD}").fetchone()
     return (row[0], row[1]) if row and row[1] else None
 
 
@@ -427,5 +430,4 @@ def last_marts_build(path: Path) -> tuple[str, object] | None:
                                     "where table_schema = 'ops' and table_name = 'marts_builds'").fetchone()[0]
         if not exists:
             return None
-        return connection.execute("select run_id, built_at from ops.marts_builds "
-                                  "order by built_at desc, rowid desc limit 1").fetchone()
+        return connection.execute(f"select run_id, built_at {_NEWEST_BUILD}").fetchone()
