@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -33,7 +34,9 @@ from orchestration.lib.thresholds import PSEUDONYMISE_BATCH_ROWS
 from orchestration.lib.warehouse import connect
 from orchestration.privacy.mapping import instruments_in_warehouse, pseudonymise_mapping_deliveries, schema_of
 from orchestration.privacy.pseudonymise import DeliveryContext, Pseudonymiser, pseudonymise_deliveries
-from orchestration.privacy.reading import IsolatedReader, ReadFailure
+from orchestration.privacy.extract.reader import Extract
+from orchestration.privacy.extract.schema import ENROLMENT_SCHEMA, ColumnSchema
+from orchestration.privacy.reading import IsolatedReader, ReadAhead, ReadFailure
 from orchestration.projects.instrument import Instrument
 
 
@@ -103,14 +106,16 @@ def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYM
             report.taken_alone += 1
         batch: list[tuple[pd.DataFrame, DeliveryContext, str]] = []
         batch_size = 0
-        for item in together:
-            read = _read_into(reader, home, [item], instruments, failures)
-            size = sum(len(frame) for frame, _, _ in read)
-            if batch and batch_size + size > batch_rows:
-                failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
-                batch, batch_size = [], 0
-            batch += read
-            batch_size += size
+        # The next files are read while this batch is pseudonymised and written (reading.ReadAhead).
+        with ReadAhead(reader, [_request(home, item, instruments) for item in together], batch_rows) as answers:
+            for item, answer in zip(together, answers):
+                read = _answered(item, answer, failures)
+                size = sum(len(frame) for frame, _, _ in read)
+                if batch and batch_size + size > batch_rows:
+                    failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
+                    batch, batch_size = [], 0
+                batch += read
+                batch_size += size
         failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
         _record_failures(db, failures)
     report.persons = len(persons)
@@ -140,16 +145,23 @@ def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending], ins
                failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
     read = []
     for item in items:
-        context = item.context
-        if context.extract_kind == MAPPING:
-            answer = reader.read(home.root / item.archive_path, schema_of(instruments[context.project_id]))
-        else:
-            answer = reader.read(home.root / item.archive_path)
-        if isinstance(answer, ReadFailure):
-            failures.append((item.context.delivery_id, answer))
-        else:
-            read.append((answer.rows, item.context, ", ".join(answer.unknown_columns)))
+        read += _answered(item, reader.read(*_request(home, item, instruments)), failures)
     return read
+
+
+def _request(home: DataHome, item: Pending, instruments: dict[str, Instrument]) -> tuple[Path, ColumnSchema]:
+    """The file and the columns to read from it: a mapping file's are its project's questions."""
+    if item.context.extract_kind == MAPPING:
+        return home.root / item.archive_path, schema_of(instruments[item.context.project_id])
+    return home.root / item.archive_path, ENROLMENT_SCHEMA
+
+
+def _answered(item: Pending, answer: Extract | ReadFailure,
+              failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
+    if isinstance(answer, ReadFailure):
+        failures.append((item.context.delivery_id, answer))
+        return []
+    return [(answer.rows, item.context, ", ".join(answer.unknown_columns))]
 
 
 def _mark_alone(db, delivery_id: str) -> None:
