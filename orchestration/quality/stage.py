@@ -9,6 +9,7 @@ takes the other's deliveries.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -27,6 +28,7 @@ from orchestration.quality.validate import (
     DeliveryVerdict,
     ExpectationSummary,
     RowFinding,
+    SuiteCheck,
     file_verdicts,
     load_contract,
     relation_findings,
@@ -97,14 +99,16 @@ def _validate_enrolments(home: DataHome, config: ProjectsConfig, deliveries: lis
     contract = load_contract()
     batch: list[_Pending] = []
     size = 0
-    for in_month in months.values():
-        rows = sum(p.rows for p in in_month)
-        if batch and size + rows > batch_rows:
-            _validate_batch(home, config, batch, contract, max_rejected_share, batch_rows, report)
-            batch, size = [], 0
-        batch += in_month
-        size += rows
-    _validate_batch(home, config, batch, contract, max_rejected_share, batch_rows, report)
+    # GX counts each part in this thread while the stage goes on in DuckDB (validate.SuiteCheck).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="followup-gx") as gx:
+        for in_month in months.values():
+            rows = sum(p.rows for p in in_month)
+            if batch and size + rows > batch_rows:
+                _validate_batch(home, config, batch, contract, max_rejected_share, batch_rows, report, gx)
+                batch, size = [], 0
+            batch += in_month
+            size += rows
+        _validate_batch(home, config, batch, contract, max_rejected_share, batch_rows, report, gx)
 
 
 def _summed(summaries: list[ExpectationSummary]) -> list[ExpectationSummary]:
@@ -145,23 +149,27 @@ def _parts(pending: list[_Pending], batch_rows: int) -> list[list[_Pending]]:
 
 
 def _validate_batch(home: DataHome, config: ProjectsConfig, pending: list[_Pending], contract: Contract,
-                    max_rejected_share: float, batch_rows: int, report: ValidationReport) -> None:
-    """One batch: each part's rules over its rows in DuckDB, the rule across deliveries over the
-    batch's counting rows at once (a view: rows of deliveries not rejected whole, but their
-    rejected rows), then every verdict written in one transaction."""
+                    max_rejected_share: float, batch_rows: int, report: ValidationReport, gx: Executor) -> None:
+    """One batch: each part's rules over its rows in DuckDB, GX counting the part in `gx`
+    meanwhile, the rule across deliveries over the batch's counting rows at once (rows of
+    deliveries not rejected whole, but their rejected rows), then every verdict written in one
+    transaction, committed once GX agrees on every part."""
     if not pending:
         return
     delivery_ids = [p.delivery_id for p in pending]
     findings: list[RowFinding] = []
     totals: dict[str, int] = {}
+    checks: list[SuiteCheck] = []
     with connect(home.warehouse, read_only=True) as db:
         for part in _parts(pending, batch_rows):
+            if checks:
+                checks[-1].summaries()      # one part's frame waits for GX at a time
             project = config.project(part[0].project_id)
             db.execute(f"create or replace temp table part_rows as {_ROWS_SQL}", [[p.delivery_id for p in part]])
-            part_findings, summaries = relation_findings(db, "part_rows", contract,
-                                                         {"age_min": project.age_min, "age_max": project.age_max})
+            part_findings, check = relation_findings(db, "part_rows", contract,
+                                                     {"age_min": project.age_min, "age_max": project.age_max}, gx)
             findings += part_findings
-            report.expectations += summaries
+            checks.append(check)
             totals.update(db.execute("select delivery_id, count(*) from part_rows group by 1").fetchall())
             db.execute("drop table part_rows")
         _, _, verdicts = file_verdicts(totals, findings, max_rejected_share)
@@ -185,9 +193,9 @@ def _validate_batch(home: DataHome, config: ProjectsConfig, pending: list[_Pendi
                                  "rubrikraden och skicka filen igen.", 0, 0, 0, 0)
                  for delivery_id in delivery_ids if delivery_id not in totals]
     quarantine = quarantine.merge(where, on="delivery_id")
+    report.expectations += _write(home, delivery_ids, quarantine, warnings, verdicts, checks)
     report.verdicts += verdicts
     report.quarantined_rows += len(quarantine)
-    _write(home, delivery_ids, quarantine, warnings, verdicts)
 
 
 # The rows the rule across deliveries compares: every row of a pending delivery that is not
@@ -303,10 +311,12 @@ where p.delivery_id in (select unnest(?))
 
 
 def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warnings: pd.DataFrame,
-           verdicts: list[DeliveryVerdict]) -> None:
-    """The batch's verdicts in one transaction. Accepted rows go from landing.pseudonymised_rows to
-    landing.enrolment_rows inside DuckDB (every row of an accepted delivery but its rejected ones,
-    with its warning codes): only the few rejected and warned rows pass through Python."""
+           verdicts: list[DeliveryVerdict], checks: list[SuiteCheck]) -> list[ExpectationSummary]:
+    """The batch's verdicts in one transaction, committed only when GX agrees with the SQL on
+    every part (`checks`; SuiteDisagreement otherwise, and nothing is written). Accepted rows go
+    from landing.pseudonymised_rows to landing.enrolment_rows inside DuckDB (every row of an
+    accepted delivery but its rejected ones, with its warning codes): only the few rejected and
+    warned rows pass through Python. Returns GX's summaries."""
     accepted_deliveries = [v.delivery_id for v in verdicts if v.verdict != REJECTED]
     rejected = quarantine[["delivery_id", "row_number"]].drop_duplicates() if len(quarantine) else \
         pd.DataFrame({"delivery_id": pd.Series(dtype=object), "row_number": pd.Series(dtype="int64")})
@@ -326,7 +336,9 @@ def _write(home: DataHome, pending: list[str], quarantine: pd.DataFrame, warning
         _write_findings(db, quarantine, warnings, verdicts)
         # The pseudonymised rows were a hand-over between two stages; the validated tables now hold them.
         db.execute("delete from landing.pseudonymised_rows where delivery_id in (select unnest(?))", [pending])
+        summaries = [summary for check in checks for summary in check.summaries()]
         db.execute("commit")
+    return summaries
 
 
 # --- mapping deliveries (kartläggning) -------------------------------------------------------------

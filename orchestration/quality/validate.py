@@ -19,6 +19,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -211,6 +212,14 @@ def suite_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contr
     """Which rows of `relation` (a table or view of `db` with delivery_id, row_number, notes and
     the suite's columns) break which rule, in SQL; GX runs the suite on the same rows, counting
     only, and must count as many rows per rule, or this raises SuiteDisagreement."""
+    findings, check = suite_check(db, relation, contract, parameters)
+    return findings, check.summaries()
+
+
+def suite_check(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract, parameters: Mapping[str, Any],
+                pool: Executor | None = None) -> tuple[list[RowFinding], SuiteCheck]:
+    """The SQL's findings now, and GX's count of the same rows as a SuiteCheck: counted in `pool`
+    (a thread, while the caller goes on with DuckDB work that lets it run) or when asked for."""
     types = dict(db.execute(f"select column_name, column_type from (describe {relation})").fetchall())
     hits = db.execute(contract.rules.findings_sql(relation, types, parameters)).fetchall()
     rules = {rule.position: rule for rule in contract.rules.rules}
@@ -218,26 +227,45 @@ def suite_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contr
                 for delivery_id, row_number, notes, position in hits]
     counted = Counter(rules[position].key for *_, position in hits)
     frame = db.execute(f"select {', '.join(_quoted(c) for c in contract.rules.columns)} from {relation}").df()
-    if frame.empty:
-        return findings, []
-    summaries = []
-    seen = set()
-    for item in _gx_results(frame, contract.suite, parameters, COUNTING_FORMAT):
-        key = rule_key(item.expectation_config.type, item.expectation_config.meta)
-        unexpected = int(item.result.get("unexpected_count") or 0)
-        if key not in {rule.key for rule in rules.values()} or unexpected != counted.get(key, 0):
-            meta = item.expectation_config.meta or {}
-            raise SuiteDisagreement(
-                f"{contract.rules.source}: regeln {meta.get('reason_code', '?')} ({item.expectation_config.type}): "
-                f"Great Expectations fann {unexpected} rader som bryter regeln, SQL-översättningen "
-                f"{counted.get(key, 0)}. Översättningen (orchestration/quality/suite_sql.py) läser inte sviten som GX; "
-                "inga utfall skrevs. Rätta översättningen eller regeln och kör valideringen igen.")
-        seen.add(key)
-        summaries.append(_summary(item, unexpected))
-    if seen != {rule.key for rule in rules.values()}:
-        raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
-                                f"{sorted(k for k in {r.key for r in rules.values()} - seen)}; inga utfall skrevs.")
-    return findings, summaries
+    return findings, SuiteCheck(frame, contract, dict(parameters), counted, pool)
+
+
+class SuiteCheck:
+    """GX's count per rule of one frame of rows, held to the SQL's (`counted`)."""
+
+    def __init__(self, frame: pd.DataFrame, contract: Contract, parameters: dict[str, Any], counted: Counter,
+                 pool: Executor | None = None):
+        self._frame, self._contract, self._parameters, self._counted = frame, contract, parameters, counted
+        self._future: Future | None = pool.submit(self._count) if pool is not None else None
+
+    def summaries(self) -> list[ExpectationSummary]:
+        """GX's summary per rule, once GX has counted; SuiteDisagreement where a count differs."""
+        return self._future.result() if self._future is not None else self._count()
+
+    def _count(self) -> list[ExpectationSummary]:
+        frame, self._frame = self._frame, None       # freed as soon as GX is done with it
+        if frame.empty:
+            return []
+        contract, counted = self._contract, self._counted
+        keys = {rule.key for rule in contract.rules.rules}
+        summaries = []
+        seen = set()
+        for item in _gx_results(frame, contract.suite, self._parameters, COUNTING_FORMAT):
+            key = rule_key(item.expectation_config.type, item.expectation_config.meta)
+            unexpected = int(item.result.get("unexpected_count") or 0)
+            if key not in keys or unexpected != counted.get(key, 0):
+                meta = item.expectation_config.meta or {}
+                raise SuiteDisagreement(
+                    f"{contract.rules.source}: regeln {meta.get('reason_code', '?')} ({item.expectation_config.type}): "
+                    f"Great Expectations fann {unexpected} rader som bryter regeln, SQL-översättningen "
+                    f"{counted.get(key, 0)}. Översättningen (orchestration/quality/suite_sql.py) läser inte sviten som GX; "
+                    "inga utfall skrevs. Rätta översättningen eller regeln och kör valideringen igen.")
+            seen.add(key)
+            summaries.append(_summary(item, unexpected))
+        if seen != keys:
+            raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
+                                    f"{sorted(keys - seen)}; inga utfall skrevs.")
+        return summaries
 
 
 def _quoted(name: str) -> str:
@@ -381,19 +409,20 @@ def validate_rows(frame: pd.DataFrame, parameters: dict[str, Any], max_rejected_
         db.register("frame", frame)
         db.execute("create temp table rows_validated as select * from frame")
         db.unregister("frame")
-        findings, summaries = relation_findings(db, "rows_validated", contract or load_contract(), parameters)
+        findings, check = relation_findings(db, "rows_validated", contract or load_contract(), parameters)
+        summaries = check.summaries()
     accepted, quarantine, warnings, verdicts = decide(frame, findings, max_rejected_share)
     return ValidationOutcome(accepted, quarantine, warnings, verdicts, summaries)
 
 
 def relation_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract,
-                      parameters: Mapping[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
+                      parameters: Mapping[str, Any], pool: Executor | None = None) -> tuple[list[RowFinding], SuiteCheck]:
     """Every rule that needs only the rows themselves, over `relation` of `db`: the suite,
-    overlaps within a file, codes outside their lists. (Rules that need other deliveries are in
-    quality/stage.py.)"""
-    findings, summaries = suite_findings(db, relation, contract, parameters)
+    overlaps within a file, codes outside their lists; and GX's count of the suite to hold them to
+    (`suite_check`). (Rules that need other deliveries are in quality/stage.py.)"""
+    findings, check = suite_check(db, relation, contract, parameters, pool)
     findings += overlapping_enrolments(db, relation)
     noted = db.execute(f"select delivery_id, row_number, notes from {relation} "
                        "where contains(notes, 'KOD_OKAND:') order by delivery_id, row_number").df()
     findings += normalisation_findings(noted)
-    return findings, summaries
+    return findings, check

@@ -91,3 +91,38 @@ def test_month_batches_give_the_verdicts_of_one_pass(tmp_path: Path) -> None:
     for batched in (tables["month_by_month"], tables["delivery_by_delivery"]):
         for sql in (_DELIVERIES, _ENROLMENTS, _QUARANTINE, _WARNINGS, "pending"):
             assert batched[sql] == whole[sql], sql
+
+
+def test_gx_disagreeing_in_its_thread_stops_the_stage_before_a_batch_is_committed(tmp_path: Path, monkeypatch) -> None:
+    """GX counts each part in a thread while the batch is written (validate.SuiteCheck): a count
+    that differs from the SQL's must still stop the stage with nothing of the batch committed."""
+    import copy
+    import json
+
+    from orchestration.quality import stage
+    from orchestration.quality.suite_sql import translate
+    from orchestration.quality.validate import ENROLMENT_SUITE, Contract, SuiteDisagreement, load_contract
+
+    generated = generate(tmp_path / "files", tmp_path / "projects.yaml", project_id="batches", municipalities=2,
+                         months=MONTHS[:2], new_per_month=12, presentation="utf8", seed=7)
+    config = load_projects(generated.config_path)
+    home = new_home(tmp_path / "home")
+    shutil.copytree(tmp_path / "files", home.inbox, dirs_exist_ok=True)
+    run_intake(home, config)
+    pseudonymise_pending(home, load_key(home.root))
+    document = json.loads(ENROLMENT_SUITE.read_text(encoding="utf-8"))
+    wrong = copy.deepcopy(document)      # the SQL finds every row in phase 1 unknown, GX none
+    fas = next(e for e in wrong["expectations"] if e["meta"]["reason_code"] == "FAS_OKAND")
+    phases = query(home, "select distinct fas from landing.pseudonymised_rows where fas is not null order by 1")
+    fas["kwargs"]["value_set"].remove(phases[0][0])
+    monkeypatch.setattr(stage, "load_contract", lambda: Contract(load_contract().suite, translate(wrong, "wrong")))
+    before = query(home, _DELIVERIES)
+    try:
+        validate_pending(home, config, batch_rows=10**9)
+    except SuiteDisagreement as error:
+        assert "FAS_OKAND" in str(error) and "inga utfall skrevs" in str(error)
+    else:
+        raise AssertionError("the stage wrote verdicts GX disagrees with")
+    assert query(home, _DELIVERIES) == before and {d[2] for d in before} == {"PSEUDONYMISED"}
+    assert query(home, "select count(*) from landing.enrolment_rows") == [(0,)]
+    assert query(home, "select count(*) from landing.pseudonymised_rows")[0][0] > 0
