@@ -34,7 +34,7 @@ from orchestration.ingest.inbox import (
 from orchestration.ingest.limits import ReadLimits
 from orchestration.lib.contract import RECEIVED, REJECTED, VALIDATED
 from orchestration.lib.home import DataHome
-from orchestration.lib.warehouse import connect, ensure_schema
+from orchestration.lib.warehouse import connect, ensure_schema, insert_rows
 from orchestration.projects.config import ProjectsConfig
 
 # A full disk or a read-only file system is no fault of one file: the run stops (and says so)
@@ -112,17 +112,15 @@ def _record(home: DataHome, delivery_rows: list[tuple], unrouted_rows: list[tupl
     with connect(home.warehouse) as db:
         db.execute("begin transaction")
         if delivery_rows:
-            db.executemany(
-                "insert into landing.deliveries (delivery_id, project_id, kommunkod, reporting_month, file_name, "
-                "archive_path, sha256, size_bytes, received_at, status, verdict, verdict_reason, verdict_message, "
-                "arrival_seq, ingested_at, extract_kind) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                delivery_rows,
-            )
+            insert_rows(db, "landing.deliveries", _DELIVERY_COLUMNS, delivery_rows)
             db.execute(
                 "update landing.deliveries set rows_total = 0, rows_accepted = 0, rows_rejected = 0, rows_warned = 0 "
                 "where verdict = ? and rows_total is null", [REJECTED])
-        if unrouted_rows:
-            db.executemany(
-                "insert into landing.unrouted_files (inbox_path, sha256, seen_at, reason_code, message, received_at, "
-                "archive_path) values (?, ?, ?, ?, ?, ?, ?)", unrouted_rows)
+        insert_rows(db, "landing.unrouted_files", _UNROUTED_COLUMNS, unrouted_rows)
         db.execute("commit")
+
+
+_DELIVERY_COLUMNS = ("delivery_id", "project_id", "kommunkod", "reporting_month", "file_name", "archive_path", "sha256",
+                     "size_bytes", "received_at", "status", "verdict", "verdict_reason", "verdict_message",
+                     "arrival_seq", "ingested_at", "extract_kind")
+_UNROUTED_COLUMNS = ("inbox_path", "sha256", "seen_at", "reason_code", "message", "received_at", "archive_path")

@@ -186,6 +186,15 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         connection.close()
 
 
+def insert_rows(db: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Rows (tuples in the order of `columns`) into `table` in one statement: DuckDB's
+    executemany runs one insert a row, ~1 ms each (13 s of a national intake's 10 440 files)."""
+    if rows:
+        db.execute(f"insert into {table} ({', '.join(columns)}) "
+                   f"select {', '.join(f'unnest(${n})' for n in range(1, len(columns) + 1))}",
+                   [list(values) for values in zip(*rows)])
+
+
 # Columns added after the first release: `create table if not exists` leaves an existing table
 # as it is, so they are added here (idempotent) and filled for rows written before they existed.
 LANDING_MIGRATIONS = """
