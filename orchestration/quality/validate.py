@@ -240,7 +240,13 @@ class SuiteCheck:
 
     def summaries(self) -> list[ExpectationSummary]:
         """GX's summary per rule, once GX has counted; SuiteDisagreement where a count differs."""
-        return self._future.result() if self._future is not None else self._count()
+        if self._future is None:            # no pool: GX counts here, the first time it is asked
+            self._future = Future()
+            try:
+                self._future.set_result(self._count())
+            except Exception as error:  # noqa: BLE001 - kept, and raised to every caller, as a pool's would be
+                self._future.set_exception(error)
+        return self._future.result()
 
     def _count(self) -> list[ExpectationSummary]:
         frame, self._frame = self._frame, None       # freed as soon as GX is done with it
