@@ -27,7 +27,7 @@ from orchestration.lib.warehouse import ROW_DIGEST, connect, last_marts_build
 from orchestration.projects.config import Project, ProjectsConfig
 from orchestration.reporting import mapping as mapping_figures
 from orchestration.reporting import suppression as suppression_module
-from orchestration.reporting.suppression import apply_suppression, rows_to_hide
+from orchestration.reporting.suppression import apply_suppression, positions_to_hide
 from orchestration.reporting.workbook import neutralise_formula, write_workbook
 
 KPI_COLUMNS = ("project_id", "area", "period", "kpi", "breakdown", "group", "value", "numerator",
@@ -121,7 +121,7 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
                 names, values = _month_values(db, project.id, month)
                 positions = range(len(values)) if whole(month) else _headline_positions(names, values)
                 if not unsuppressed and hidden is None:
-                    hidden = rows_to_hide([dict(zip(names, row)) for row in values], project.min_count)
+                    hidden = positions_to_hide(names, values, project.min_count)
                     remembered[month] = {"key": key, "hidden": sorted(hidden)}
                 values = [values[i] for i in positions] if not whole(month) else values
             if unsuppressed:
