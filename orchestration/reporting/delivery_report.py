@@ -81,6 +81,7 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
     summary = DeliveryReportSummary()
     kommuner = load_kommuner()
     names = {p.id: p.name for p in config.projects}
+    folders: set[Path] = set()
     for d in deliveries.itertuples(index=False):
         html_path, csv_path = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
                                            d.extract_kind)
@@ -89,7 +90,7 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
         page = _delivery_page(d, names.get(d.project_id, d.project_id), kommuner.get(d.kommunkod, ""),
                               rejected, warned, csv_path.name)
         for path, content in ((html_path, page), (csv_path, _rows_csv(rejected, warned))):
-            if _write_if_changed(path, content):
+            if _write_if_changed(path, content, folders):
                 summary.written.append(path)
         summary.reports += 1
     index = reports_dir / "index.html"
@@ -102,11 +103,15 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
     return summary
 
 
-def _write_if_changed(path: Path, content: str) -> bool:
+def _write_if_changed(path: Path, content: str, folders: set[Path] | None = None) -> bool:
+    """folders: the folders known to exist (made or seen by an earlier call), not made again."""
     data = content.encode("utf-8")
     if path.exists() and path.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if folders is None or path.parent not in folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if folders is not None:
+            folders.add(path.parent)
     temporary = path.with_name(f".{path.name}.part")
     temporary.write_bytes(data)
     temporary.replace(path)
@@ -347,14 +352,14 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
             "<th>Avvisade rader</th></tr>")
     for project_id, group in sorted(groups.items(), key=lambda item: (item[0] not in names, list(names).index(item[0])
                                                                    if item[0] in names else 0, item[0])):
-        rows = {ENROLMENT: "", MAPPING: ""}
+        rows: dict[str, list[str]] = {ENROLMENT: [], MAPPING: []}    # joined once: += on a dict's text copies it whole
         for d in group.itertuples(index=False):
-            rows[d.extract_kind] += (
+            rows[d.extract_kind].append(
                 f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
                 f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
                 f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
                 f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>")
-        enrolments, mappings = rows[ENROLMENT], rows[MAPPING]
+        enrolments, mappings = "".join(rows[ENROLMENT]), "".join(rows[MAPPING])
         section = f"<h2>{_e(names.get(project_id, project_id))}</h2>"
         if enrolments or not mappings:
             section += f"<table>{head}{enrolments}</table>"
