@@ -529,7 +529,7 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def apply_suppression(rows: Sequence[Mapping], hidden: set[int]) -> list[dict]:
+def apply_suppression(rows: Iterable[Mapping], hidden: set[int]) -> list[dict]:
     out = []
     for index, row in enumerate(rows):
         row = dict(row)

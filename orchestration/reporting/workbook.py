@@ -108,9 +108,9 @@ def write_workbook(rows: list[dict], project: Project, out_path: Path | str, dat
     temporary = out_path.with_name(out_path.name + ".part")
     save_stamped(workbook, temporary, stamped or UNKNOWN_TIME)
     temporary.replace(out_path)
-    # Its sheets and cells point at each other, so only a full collection frees them, whenever one
+    del workbook, sheet
+    # The sheets and cells point at each other, so only a full collection frees them, whenever one
     # comes: a national workbook is ~320 000 objects, ~85 MiB the run would otherwise carry on.
-    del workbook
     gc.collect()
     return out_path
 
