@@ -112,7 +112,8 @@ class Relation:
 
 @dataclass(frozen=True)
 class Table:
-    """The cells the rows show and the relations among them, indexed both ways."""
+    """The cells the rows show and the relations among them, indexed both ways. A cell is a Cell,
+    or its number (_numbered_table): anything hashable that orders as the cells do."""
 
     values: dict[Cell, float]
     row_cells: list[list[Cell]]
@@ -405,7 +406,7 @@ def _numbered_table(rows: list[tuple]) -> Table | None:
     tuple's order, as the digits of one number), so protect and release_unneeded, which break ties
     by a cell's order, hide the same rows, with a fraction of the hashing and comparing; and the
     cells and relations are found with numpy, not row by row (a national month: ~106 000 rows,
-    ~112 000 cells, ~44 000 relations; BENCHMARKS.md). None when a part of a cell is not a text
+    ~112 000 cells, ~44 000 relations: 1.2 -> 0.4 s). None when a part of a cell is not a text
     (build_table then): texts alone are ordered the same way as numbers and tuples."""
     kpi_quantities = {kpi: quantities(kpi) for kpi in {row[2] for row in rows}}
     if any(kpi in _COUNT_KPIS and numerator is None for kpi, (numerator, _) in kpi_quantities.items()):
