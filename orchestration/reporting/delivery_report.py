@@ -69,31 +69,28 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
             "arrival_seq, status, verdict, verdict_reason, verdict_message, rows_total, rows_accepted, rows_rejected, "
             "rows_warned, unknown_columns, state, needs_action, in_force_file_name, in_force_received_at, "
             f"coalesce(extract_kind, '{ENROLMENT}') as extract_kind from landing.delivery_states").df()
-        quarantine = db.execute(
+        rejected_by_delivery = _rows_by_delivery(db.execute(
             "select delivery_id, row_number, column_name, reason_code, message from landing.quarantine_rows "
-            "order by delivery_id, row_number, reason_code").df()
-        warnings = db.execute(
+            "order by delivery_id, row_number, reason_code").fetchall())
+        warned_by_delivery = _rows_by_delivery(db.execute(
             "select delivery_id, row_number, column_name, warning_code, message from landing.row_warnings "
-            "order by delivery_id, row_number, warning_code").df()
+            "order by delivery_id, row_number, warning_code").fetchall())
         unrouted = db.execute(
             "select inbox_path, reason_code, message, coalesce(received_at, seen_at) as received_at, archive_path "
             "from landing.unrouted_files order by seen_at, inbox_path").fetchall()
     summary = DeliveryReportSummary()
     kommuner = load_kommuner()
     names = {p.id: p.name for p in config.projects}
-    rejected_by_delivery = dict(tuple(quarantine.groupby("delivery_id"))) if len(quarantine) else {}
-    warned_by_delivery = dict(tuple(warnings.groupby("delivery_id"))) if len(warnings) else {}
-    empty_q = quarantine.iloc[0:0]
-    empty_w = warnings.iloc[0:0]
+    folders: set[Path] = set()
     for d in deliveries.itertuples(index=False):
         html_path, csv_path = report_paths(reports_dir, d.project_id, d.kommunkod, d.reporting_month, d.sha256,
                                            d.extract_kind)
-        rejected = rejected_by_delivery.get(d.delivery_id, empty_q)
-        warned = warned_by_delivery.get(d.delivery_id, empty_w)
+        rejected = rejected_by_delivery.get(d.delivery_id, [])
+        warned = warned_by_delivery.get(d.delivery_id, [])
         page = _delivery_page(d, names.get(d.project_id, d.project_id), kommuner.get(d.kommunkod, ""),
                               rejected, warned, csv_path.name)
         for path, content in ((html_path, page), (csv_path, _rows_csv(rejected, warned))):
-            if _write_if_changed(path, content):
+            if _write_if_changed(path, content, folders):
                 summary.written.append(path)
         summary.reports += 1
     index = reports_dir / "index.html"
@@ -106,26 +103,47 @@ def write_delivery_reports(warehouse: Path, reports_dir: Path, config: ProjectsC
     return summary
 
 
-def _write_if_changed(path: Path, content: str) -> bool:
+def _write_if_changed(path: Path, content: str, folders: set[Path] | None = None) -> bool:
+    """folders: the folders known to exist (made or seen by an earlier call), not made again."""
     data = content.encode("utf-8")
     if path.exists() and path.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if folders is None or path.parent not in folders:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if folders is not None:
+            folders.add(path.parent)
     temporary = path.with_name(f".{path.name}.part")
     temporary.write_bytes(data)
     temporary.replace(path)
     return True
 
 
-def _rows_csv(rejected: pd.DataFrame, warned: pd.DataFrame) -> str:
+# A rejected or warned row of a delivery: (row_number, column_name, reason or warning code, message).
+RowNote = tuple[int, object, object, object]
+_MISSING = float("nan")
+
+
+def _rows_by_delivery(rows: list[tuple]) -> dict[object, list[RowNote]]:
+    """The rows of quarantine_rows or row_warnings (delivery_id first, in order) per delivery, in one
+    pass (a national run has 10 440 deliveries). A missing text is NaN, as pandas read it when the
+    rows were frames, so the reports are written as they were."""
+    by_delivery: dict[object, list[RowNote]] = {}
+    for delivery_id, row_number, column_name, code, message in rows:
+        by_delivery.setdefault(delivery_id, []).append(
+            (row_number, _MISSING if column_name is None else column_name, _MISSING if code is None else code,
+             _MISSING if message is None else message))
+    return by_delivery
+
+
+def _rows_csv(rejected: list[RowNote], warned: list[RowNote]) -> str:
     """Semicolon-separated UTF-8 with BOM: Swedish Excel opens it as it is."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for r in rejected.itertuples(index=False):
-        writer.writerow((int(r.row_number), r.column_name or "", "AVVISAD", r.reason_code, r.message))
-    for w in warned.itertuples(index=False):
-        writer.writerow((int(w.row_number), w.column_name or "", "VARNING", w.warning_code, w.message))
+    for row_number, column_name, code, message in rejected:
+        writer.writerow((int(row_number), column_name or "", "AVVISAD", code, message))
+    for row_number, column_name, code, message in warned:
+        writer.writerow((int(row_number), column_name or "", "VARNING", code, message))
     return "\ufeff" + buffer.getvalue()
 
 
@@ -222,20 +240,19 @@ th{background:#f2f2f2}.REJECTED{color:#a00}.ACCEPTED_WITH_WARNINGS{color:#a60}.A
 .note{color:#555;font-size:.9em}.action{background:#fff4e5}"""
 
 
-def _rows_table(frame: pd.DataFrame, code_column: str, title: str, csv_name: str, column: str = "Kolumn") -> str:
-    if frame.empty:
+def _rows_table(rows: list[RowNote], title: str, csv_name: str, column: str = "Kolumn") -> str:
+    if not rows:
         return f"<h2>{title}</h2><p>Inga.</p>"
-    shown = frame.head(HTML_ROW_LIMIT)
     body = "".join(
-        f"<tr><td>{int(r.row_number)}</td><td>{_e(r.column_name)}</td><td>{_e(getattr(r, code_column))}</td>"
-        f"<td>{_e(r.message)}</td></tr>" for r in shown.itertuples(index=False))
-    more = (f"<p class=note>Visar de första {HTML_ROW_LIMIT} av {len(frame)}; alla finns i "
-            f"<a href=\"{_e(csv_name)}\">{_e(csv_name)}</a>.</p>" if len(frame) > HTML_ROW_LIMIT else "")
-    return (f"<h2>{title} ({len(frame)})</h2><table><tr><th>Rad</th><th>{column}</th><th>Orsak</th><th>Vad är fel och vad "
+        f"<tr><td>{int(row_number)}</td><td>{_e(column_name)}</td><td>{_e(code)}</td><td>{_e(message)}</td></tr>"
+        for row_number, column_name, code, message in rows[:HTML_ROW_LIMIT])
+    more = (f"<p class=note>Visar de första {HTML_ROW_LIMIT} av {len(rows)}; alla finns i "
+            f"<a href=\"{_e(csv_name)}\">{_e(csv_name)}</a>.</p>" if len(rows) > HTML_ROW_LIMIT else "")
+    return (f"<h2>{title} ({len(rows)})</h2><table><tr><th>Rad</th><th>{column}</th><th>Orsak</th><th>Vad är fel och vad "
             f"ni gör</th></tr>{body}</table>{more}")
 
 
-def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, warned: pd.DataFrame,
+def _delivery_page(d, project_name: str, kommun: str, rejected: list[RowNote], warned: list[RowNote],
                    csv_name: str) -> str:
     reason = (f"<p><b>Orsak:</b> {_e(d.verdict_reason)} – {_e(d.verdict_message)}</p>"
               if d.verdict == REJECTED else "")
@@ -266,8 +283,8 @@ def _delivery_page(d, project_name: str, kommun: str, rejected: pd.DataFrame, wa
 <tr><th>Okända kolumner (lästes inte)</th><td>{unknown}</td></tr>
 </table>
 <h2>Vad ni gör nu</h2><p>{_e(_todo(d))}</p>
-{_rows_table(rejected, "reason_code", "Avvisade rader", csv_name, column)}
-{_rows_table(warned, "warning_code", "Varningar", csv_name, column)}
+{_rows_table(rejected, "Avvisade rader", csv_name, column)}
+{_rows_table(warned, "Varningar", csv_name, column)}
 <p class=note>Raderna anges med sitt radnummer i filen (i Excel: radnumret till vänster). Rapporten innehåller
 inga personnummer eller namn. Alla rader finns också i <a href="{_e(csv_name)}">{_e(csv_name)}</a>.</p>
 </body></html>
@@ -335,14 +352,14 @@ def _index_page(deliveries: pd.DataFrame, names: dict[str, str], kommuner: dict[
             "<th>Avvisade rader</th></tr>")
     for project_id, group in sorted(groups.items(), key=lambda item: (item[0] not in names, list(names).index(item[0])
                                                                    if item[0] in names else 0, item[0])):
-        rows = {ENROLMENT: "", MAPPING: ""}
+        rows: dict[str, list[str]] = {ENROLMENT: [], MAPPING: []}    # joined once: += on a dict's text copies it whole
         for d in group.itertuples(index=False):
-            rows[d.extract_kind] += (
+            rows[d.extract_kind].append(
                 f"<tr{' class=action' if d.needs_action else ''}><td>{_e(d.reporting_month)}</td><td>{kommun(d.kommunkod)}</td>"
                 f"<td>{link(d)}</td><td>{_e(_when(d.received_at, False))}</td>"
                 f"<td class=\"{_e(d.verdict)}\">{_e(VERDICT_LABELS.get(d.verdict, d.verdict))}</td>"
                 f"<td>{_e(states.STATE_LABELS[d.state])}</td><td>{_count(d.rows_rejected)}</td></tr>")
-        enrolments, mappings = rows[ENROLMENT], rows[MAPPING]
+        enrolments, mappings = "".join(rows[ENROLMENT]), "".join(rows[MAPPING])
         section = f"<h2>{_e(names.get(project_id, project_id))}</h2>"
         if enrolments or not mappings:
             section += f"<table>{head}{enrolments}</table>"

@@ -69,6 +69,9 @@ import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+
+import numpy as np
 
 from orchestration.lib import kpis
 from orchestration.lib.thresholds import MIN_SHARE_DENOMINATOR
@@ -109,7 +112,8 @@ class Relation:
 
 @dataclass(frozen=True)
 class Table:
-    """The cells the rows show and the relations among them, indexed both ways."""
+    """The cells the rows show and the relations among them, indexed both ways. A cell is a Cell,
+    or its number (_numbered_table): anything hashable that orders as the cells do."""
 
     values: dict[Cell, float]
     row_cells: list[list[Cell]]
@@ -140,10 +144,14 @@ def revealed_cells(row: Mapping) -> list[tuple[Cell, float]]:
 def primarily_suppressed(row: Mapping, min_count: int) -> bool:
     """The spec's rule for a row of kpi_values: a count 1..min_count-1; a share or median whose
     numerator or denominator is such a count or whose denominator is below 10. Zeros are shown."""
-    if row["kpi"] in _COUNT_KPIS:
-        return small_count(row["value"], min_count)
-    if is_number(row["denominator"]):
-        return thin_share(row["numerator"], row["denominator"], min_count)
+    return _primary(row["kpi"], row.get("value"), row.get("numerator"), row.get("denominator"), min_count)
+
+
+def _primary(kpi: str, value: object, numerator: object, denominator: object, min_count: int) -> bool:
+    if kpi in _COUNT_KPIS:
+        return small_count(value, min_count)
+    if is_number(denominator):
+        return thin_share(numerator, denominator, min_count)
     return False
 
 
@@ -265,7 +273,7 @@ class Ledger:
         relation = self.table.relations[index]
         hidden_parts, shown_parts = self.hidden_parts[index], self.shown_sum[index]
         total_hidden = relation.total in self.hidden
-        for cells, sign in ((hiding, 1), (showing, -1)):
+        for cells, sign in ((hiding, 1), (showing, -1)) if hiding or showing else ():
             for cell in cells:
                 if index not in self.table.cell_relations.get(cell, ()):
                     continue
@@ -373,11 +381,138 @@ def suppress(rows: Sequence[Mapping], min_count: int) -> list[dict]:
 
 def rows_to_hide(rows: Sequence[Mapping], min_count: int) -> set[int]:
     """The positions of the rows to hide: primary, then secondary suppression."""
+    return positions_to_hide(ROW_COLUMNS, [tuple(row.get(name) for name in ROW_COLUMNS) for row in rows], min_count)
+
+
+# The columns of a row that disclosure control reads, in the order positions_to_hide takes them.
+ROW_COLUMNS = ("project_id", "period", "kpi", "area", "breakdown", "group", "value", "numerator", "denominator")
+
+
+def positions_to_hide(names: Sequence[str], values: Sequence[Sequence], min_count: int) -> set[int]:
+    """rows_to_hide of rows as tuples whose columns `names` names (ROW_COLUMNS at least): a
+    national month's ~106 000 rows need not become dicts first."""
+    rows = list(map(itemgetter(*(list(names).index(name) for name in ROW_COLUMNS)), values))
     with _no_cyclic_gc():
-        table = build_table(rows)
-        primary_rows = {index for index, row in enumerate(rows) if primarily_suppressed(row, min_count)}
+        table = _numbered_table(rows) or build_table([dict(zip(ROW_COLUMNS, row)) for row in rows])
+        primary_rows = {index for index, (_, _, kpi, _, _, _, value, numerator, denominator) in enumerate(rows)
+                        if _primary(kpi, value, numerator, denominator, min_count)}
         ledger = Ledger(table, hidden_cells(table, primary_rows))
         return release_unneeded(table, protect(table, primary_rows, ledger), primary_rows, ledger)
+
+
+def _numbered_table(rows: list[tuple]) -> Table | None:
+    """build_table of rows as tuples of ROW_COLUMNS, each cell a number instead of a tuple of six
+    texts: the numbers order as the tuples do (each part's rank among the table's texts, in the
+    tuple's order, as the digits of one number), so protect and release_unneeded, which break ties
+    by a cell's order, hide the same rows, with a fraction of the hashing and comparing; and the
+    cells and relations are found with numpy, not row by row (a national month: ~106 000 rows,
+    ~112 000 cells, ~44 000 relations: 1.2 -> 0.4 s). None when a part of a cell is not a text
+    (build_table then): texts alone are ordered the same way as numbers and tuples."""
+    kpi_quantities = {kpi: quantities(kpi) for kpi in {row[2] for row in rows}}
+    if any(kpi in _COUNT_KPIS and numerator is None for kpi, (numerator, _) in kpi_quantities.items()):
+        return None
+    named = {q for pair in kpi_quantities.values() for q in pair if q is not None}
+    named |= {q for whole, parts in PARTITIONS for q in (whole, *parts)}
+    parts_of = [{row[i] for row in rows} for i in (0, 1)]
+    parts_of[2:2] = [named]
+    parts_of += [{row[3] for row in rows} | {ALL_AREAS}, {row[4] for row in rows} | {TOTAL[0]},
+                 {row[5] for row in rows} | {TOTAL[1]}]
+    if not rows or not all(isinstance(text, str) for texts in parts_of for text in texts):
+        return None
+    # rank × stride of every text of each part (project, period, quantity, area, breakdown, group)
+    strides = [1] * 6
+    for i in range(4, -1, -1):
+        strides[i] = strides[i + 1] * len(parts_of[i + 1])
+    if strides[0] * len(parts_of[0]) >= 2 ** 62:
+        return None
+    digit = [{text: rank * stride for rank, text in enumerate(sorted(texts))} for texts, stride in zip(parts_of, strides)]
+    project_of, period_of, quantity_of, area_of, breakdown_of, group_of = digit
+
+    count = len(rows)
+    projects, periods, kpi_column, areas, breakdowns, groups, value, numerator, denominator = zip(*rows)
+
+    def digits(of: dict, texts: tuple) -> np.ndarray:
+        return np.fromiter(map(of.__getitem__, texts), dtype=np.int64, count=count)
+
+    def figures(column: tuple) -> np.ndarray:
+        """NaN where is_number is false (None or NaN)."""
+        return np.array([math.nan if v is None else v for v in column], dtype=np.float64)
+
+    where = (digits(project_of, projects) + digits(period_of, periods) + digits(area_of, areas)
+             + digits(breakdown_of, breakdowns) + digits(group_of, groups))
+    kpi_ids = list(kpi_quantities)
+    kpi = digits({k: i for i, k in enumerate(kpi_ids)}, kpi_column)
+    is_count = np.array([k in _COUNT_KPIS for k in kpi_ids])[kpi]
+    numerator_of, denominator_of = (np.array([-1 if kpi_quantities[k][part] is None else quantity_of[kpi_quantities[k][part]]
+                                              for k in kpi_ids], dtype=np.int64)[kpi] for part in (0, 1))
+    # A row shows its first cell (a count's value, or a share's numerator) and a share its denominator.
+    first_figure = np.where(is_count, figures(value), figures(numerator))
+    first_cell, first_shown = where + numerator_of, (numerator_of >= 0) & ~np.isnan(first_figure)
+    second_figure = figures(denominator)
+    second_cell, second_shown = where + denominator_of, ~is_count & (denominator_of >= 0) & ~np.isnan(second_figure)
+    positions = np.arange(count, dtype=np.int64)
+    cells = np.concatenate([first_cell[first_shown], second_cell[second_shown]])
+    seen = np.concatenate([2 * positions[first_shown], 2 * positions[second_shown] + 1])   # in the rows' order
+    shown = np.concatenate([first_figure[first_shown], second_figure[second_shown]])
+    order = np.lexsort((seen, cells))
+    cells, seen, shown = cells[order], seen[order], shown[order]
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, dtype=np.int64)
+    numbered = cells[starts]
+    ordered = numbered.tolist()
+    values = dict(zip(ordered, shown[starts].tolist()))             # the figure of a cell's first row
+    showing = (seen >> 1).tolist()
+    bounds = [*starts.tolist(), len(cells)]
+    cell_rows = {cell: showing[a:b] for cell, a, b in zip(ordered, bounds, bounds[1:])}
+    row_cells = [[a, b] if x and y else [a] if x else [b] if y else []
+                 for a, b, x, y in zip(first_cell.tolist(), second_cell.tolist(), first_shown.tolist(),
+                                       second_shown.tolist())]
+    found = _numbered_relations(numbered, strides, area_of[ALL_AREAS], breakdown_of[TOTAL[0]] + group_of[TOTAL[1]],
+                                {quantity_of[whole]: [tuple(quantity_of[q] for q in names) for w, names in PARTITIONS
+                                                      if w == whole] for whole, _ in PARTITIONS})
+    members = np.array([cell for relation in found for cell in (relation.total, *relation.parts)], dtype=np.int64)
+    of = np.repeat(np.arange(len(found), dtype=np.int64), [len(relation.parts) + 1 for relation in found])
+    order = np.argsort(members, kind="stable")                      # each cell's relations in their order
+    members, of = members[order], of[order]
+    starts = np.flatnonzero(np.r_[True, members[1:] != members[:-1]]) if len(members) else np.zeros(0, dtype=np.int64)
+    bounds, relation_of = [*starts.tolist(), len(members)], of.tolist()
+    cell_relations = {cell: relation_of[a:b] for cell, a, b in zip(members[starts].tolist(), bounds, bounds[1:])}
+    return Table(values, row_cells, cell_rows, found, cell_relations)
+
+
+def _numbered_relations(cells: np.ndarray, strides: list[int], all_areas: int, total: int,
+                        partitioned: dict[int, list[tuple[int, ...]]]) -> list[Relation]:
+    """relations() of numbered cells (_numbered_table; sorted, each once): the same relations,
+    numbered, in the same order. all_areas and total: the digits of ALL and of the breakdown
+    total; partitioned: the digits of each whole's quantity and of its parts'."""
+    present = set(cells.tolist())
+    _, period_stride, quantity_stride, area_stride, breakdown_stride, _ = strides
+    where = cells % area_stride                                     # breakdown and group
+    parts = cells[where != total]
+    keys = parts - parts % breakdown_stride                         # a part without its group
+    found = _grouped(parts, keys, keys - keys % area_stride + total, present)
+    area = cells % quantity_stride - where
+    parts, keys = cells[area != all_areas], (cells - area)[area != all_areas]
+    order = np.argsort(keys, kind="stable")                         # each municipality's cells stay in order
+    found += _grouped(parts[order], keys[order], keys[order] + all_areas, present)
+    quantity = cells % period_stride - cells % quantity_stride
+    for cell, of in zip(cells[np.isin(quantity, list(partitioned))].tolist(),
+                        quantity[np.isin(quantity, list(partitioned))].tolist()):
+        for names in partitioned[of]:
+            shown = tuple(p for name in names if (p := cell - of + name) in present)
+            if shown:
+                found.append(Relation(cell, shown))
+    return sorted(found, key=lambda r: (r.total, r.parts))
+
+
+def _grouped(parts: np.ndarray, keys: np.ndarray, totals: np.ndarray, present: set[int]) -> list[Relation]:
+    """A relation of each run of equal keys (its parts) with its total, where the total is present."""
+    if not len(keys):
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    bounds = [*starts.tolist(), len(keys)]
+    numbered = parts.tolist()
+    return [Relation(whole, tuple(numbered[a:b])) for whole, a, b in zip(totals[starts].tolist(), bounds, bounds[1:])
+            if whole in present]
 
 
 @contextlib.contextmanager
@@ -395,7 +530,7 @@ def _no_cyclic_gc():
             gc.enable()
 
 
-def apply_suppression(rows: Sequence[Mapping], hidden: set[int]) -> list[dict]:
+def apply_suppression(rows: Iterable[Mapping], hidden: set[int]) -> list[dict]:
     out = []
     for index, row in enumerate(rows):
         row = dict(row)

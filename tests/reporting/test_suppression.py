@@ -333,6 +333,34 @@ def test_the_ledger_answers_as_a_recount_after_any_hiding_and_showing(population
 
 # --- Small tables by hand -------------------------------------------------------------------
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(populations(), st.booleans())
+def test_numbered_cells_make_the_table_of_tuples_and_hide_the_same_rows(population, shuffled):
+    """rows_to_hide numbers its cells (one integer each, ordered as the tuples) and finds them and
+    their relations with numpy, for speed; the table of tuples (build_table) is the model. Read
+    back as the tuples they stand for, the numbered table has the same figures, rows and relations
+    in the same order, and the same rows are hidden, in any order of the rows."""
+    from orchestration.reporting import suppression
+
+    persons, municipalities, min_count = population
+    rows = funder_rows(persons, municipalities)
+    if shuffled:
+        rows = rows[1::2] + rows[::2]
+    table = suppression.build_table(rows)
+    numbered = suppression._numbered_table([tuple(row.get(name) for name in suppression.ROW_COLUMNS) for row in rows])
+    cell_of = {number: cell for numbers, cells in zip(numbered.row_cells, table.row_cells)
+               for number, cell in zip(numbers, cells, strict=True)}
+    assert {cell_of[n]: value for n, value in numbered.values.items()} == table.values
+    assert {cell_of[n]: rows_ for n, rows_ in numbered.cell_rows.items()} == table.cell_rows
+    assert [(cell_of[r.total], tuple(cell_of[p] for p in r.parts)) for r in numbered.relations] == \
+           [(r.total, r.parts) for r in table.relations]
+    assert {cell_of[n]: found for n, found in numbered.cell_relations.items()} == table.cell_relations
+    primary = {i for i, row in enumerate(rows) if suppression.primarily_suppressed(row, min_count)}
+    ledger = suppression.Ledger(table, suppression.hidden_cells(table, primary))
+    expected = suppression.release_unneeded(table, suppression.protect(table, primary, ledger), primary, ledger)
+    assert suppression.rows_to_hide(rows, min_count) == expected
+
+
 def rows_for(table: dict[tuple, float]) -> list[dict]:
     return [{"project_id": "p", "area": area, "period": "2020-06", "kpi": kpi, "breakdown": breakdown,
              "group": group, "value": value, "numerator": value, "denominator": None, "target": None,
