@@ -6,6 +6,11 @@
 -- plus the numerators and denominators of the share KPIs and the median days to activity.
 -- Every group of int_area_breakdown_groups gets a row in every period, zeros included, so the
 -- groups of a breakdown always sum to its total.
+--
+-- Each count is made for every breakdown in one pass over the persons, grouping by the total and
+-- by each breakdown's group column of int_person_areas (macros/kpi_breakdowns.sql): joining every
+-- person-period to its seven breakdown rows first made 67 M rows nationally, most of this
+-- model's time.
 
 with
 
@@ -21,13 +26,8 @@ area_breakdown_groups as (
 
 ),
 
-person_area_breakdowns as (
-
-    select * from {{ ref('int_person_area_breakdowns') }}
-
-),
-
-person_area_periods as (
+-- Not materialised: read twice (counts and days), straight from its table.
+person_area_periods as not materialized (
 
     select * from {{ ref('int_person_area_periods') }}
 
@@ -60,52 +60,51 @@ reported_cells as (
 
 ),
 
--- Each person's area-period once per breakdown group the person is in. Not materialised: both
+-- Each person's area-period with the person's groups and start status. Not materialised: both
 -- aggregates below stream over the join.
 person_period_groups as not materialized (
 
     select
         person_area_periods.*,
-        person_area_breakdowns.breakdown,
-        person_area_breakdowns.breakdown_group
+        {% for breakdown in kpi_breakdowns() -%}
+        person_areas.{{ breakdown }}_group,
+        {% endfor -%}
+        person_areas.has_known_start_status,
+        person_areas.is_not_known,
+        person_areas.is_from_other_project
 
     from person_area_periods
-    inner join person_area_breakdowns
-        on person_area_periods.project_id = person_area_breakdowns.project_id
-        and person_area_periods.area = person_area_breakdowns.area
-        and person_area_periods.person_id = person_area_breakdowns.person_id
+    inner join person_areas
+        on person_area_periods.project_id = person_areas.project_id
+        and person_area_periods.area = person_areas.area
+        and person_area_periods.person_id = person_areas.person_id
 
 ),
 
 participant_counts as (
 
     select
-        person_period_groups.project_id,
-        person_period_groups.area,
-        person_period_groups.period,
-        person_period_groups.breakdown,
-        person_period_groups.breakdown_group,
+        project_id,
+        area,
+        period,
+        {{ breakdown_of_grouping_set() }},
         count(*) as participants,
-        count(*) filter (where person_period_groups.is_new_in_month) as new_participants,
-        count(*) filter (where person_period_groups.is_active) as active_participants,
-        count(*) filter (where person_period_groups.is_exited) as exited,
-        count(*) filter (where person_period_groups.is_moved_to_activity) as moved_to_activity,
-        count(*) filter (where person_period_groups.is_exited_to_activity) as exited_to_activity,
-        count(*) filter (where person_areas.has_known_start_status) as known_start_status,
-        count(*) filter (where person_areas.is_not_known) as not_known,
-        count(*) filter (where person_period_groups.is_income_support_known) as known_income_support,
-        count(*) filter (where person_period_groups.is_income_support_at_start) as income_support_at_start,
-        count(*) filter (where person_period_groups.is_income_support_at_end) as income_support_at_end,
-        count(*) filter (where person_period_groups.is_outcome_6m_known) as known_outcome_6m,
-        count(*) filter (where person_period_groups.is_outcome_6m_activity) as outcome_6m_activity,
-        count(*) filter (where person_areas.is_from_other_project) as from_other_project
+        count(*) filter (where is_new_in_month) as new_participants,
+        count(*) filter (where is_active) as active_participants,
+        count(*) filter (where is_exited) as exited,
+        count(*) filter (where is_moved_to_activity) as moved_to_activity,
+        count(*) filter (where is_exited_to_activity) as exited_to_activity,
+        count(*) filter (where has_known_start_status) as known_start_status,
+        count(*) filter (where is_not_known) as not_known,
+        count(*) filter (where is_income_support_known) as known_income_support,
+        count(*) filter (where is_income_support_at_start) as income_support_at_start,
+        count(*) filter (where is_income_support_at_end) as income_support_at_end,
+        count(*) filter (where is_outcome_6m_known) as known_outcome_6m,
+        count(*) filter (where is_outcome_6m_activity) as outcome_6m_activity,
+        count(*) filter (where is_from_other_project) as from_other_project
 
     from person_period_groups
-    inner join person_areas
-        on person_period_groups.project_id = person_areas.project_id
-        and person_period_groups.area = person_areas.area
-        and person_period_groups.person_id = person_areas.person_id
-    group by 1, 2, 3, 4, 5
+    group by {{ breakdown_grouping_sets(['project_id', 'area', 'period']) }}
 
 ),
 
@@ -114,6 +113,8 @@ participant_counts as (
 -- national scale (67 M person × group rows) under the warehouse's memory ceiling; a count per
 -- (group, days) is small, and the middle value is read off its running total. For an even
 -- count, the mean of the two middle values (as DuckDB's median).
+-- Grouping sets would hold a hash table per breakdown of (group, days) at once, over the memory
+-- ceiling nationally; unpivoted to one row per breakdown, the one group by spills when it must.
 day_counts as (
 
     select
@@ -122,11 +123,22 @@ day_counts as (
         period,
         breakdown,
         breakdown_group,
-        days_to_activity as days,
+        days,
         count(*) as persons
 
-    from person_period_groups
-    where days_to_activity is not null
+    from (
+        select
+            project_id,
+            area,
+            period,
+            days_to_activity as days,
+            'T' as total,
+            {% for breakdown in kpi_breakdowns() -%}
+            {{ breakdown }}_group as {{ breakdown }}{{ ',' if not loop.last }}
+            {% endfor %}
+        from person_period_groups
+        where days_to_activity is not null
+    ) unpivot (breakdown_group for breakdown in (total, {{ kpi_breakdowns() | join(', ') }}))
     group by 1, 2, 3, 4, 5, 6
 
 ),
@@ -169,19 +181,18 @@ phase_counts as (
         person_area_phases.project_id,
         person_area_phases.area,
         person_area_phases.period,
-        person_area_breakdowns.breakdown,
-        person_area_breakdowns.breakdown_group,
+        {{ breakdown_of_grouping_set() }},
         count(*) filter (where person_area_phases.is_in_hitta) as phase_hitta,
         count(*) filter (where person_area_phases.is_in_mota) as phase_mota,
         count(*) filter (where person_area_phases.is_in_aktivera) as phase_aktivera,
         count(*) filter (where person_area_phases.is_in_matcha) as phase_matcha
 
     from person_area_phases
-    inner join person_area_breakdowns
-        on person_area_phases.project_id = person_area_breakdowns.project_id
-        and person_area_phases.area = person_area_breakdowns.area
-        and person_area_phases.person_id = person_area_breakdowns.person_id
-    group by 1, 2, 3, 4, 5
+    inner join person_areas
+        on person_area_phases.project_id = person_areas.project_id
+        and person_area_phases.area = person_areas.area
+        and person_area_phases.person_id = person_areas.person_id
+    group by {{ breakdown_grouping_sets(['person_area_phases.project_id', 'person_area_phases.area', 'person_area_phases.period']) }}
 
 ),
 

@@ -4,12 +4,10 @@
 
 -- The breakdown groups each person falls in, per area: one row per person, area and breakdown.
 -- `total` puts everyone in `T`; every other breakdown takes the person's group from their first
--- counting enrolment in the area (int_person_areas), OKAND when it is not known. A new
--- breakdown is one more entry in the list below and a <breakdown>_group column there.
+-- counting enrolment in the area (int_person_areas), OKAND when it is not known. The breakdowns
+-- are listed in macros/kpi_breakdowns.sql.
 
-{% set breakdowns = [
-    'kon', 'alder', 'fodelseregion', 'funktionsnedsattning', 'utbildningsniva', 'forsorjningsstod_start'
-] %}
+{% set breakdowns = kpi_breakdowns() %}
 
 with
 

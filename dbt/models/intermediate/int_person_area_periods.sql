@@ -11,9 +11,20 @@
 
 with
 
+-- end_rank orders a person's enrolments in the area from the latest ended (slutdatum, then
+-- startdatum, latest first; then municipality and row): the tie-break of both "latest enrolment
+-- ended by" rules below. Ranked once per enrolment, not per period: a filter keeps the order.
 newest_enrolments as (
 
-    select * from {{ ref('int_enrolment_areas') }}
+    select
+        *,
+        row_number() over (
+            partition by project_id, area, person_id
+            order by slutdatum desc, startdatum desc, kommunkod, row_number
+        ) as end_rank,
+        count(*) over (partition by project_id, area, person_id) as person_enrolments
+
+    from {{ ref('int_enrolment_areas') }}
     where is_in_newest_snapshot
 
 ),
@@ -24,14 +35,15 @@ project_periods as (
 
 ),
 
-started_enrolment_periods as (
+-- Not materialised: the two readers below each take their persons' rows.
+started_enrolment_periods as not materialized (
 
     select
         newest_enrolments.project_id,
         newest_enrolments.area,
         newest_enrolments.person_id,
-        newest_enrolments.kommunkod,
-        newest_enrolments.row_number,
+        newest_enrolments.end_rank,
+        newest_enrolments.person_enrolments,
         project_periods.period,
         project_periods.month_start,
         project_periods.period_end,
@@ -55,7 +67,38 @@ started_enrolment_periods as (
 
 ),
 
-person_periods as (
+-- A person with one enrolment in the area (all but ~4 % nationally) stands where it does: their
+-- rows skip the group by below, which over every person and period spilled at national scale.
+single_enrolment_periods as (
+
+    select
+        project_id,
+        area,
+        person_id,
+        period,
+        month_start,
+        period_end,
+        startdatum as first_startdatum,
+        cast(1 as bigint) as started_enrolments,
+        is_ongoing as is_active,
+        has_ended as has_ended_enrolment,
+        has_ended and is_activity_outcome as is_moved_to_activity,
+        case when has_ended and is_activity_outcome then slutdatum end as first_activity_exit,
+        case
+            when has_ended
+                then {'forsorjningsstod_start': forsorjningsstod_start, 'forsorjningsstod_slut': forsorjningsstod_slut}
+        end as latest_ended,
+        case
+            when slutdatum <= follow_up_cutoff
+                then {'uppfoljning_6m': uppfoljning_6m, 'is_follow_up_activity': is_follow_up_activity}
+        end as latest_followed_up
+
+    from started_enrolment_periods
+    where person_enrolments = 1
+
+),
+
+several_enrolment_periods as (
 
     select
         project_id,
@@ -69,54 +112,37 @@ person_periods as (
         bool_or(is_ongoing) as is_active,
         bool_or(has_ended) as has_ended_enrolment,
         bool_or(has_ended and is_activity_outcome) as is_moved_to_activity,
-        min(slutdatum) filter (where has_ended and is_activity_outcome) as first_activity_exit
+        min(slutdatum) filter (where has_ended and is_activity_outcome) as first_activity_exit,
+        -- the latest enrolment ended by E (income_support_*_share)
+        arg_min(
+            {'forsorjningsstod_start': forsorjningsstod_start, 'forsorjningsstod_slut': forsorjningsstod_slut},
+            end_rank
+        ) filter (where has_ended) as latest_ended,
+        -- the latest enrolment ended by the last day of the sixth month before the period (outcome_6m)
+        arg_min(
+            {'uppfoljning_6m': uppfoljning_6m, 'is_follow_up_activity': is_follow_up_activity},
+            end_rank
+        ) filter (where slutdatum <= follow_up_cutoff) as latest_followed_up
 
     from started_enrolment_periods
+    where person_enrolments > 1
     group by project_id, area, person_id, period, month_start, period_end
 
 ),
 
--- the latest enrolment ended by E (income_support_*_share)
-latest_ended as (
+person_periods as (
 
-    select * from (
-        select
-            *,
-            row_number() over (
-                partition by project_id, area, person_id, period
-                order by slutdatum desc, startdatum desc, kommunkod, row_number
-            ) as end_rank
-
-        from started_enrolment_periods
-        where has_ended
-    )
-    where end_rank = 1
-
-),
-
--- the latest enrolment ended by the last day of the sixth month before the period (outcome_6m)
-latest_followed_up as (
-
-    select * from (
-        select
-            *,
-            row_number() over (
-                partition by project_id, area, person_id, period
-                order by slutdatum desc, startdatum desc, kommunkod, row_number
-            ) as end_rank
-
-        from started_enrolment_periods
-        where slutdatum <= follow_up_cutoff
-    )
-    where end_rank = 1
+    select * from single_enrolment_periods
+    union all
+    select * from several_enrolment_periods
 
 ),
 
 statuses as (
 
     select
-        person_periods.*,
-        person_periods.has_ended_enrolment and not person_periods.is_active as is_exited,
+        *,
+        has_ended_enrolment and not is_active as is_exited,
         coalesce(latest_ended.forsorjningsstod_start, 'OKAND') <> 'OKAND'
             and coalesce(latest_ended.forsorjningsstod_slut, 'OKAND') <> 'OKAND' as has_known_income_support,
         latest_ended.forsorjningsstod_start,
@@ -126,16 +152,6 @@ statuses as (
         coalesce(latest_followed_up.is_follow_up_activity, false) as is_follow_up_activity
 
     from person_periods
-    left join latest_ended
-        on person_periods.project_id = latest_ended.project_id
-        and person_periods.area = latest_ended.area
-        and person_periods.person_id = latest_ended.person_id
-        and person_periods.period = latest_ended.period
-    left join latest_followed_up
-        on person_periods.project_id = latest_followed_up.project_id
-        and person_periods.area = latest_followed_up.area
-        and person_periods.person_id = latest_followed_up.person_id
-        and person_periods.period = latest_followed_up.period
 
 ),
 

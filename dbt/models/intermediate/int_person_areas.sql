@@ -13,7 +13,8 @@
 
 with
 
-enrolment_areas as (
+-- Not materialised: each reader below takes its own part of it.
+enrolment_areas as not materialized (
 
     select * from {{ ref('int_enrolment_areas') }}
 
@@ -29,10 +30,32 @@ projects as (
 -- (same pseudonym in every project) who took part in another project before
 all_project_enrolments as (
 
-    select * from {{ ref('int_enrolment_areas') }}
+    select * from enrolment_areas
     where area = 'ALL'
         and is_in_newest_snapshot
         and not coalesce(is_anonymous, false)
+
+),
+
+newest_enrolments as (
+
+    select * from enrolment_areas
+    where is_in_newest_snapshot
+
+),
+
+-- the enrolments of persons none of whose enrolments in the area is in a newest snapshot: the
+-- ranking below prefers newest snapshots, so of the older snapshots' rows (~20 per enrolment
+-- nationally, whose ranking was most of this model's time) it needs only these
+older_only_enrolments as (
+
+    select enrolment_areas.*
+    from enrolment_areas
+    anti join (select distinct project_id, area, person_id from newest_enrolments) as newest_persons
+        on enrolment_areas.project_id = newest_persons.project_id
+        and enrolment_areas.area = newest_persons.area
+        and enrolment_areas.person_id = newest_persons.person_id
+    where not enrolment_areas.is_in_newest_snapshot
 
 ),
 
@@ -50,7 +73,11 @@ ranked as (
                 row_number
         ) as enrolment_rank
 
-    from enrolment_areas
+    from (
+        select * from newest_enrolments
+        union all
+        select * from older_only_enrolments
+    )
 
 ),
 
