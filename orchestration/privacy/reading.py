@@ -181,9 +181,8 @@ class IsolatedReader:
 
 class ReadAhead:
     """Files read in order by a thread of this process while the caller works on the ones before:
-    the child parses on one core while the stage pseudonymises and writes on the other (a
-    national backfill's stage took ~1.7× as long with the two taking turns, BENCHMARKS.md). Each
-    file is still read by `reader.read`, under its time and memory limits. Reading pauses while
+    the child parses on one core while the stage pseudonymises and writes on the other, instead
+    of the two taking turns. Each file is still read by `reader.read`, under its time and memory limits. Reading pauses while
     `max_rows` rows wait to be taken, so at most that many and one file more are held.
 
     Iterate once for one answer per request, in order. A fault of the reading itself (the child

@@ -100,7 +100,7 @@ def pseudonymise_pending(home: DataHome, key: bytes, batch_rows: int = PSEUDONYM
         _record_failures(db, failures)
         for item in alone:
             _mark_alone(db, item.context.delivery_id)
-            batch = _read_into(reader, home, [item], instruments, failures)
+            batch = _answered(item, reader.read(*_request(home, item, instruments)), failures)
             failures += _write_batch(db, batch, pseudonymiser, instruments, report, persons)
             _record_failures(db, failures)
             report.taken_alone += 1
@@ -139,14 +139,6 @@ def _start(home: DataHome) -> tuple[list[Pending], dict[str, Instrument]]:
         instruments = instruments_in_warehouse(db) if any(row[4] == MAPPING for row in rows) else {}
     return [Pending(DeliveryContext(d, p, k, m, kind), path, attempts, abandoned)
             for d, p, k, m, kind, path, attempts, abandoned in rows], instruments
-
-
-def _read_into(reader: IsolatedReader, home: DataHome, items: list[Pending], instruments: dict[str, Instrument],
-               failures: list[tuple[str, ReadFailure]]) -> list[tuple[pd.DataFrame, DeliveryContext, str]]:
-    read = []
-    for item in items:
-        read += _answered(item, reader.read(*_request(home, item, instruments)), failures)
-    return read
 
 
 def _request(home: DataHome, item: Pending, instruments: dict[str, Instrument]) -> tuple[Path, ColumnSchema]:
