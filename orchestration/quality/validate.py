@@ -18,7 +18,7 @@ import gc
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -219,7 +219,7 @@ def suite_findings(db: duckdb.DuckDBPyConnection, relation: str, contract: Contr
 def suite_check(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract, parameters: Mapping[str, Any],
                 pool: Executor | None = None) -> tuple[list[RowFinding], SuiteCheck]:
     """The SQL's findings now, and GX's count of the same rows as a SuiteCheck: counted in `pool`
-    (a thread, while the caller goes on with DuckDB work that lets it run) or when asked for."""
+    (a thread, while the caller goes on with DuckDB work that lets it run) or here and now."""
     types = dict(db.execute(f"select column_name, column_type from (describe {relation})").fetchall())
     hits = db.execute(contract.rules.findings_sql(relation, types, parameters)).fetchall()
     rules = {rule.position: rule for rule in contract.rules.rules}
@@ -236,16 +236,10 @@ class SuiteCheck:
     def __init__(self, frame: pd.DataFrame, contract: Contract, parameters: dict[str, Any], counted: Counter,
                  pool: Executor | None = None):
         self._frame, self._contract, self._parameters, self._counted = frame, contract, parameters, counted
-        self._future: Future | None = pool.submit(self._count) if pool is not None else None
+        self._future = pool.submit(self._count) if pool is not None else _done_now(self._count)
 
     def summaries(self) -> list[ExpectationSummary]:
         """GX's summary per rule, once GX has counted; SuiteDisagreement where a count differs."""
-        if self._future is None:            # no pool: GX counts here, the first time it is asked
-            self._future = Future()
-            try:
-                self._future.set_result(self._count())
-            except Exception as error:  # noqa: BLE001 - kept, and raised to every caller, as a pool's would be
-                self._future.set_exception(error)
         return self._future.result()
 
     def _count(self) -> list[ExpectationSummary]:
@@ -272,6 +266,16 @@ class SuiteCheck:
             raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
                                     f"{sorted(keys - seen)}; inga utfall skrevs.")
         return summaries
+
+
+def _done_now(work: Callable[[], Any]) -> Future:
+    """`work` done here, its answer (or its exception) kept as a pool's Future keeps it."""
+    future: Future = Future()
+    try:
+        future.set_result(work())
+    except Exception as error:  # noqa: BLE001 - raised to whoever asks for the answer
+        future.set_exception(error)
+    return future
 
 
 def _quoted(name: str) -> str:
