@@ -137,6 +137,9 @@ def run_pipeline(home: DataHome, config_path: str | None = None, project_id: str
     if unchanged is not None:
         return RunOutcome(True, unchanged.run_id, nothing_new_since=unchanged)
     last_run.forget(home)
+    from orchestration.quality import gx_process
+
+    gx_process.start()      # GX's import (~2 s) in its own process, while this one imports Dagster and runs the first steps
     when_free = functools.partial(when_warehouse_free, path=home.warehouse, wait_seconds=wait_seconds, on_wait=on_wait)
     when_free(lambda: (upgrade_home(home), ensure_schema(home.warehouse)))   # an older home first migrated in place
 

@@ -99,7 +99,8 @@ def _validate_enrolments(home: DataHome, config: ProjectsConfig, deliveries: lis
     contract = load_contract()
     batch: list[_Pending] = []
     size = 0
-    # GX counts each part in this thread while the stage goes on in DuckDB (validate.SuiteCheck).
+    # This thread hands each part to GX's process (gx_process.py) and waits for its count, while
+    # the stage goes on in DuckDB (validate.SuiteCheck).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="followup-gx") as gx:
         for in_month in months.values():
             rows = sum(p.rows for p in in_month)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from orchestration.lib.contract import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from orchestration.lib.thresholds import MAX_REJECTED_SHARE
+from orchestration.quality import gx_process
 from orchestration.quality.suite_sql import Rules, rule_key, translate
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
@@ -122,18 +123,25 @@ def suite_from_document(document: dict[str, Any], source: str) -> Any:
 
 @dataclass(frozen=True)
 class Contract:
-    """One suite twice: GX's suite and the same expectations as SQL (quality/suite_sql.py)."""
+    """One suite twice: its document, which GX runs (in its own process, gx_process.py), and the
+    same expectations as SQL (quality/suite_sql.py)."""
 
-    suite: Any
+    document: dict[str, Any]
+    source: str                   # names the suite in errors: its path, or what generated it
     rules: Rules
+
+    @property
+    def suite(self) -> Any:
+        """GX's suite, built in this process (for callers that run GX here: run_suite)."""
+        return suite_from_document(self.document, self.source)
 
 
 def load_contract(path: Path = ENROLMENT_SUITE) -> Contract:
     """The suite for GX and as SQL. The translation comes first: a type or kwarg it does not know
-    stops here, before a row is looked at."""
+    stops here, before a row is looked at; GX's own loading of every expectation is checked where
+    GX runs, before its first count."""
     document = json.loads(path.read_text(encoding="utf-8"))
-    rules = translate(document, str(path))
-    return Contract(suite_from_document(document, str(path)), rules)
+    return Contract(document, str(path), translate(document, str(path)))
 
 
 # The cheapest result format that still counts the failing rows of every rule (measured on a
@@ -243,25 +251,24 @@ class SuiteCheck:
         return self._future.result()
 
     def _count(self) -> list[ExpectationSummary]:
-        frame, self._frame = self._frame, None       # freed as soon as GX is done with it
+        frame, self._frame = self._frame, None       # freed as soon as it is handed to GX
         if frame.empty:
             return []
         contract, counted = self._contract, self._counted
         keys = {rule.key for rule in contract.rules.rules}
         summaries = []
         seen = set()
-        for item in _gx_results(frame, contract.suite, self._parameters, COUNTING_FORMAT):
-            key = rule_key(item.expectation_config.type, item.expectation_config.meta)
-            unexpected = int(item.result.get("unexpected_count") or 0)
-            if key not in keys or unexpected != counted.get(key, 0):
-                meta = item.expectation_config.meta or {}
+        for item in gx_process.count(contract.document, contract.source, frame, self._parameters):
+            key = rule_key(item.expectation_type, item.meta)
+            if key not in keys or item.unexpected != counted.get(key, 0):
                 raise SuiteDisagreement(
-                    f"{contract.rules.source}: regeln {meta.get('reason_code', '?')} ({item.expectation_config.type}): "
-                    f"Great Expectations fann {unexpected} rader som bryter regeln, SQL-översättningen "
+                    f"{contract.rules.source}: regeln {item.meta.get('reason_code', '?')} ({item.expectation_type}): "
+                    f"Great Expectations fann {item.unexpected} rader som bryter regeln, SQL-översättningen "
                     f"{counted.get(key, 0)}. Översättningen (orchestration/quality/suite_sql.py) läser inte sviten som GX; "
                     "inga utfall skrevs. Rätta översättningen eller regeln och kör valideringen igen.")
             seen.add(key)
-            summaries.append(_summary(item, unexpected))
+            summaries.append(ExpectationSummary(item.meta.get("reason_code", "?"), item.expectation_type,
+                                                item.meta.get("verdict", "rejected"), item.success, item.unexpected))
         if seen != keys:
             raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
                                     f"{sorted(keys - seen)}; inga utfall skrevs.")

@@ -34,6 +34,10 @@ WAREHOUSE_ENV = "FOLLOWUP_WAREHOUSE"          # read by dbt/profiles.yml
 # The events a node's result comes in (dagster-dbt turns them into materialisations and checks).
 RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
 
+# dbt.log at info, as on the screen: at debug it also logs every statement it runs (14 000 lines
+# for a UVAS-size build, ~0.3 s of a 3 s build); the compiled SQL stays in target/compiled.
+BUILD_LOG_ARGS = ("--log-level-file", "info")
+
 _lock = threading.Lock()
 _parsed: dict[str, Any] = {}
 
@@ -125,7 +129,7 @@ def build(args: list[str], warehouse: Path, target: Path) -> DbtBuild:
             # DuckDB's ceiling in dbt is the pipeline's (lib/warehouse.memory_limit, its one owner).
             with _environment(**{WAREHOUSE_ENV: str(Path(warehouse).resolve()), MEMORY_ENV: memory_limit()}):
                 result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(
-                    [*args, "--no-write-json", *common_args(target)])
+                    [*args, "--no-write-json", *BUILD_LOG_ARGS, *common_args(target)])
         finally:
             _close_duckdb()
     if result.exception is not None and not isinstance(result.exception, Exception):

@@ -101,7 +101,7 @@ def test_gx_disagreeing_in_its_thread_stops_the_stage_before_a_batch_is_committe
 
     from orchestration.quality import stage
     from orchestration.quality.suite_sql import translate
-    from orchestration.quality.validate import ENROLMENT_SUITE, Contract, SuiteDisagreement, load_contract
+    from orchestration.quality.validate import ENROLMENT_SUITE, Contract, SuiteDisagreement
 
     generated = generate(tmp_path / "files", tmp_path / "projects.yaml", project_id="batches", municipalities=2,
                          months=MONTHS[:2], new_per_month=12, presentation="utf8", seed=7)
@@ -115,7 +115,7 @@ def test_gx_disagreeing_in_its_thread_stops_the_stage_before_a_batch_is_committe
     fas = next(e for e in wrong["expectations"] if e["meta"]["reason_code"] == "FAS_OKAND")
     phases = query(home, "select distinct fas from landing.pseudonymised_rows where fas is not null order by 1")
     fas["kwargs"]["value_set"].remove(phases[0][0])
-    monkeypatch.setattr(stage, "load_contract", lambda: Contract(load_contract().suite, translate(wrong, "wrong")))
+    monkeypatch.setattr(stage, "load_contract", lambda: Contract(document, str(ENROLMENT_SUITE), translate(wrong, "wrong")))
     before = query(home, _DELIVERIES)
     try:
         validate_pending(home, config, batch_rows=10**9)

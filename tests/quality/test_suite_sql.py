@@ -25,7 +25,7 @@ from orchestration.quality.mapping_suite import suite_document
 from orchestration.quality.stage import _ROWS_SQL
 from orchestration.quality.suite_sql import SuiteTranslationError, translate
 from orchestration.quality.validate import (
-    ENROLMENT_SUITE, Contract, SuiteDisagreement, load_contract, run_suite, suite_findings, suite_from_document,
+    ENROLMENT_SUITE, Contract, SuiteDisagreement, load_contract, run_suite, suite_findings,
 )
 
 DELIVERIES = [("d1", "0114", "2021-03"), ("d2", "0115", "2021-02"), ("d3", "0114", "2021-01")]
@@ -65,7 +65,7 @@ OTHER_SUITE = {"name": "other", "expectations": [
           row_condition=_comparison("kommunkod_in_file", ">", "0114")),
     _rule("LESS", "expect_column_values_to_not_be_null", column="person_id", row_condition=_comparison("row_number", "<", 4)),
 ]}
-OTHER = Contract(suite_from_document(OTHER_SUITE, "other"), translate(OTHER_SUITE, "other"))
+OTHER = Contract(OTHER_SUITE, "other", translate(OTHER_SUITE, "other"))
 
 _CODES = ["OK", "OGILTIG", "LOPNUMMER_000", "SAKNAS", "ANONYM", "LOPNUMMER_000\n", "lopnummer_000", "XLOPNUMMER_0001"]
 _FAS = ["HITTA", "MOTA", "AKTIVERA", "MATCHA", "hitta", "MOTA ", "SOVA", "", "TO"]
@@ -199,7 +199,7 @@ def test_a_translation_that_reads_a_rule_otherwise_than_gx_stops_validation(ware
     wrong = copy.deepcopy(document)
     fas = next(e for e in wrong["expectations"] if e["meta"]["reason_code"] == "FAS_OKAND")
     fas["kwargs"]["value_set"].append("SOVA")
-    contract = Contract(CONTRACT.suite, translate(wrong, "wrong"))
+    contract = Contract(CONTRACT.document, CONTRACT.source, translate(wrong, "wrong"))
     frame = pd.DataFrame([{"delivery_id": "d1", "row_number": 2, "person_id": "p1", "is_anonymous": False,
                            "pnr_status": "OK", "age_at_start": 20, "startdatum": dt.date(2021, 1, 5),
                            "startdatum_raw_ok": True, "slutdatum": None, "slutdatum_raw_ok": True,

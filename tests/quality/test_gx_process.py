@@ -1,0 +1,76 @@
+"""GX in its own process (quality/gx_process.py): the same counts as GX run here, errors raised
+in the caller, a dead child a clear failure and replaced, and no pseudonym key in its environment."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+
+import pandas as pd
+import pytest
+
+from orchestration.quality.gx_process import GxProcess, GxUnavailable
+from orchestration.quality.validate import COUNTING_FORMAT, ENROLMENT_SUITE, _gx_results, suite_from_document
+
+DOCUMENT = json.loads(ENROLMENT_SUITE.read_text(encoding="utf-8"))
+PARAMETERS = {"age_min": 16, "age_max": 29}
+
+
+def _frame() -> pd.DataFrame:
+    good = {"delivery_id": "d1", "row_number": 2, "person_id": "p1", "is_anonymous": False, "pnr_status": "OK",
+            "age_at_start": 20, "startdatum": pd.Timestamp("2021-01-05"), "startdatum_raw_ok": True,
+            "slutdatum": None, "slutdatum_raw_ok": True, "avslutsorsak": None, "fas": "KARTLAGGNING",
+            "kommunkod_in_file": None, "rapportmanad_in_file": None, "notes": None}
+    rows = [good, {**good, "row_number": 3, "person_id": None, "pnr_status": "OGILTIG"},
+            {**good, "row_number": 4, "fas": "SOVA", "age_at_start": 40},
+            {**good, "row_number": 5, "startdatum": None, "startdatum_raw_ok": False}]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def gx():
+    process = GxProcess()
+    yield process
+    process.close()
+    assert process.pid is None
+
+
+def test_the_child_counts_as_gx_in_this_process(gx) -> None:
+    frame = _frame()
+    here = {(item.expectation_config.type, json.dumps(item.expectation_config.meta, sort_keys=True)):
+            (bool(item.success), int(item.result.get("unexpected_count") or 0))
+            for item in _gx_results(frame.copy(), suite_from_document(DOCUMENT, "here"), PARAMETERS, COUNTING_FORMAT)}
+    there = {(item.expectation_type, json.dumps(item.meta, sort_keys=True)): (item.success, item.unexpected)
+             for item in gx.count(DOCUMENT, "there", frame, PARAMETERS)}
+    assert there == here and len(here) == len(DOCUMENT["expectations"])
+    assert sum(unexpected for _, unexpected in there.values()) >= 3     # the three broken rows are counted
+
+
+def test_an_expectation_gx_does_not_know_is_raised_in_the_caller_and_the_child_goes_on(gx) -> None:
+    """Raised as a built-in exception: the caller never imports GX."""
+    wrong = copy.deepcopy(DOCUMENT)
+    wrong["expectations"][0]["type"] = "expect_column_values_to_be_sovande"
+    with pytest.raises(RuntimeError, match="expect_column_values_to_be_sovande"):
+        gx.count(wrong, "wrong", _frame(), PARAMETERS)
+    assert len(gx.count(DOCUMENT, "right", _frame(), PARAMETERS)) == len(DOCUMENT["expectations"])
+
+
+def test_a_child_that_dies_is_a_clear_failure_and_the_next_count_starts_a_new_one(gx) -> None:
+    gx.count(DOCUMENT, "first", _frame(), PARAMETERS)
+    first = gx.pid
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(GxUnavailable, match="avslutades oväntat.*inga utfall skrevs"):
+        gx.count(DOCUMENT, "after the kill", _frame(), PARAMETERS)
+    assert gx.pid is None
+    assert len(gx.count(DOCUMENT, "again", _frame(), PARAMETERS)) == len(DOCUMENT["expectations"])
+    assert gx.pid not in (None, first)
+
+
+def test_the_child_has_no_pseudonym_key(gx, monkeypatch) -> None:
+    monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", "nyckel-som-inte-ska-följa-med")
+    gx.start()
+    environment = open(f"/proc/{gx.pid}/environ", "rb").read().split(b"\0")
+    assert not any(entry.startswith(b"FOLLOWUP_PSEUDONYM_KEY=") for entry in environment)
+    assert any(entry.startswith(b"PATH=") for entry in environment)
