@@ -3,8 +3,9 @@
 GX's import takes ~2 s and its counting ~9 µs a row of pure Python. In a child of its own the
 import overlaps the run's first steps (`followup run` starts it before it imports Dagster) and the
 counting runs on another core beside the stage's DuckDB work, where a thread had to share the
-stage's interpreter lock. The frames it counts are pseudonymised rows (validate runs after
-pseudonymise); they travel through a pipe, never through a file.
+stage's interpreter lock. The rows it counts come as a Parquet file the stage's DuckDB wrote (read
+into pandas here, on this process's core); they are pseudonymised rows (validate runs after
+pseudonymise), and the file is deleted once counted.
 """
 
 from __future__ import annotations
@@ -44,19 +45,20 @@ class GxUnavailable(RuntimeError):
 
 
 def _serve(connection: Connection) -> None:
-    """The child: count the frames it is sent, (document, source, frame, parameters) each, until it
-    is sent None. A suite is built once per document."""
+    """The child: count the parts it is sent, (document, source, Parquet file, parameters) each,
+    until it is killed or its parent is gone. A suite is built once per document."""
+    import duckdb
+
     from orchestration.quality.validate import COUNTING_FORMAT, _gx_context, _gx_results, suite_from_document
 
     _gx_context()
     connection.send(READY)
     suites: dict[str, Any] = {}
     while True:
-        request = connection.recv()
-        if request is None:
-            return
-        document, source, frame, parameters = request
+        document, source, path, parameters = connection.recv()
+        frame = None
         try:
+            frame = duckdb.read_parquet(path).df()
             key = json.dumps([source, document], sort_keys=True)
             suite = suites.get(key) or suites.setdefault(key, suite_from_document(document, source))
             answer: list[RuleCount] | Exception = [
@@ -66,7 +68,7 @@ def _serve(connection: Connection) -> None:
         except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
             # as a built-in exception: rebuilding one of GX's own would import GX in the parent
             answer = error if type(error).__module__ == "builtins" else RuntimeError(f"{type(error).__name__}: {error}")
-        del frame, request
+        del frame
         connection.send(answer)
 
 
@@ -89,9 +91,10 @@ class GxProcess:
         with self._lock:
             self._start()
 
-    def count(self, document: dict[str, Any], source: str, frame, parameters: dict[str, Any]) -> list[RuleCount]:
-        """GX's count per expectation of `document` (a suite as expectations/*.json has it) over
-        `frame`. An error of GX or of the suite (an expectation that did not load) is raised here."""
+    def count(self, document: dict[str, Any], source: str, part: Path, parameters: dict[str, Any]) -> list[RuleCount]:
+        """GX's count per expectation of `document` (a suite as expectations/*.json has it) over the
+        rows of `part` (Parquet). An error of GX or of the suite (an expectation that did not load)
+        is raised here."""
         with self._lock:
             self._start()
             if not self._ready:
@@ -102,12 +105,11 @@ class GxProcess:
                                         "Kontrollera att servern har minne och processer lediga och kör igen.")
                 self._ready = True
             try:
-                self._connection.send((document, source, frame, parameters))
+                self._connection.send((document, source, str(part), parameters))
             except OSError:
                 self._stop()
                 raise GxUnavailable("Great Expectations-processen tog inte emot raderna; inga utfall skrevs. "
                                     "Kör igen.") from None
-            del frame
             answer = self._answer(None, "avslutades oväntat")
         if isinstance(answer, BaseException):
             raise answer
@@ -118,13 +120,8 @@ class GxProcess:
         return self._process.pid if self._process is not None else None
 
     def close(self) -> None:
+        """End the child (it holds nothing to save: killing it is quickest)."""
         with self._lock:
-            if self._process is not None and self._process.poll() is None:
-                try:
-                    self._connection.send(None)
-                    self._process.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
             self._stop()
 
     def _answer(self, seconds: float | None, what: str) -> Any:
@@ -183,6 +180,6 @@ def start() -> None:
     _shared.start()
 
 
-def count(document: dict[str, Any], source: str, frame, parameters: dict[str, Any]) -> list[RuleCount]:
+def count(document: dict[str, Any], source: str, part: Path, parameters: dict[str, Any]) -> list[RuleCount]:
     """GX's count per expectation, in this process's GX child (GxProcess.count)."""
-    return _shared.count(document, source, frame, parameters)
+    return _shared.count(document, source, part, parameters)

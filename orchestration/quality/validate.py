@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
@@ -234,16 +235,40 @@ def suite_check(db: duckdb.DuckDBPyConnection, relation: str, contract: Contract
     findings = [_finding(rules[position].meta, str(delivery_id), int(row_number), notes)
                 for delivery_id, row_number, notes, position in hits]
     counted = Counter(rules[position].key for *_, position in hits)
-    frame = db.execute(f"select {', '.join(_quoted(c) for c in contract.rules.columns)} from {relation}").df()
-    return findings, SuiteCheck(frame, contract, dict(parameters), counted, pool)
+    rows = db.execute(f"select count(*) from {relation}").fetchone()[0]
+    part = None
+    if rows:
+        # GX's rows go to its process as a Parquet file DuckDB writes: the conversion to pandas is
+        # done there, on the other core, and nothing of them passes through this interpreter.
+        descriptor, name = tempfile.mkstemp(prefix="gx-part-", suffix=".parquet.tmp", dir=_spool(db))
+        os.close(descriptor)
+        part = Path(name)
+        columns = ", ".join(_quoted(c) for c in contract.rules.columns)
+        db.execute(f"copy (select {columns} from {relation}) to '{name.replace(chr(39), chr(39) * 2)}' (format parquet)")
+    return findings, SuiteCheck(part, contract, dict(parameters), counted, pool)
+
+
+def _spool(db: duckdb.DuckDBPyConnection) -> str:
+    """Where a part for GX is written: beside the warehouse file (the data home's disk and
+    permissions), or the system's temporary folder for a database in memory."""
+    path = db.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    if not path:
+        return tempfile.gettempdir()
+    spool = Path(path).parent / GX_SPOOL
+    spool.mkdir(mode=0o700, exist_ok=True)
+    return str(spool)
+
+
+GX_SPOOL = ".gx-parts"      # its files end in .tmp: a backup leaves them out; each is deleted once counted
 
 
 class SuiteCheck:
-    """GX's count per rule of one frame of rows, held to the SQL's (`counted`)."""
+    """GX's count per rule of one part of rows (a Parquet file, deleted once counted), held to the
+    SQL's (`counted`)."""
 
-    def __init__(self, frame: pd.DataFrame, contract: Contract, parameters: dict[str, Any], counted: Counter,
+    def __init__(self, part: Path | None, contract: Contract, parameters: dict[str, Any], counted: Counter,
                  pool: Executor | None = None):
-        self._frame, self._contract, self._parameters, self._counted = frame, contract, parameters, counted
+        self._part, self._contract, self._parameters, self._counted = part, contract, parameters, counted
         self._future = pool.submit(self._count) if pool is not None else _done_now(self._count)
 
     def summaries(self) -> list[ExpectationSummary]:
@@ -251,14 +276,17 @@ class SuiteCheck:
         return self._future.result()
 
     def _count(self) -> list[ExpectationSummary]:
-        frame, self._frame = self._frame, None       # freed as soon as it is handed to GX
-        if frame.empty:
+        if self._part is None:
             return []
+        try:
+            counts = gx_process.count(self._contract.document, self._contract.source, self._part, self._parameters)
+        finally:
+            self._part.unlink(missing_ok=True)
         contract, counted = self._contract, self._counted
         keys = {rule.key for rule in contract.rules.rules}
         summaries = []
         seen = set()
-        for item in gx_process.count(contract.document, contract.source, frame, self._parameters):
+        for item in counts:
             key = rule_key(item.expectation_type, item.meta)
             if key not in keys or item.unexpected != counted.get(key, 0):
                 raise SuiteDisagreement(

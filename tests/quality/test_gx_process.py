@@ -8,6 +8,7 @@ import json
 import os
 import signal
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -18,15 +19,21 @@ DOCUMENT = json.loads(ENROLMENT_SUITE.read_text(encoding="utf-8"))
 PARAMETERS = {"age_min": 16, "age_max": 29}
 
 
-def _frame() -> pd.DataFrame:
-    good = {"delivery_id": "d1", "row_number": 2, "person_id": "p1", "is_anonymous": False, "pnr_status": "OK",
-            "age_at_start": 20, "startdatum": pd.Timestamp("2021-01-05"), "startdatum_raw_ok": True,
-            "slutdatum": None, "slutdatum_raw_ok": True, "avslutsorsak": None, "fas": "KARTLAGGNING",
-            "kommunkod_in_file": None, "rapportmanad_in_file": None, "notes": None}
-    rows = [good, {**good, "row_number": 3, "person_id": None, "pnr_status": "OGILTIG"},
-            {**good, "row_number": 4, "fas": "SOVA", "age_at_start": 40},
-            {**good, "row_number": 5, "startdatum": None, "startdatum_raw_ok": False}]
-    return pd.DataFrame(rows)
+def _part(folder) -> tuple:
+    """Rows breaking three rules, as the stage hands them to GX: a Parquet file DuckDB wrote."""
+    db = duckdb.connect()
+    db.execute("""create table part (delivery_id varchar, row_number integer, person_id varchar, is_anonymous boolean,
+                  pnr_status varchar, age_at_start integer, startdatum date, startdatum_raw_ok boolean, slutdatum date,
+                  slutdatum_raw_ok boolean, avslutsorsak varchar, fas varchar, kommunkod_in_file varchar,
+                  rapportmanad_in_file varchar, notes varchar)""")
+    db.execute("""insert into part values
+        ('d1', 2, 'p1', false, 'OK', 20, '2021-01-05', true, null, true, null, 'KARTLAGGNING', null, null, null),
+        ('d1', 3, null, false, 'OGILTIG', 20, '2021-01-05', true, null, true, null, 'KARTLAGGNING', null, null, null),
+        ('d1', 4, 'p3', false, 'OK', 40, '2021-01-05', true, null, true, null, 'SOVA', null, null, null),
+        ('d1', 5, 'p4', false, 'OK', 20, null, false, null, true, null, 'KARTLAGGNING', null, null, null)""")
+    path = folder / "part.parquet"
+    db.execute(f"copy part to '{path}' (format parquet)")
+    return path, db.execute("select * from part").df()
 
 
 @pytest.fixture
@@ -37,34 +44,36 @@ def gx():
     assert process.pid is None
 
 
-def test_the_child_counts_as_gx_in_this_process(gx) -> None:
-    frame = _frame()
+def test_the_child_counts_as_gx_in_this_process(gx, tmp_path) -> None:
+    part, frame = _part(tmp_path)
     here = {(item.expectation_config.type, json.dumps(item.expectation_config.meta, sort_keys=True)):
             (bool(item.success), int(item.result.get("unexpected_count") or 0))
             for item in _gx_results(frame.copy(), suite_from_document(DOCUMENT, "here"), PARAMETERS, COUNTING_FORMAT)}
     there = {(item.expectation_type, json.dumps(item.meta, sort_keys=True)): (item.success, item.unexpected)
-             for item in gx.count(DOCUMENT, "there", frame, PARAMETERS)}
+             for item in gx.count(DOCUMENT, "there", part, PARAMETERS)}
     assert there == here and len(here) == len(DOCUMENT["expectations"])
     assert sum(unexpected for _, unexpected in there.values()) >= 3     # the three broken rows are counted
 
 
-def test_an_expectation_gx_does_not_know_is_raised_in_the_caller_and_the_child_goes_on(gx) -> None:
+def test_an_expectation_gx_does_not_know_is_raised_in_the_caller_and_the_child_goes_on(gx, tmp_path) -> None:
     """Raised as a built-in exception: the caller never imports GX."""
     wrong = copy.deepcopy(DOCUMENT)
     wrong["expectations"][0]["type"] = "expect_column_values_to_be_sovande"
+    part, _ = _part(tmp_path)
     with pytest.raises(RuntimeError, match="expect_column_values_to_be_sovande"):
-        gx.count(wrong, "wrong", _frame(), PARAMETERS)
-    assert len(gx.count(DOCUMENT, "right", _frame(), PARAMETERS)) == len(DOCUMENT["expectations"])
+        gx.count(wrong, "wrong", part, PARAMETERS)
+    assert len(gx.count(DOCUMENT, "right", part, PARAMETERS)) == len(DOCUMENT["expectations"])
 
 
-def test_a_child_that_dies_is_a_clear_failure_and_the_next_count_starts_a_new_one(gx) -> None:
-    gx.count(DOCUMENT, "first", _frame(), PARAMETERS)
+def test_a_child_that_dies_is_a_clear_failure_and_the_next_count_starts_a_new_one(gx, tmp_path) -> None:
+    part, _ = _part(tmp_path)
+    gx.count(DOCUMENT, "first", part, PARAMETERS)
     first = gx.pid
     os.kill(first, signal.SIGKILL)
     with pytest.raises(GxUnavailable, match="avslutades oväntat.*inga utfall skrevs"):
-        gx.count(DOCUMENT, "after the kill", _frame(), PARAMETERS)
+        gx.count(DOCUMENT, "after the kill", part, PARAMETERS)
     assert gx.pid is None
-    assert len(gx.count(DOCUMENT, "again", _frame(), PARAMETERS)) == len(DOCUMENT["expectations"])
+    assert len(gx.count(DOCUMENT, "again", part, PARAMETERS)) == len(DOCUMENT["expectations"])
     assert gx.pid not in (None, first)
 
 

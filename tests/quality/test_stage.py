@@ -101,7 +101,7 @@ def test_gx_disagreeing_in_its_thread_stops_the_stage_before_a_batch_is_committe
 
     from orchestration.quality import stage
     from orchestration.quality.suite_sql import translate
-    from orchestration.quality.validate import ENROLMENT_SUITE, Contract, SuiteDisagreement
+    from orchestration.quality.validate import ENROLMENT_SUITE, GX_SPOOL, Contract, SuiteDisagreement
 
     generated = generate(tmp_path / "files", tmp_path / "projects.yaml", project_id="batches", municipalities=2,
                          months=MONTHS[:2], new_per_month=12, presentation="utf8", seed=7)
@@ -124,5 +124,6 @@ def test_gx_disagreeing_in_its_thread_stops_the_stage_before_a_batch_is_committe
     else:
         raise AssertionError("the stage wrote verdicts GX disagrees with")
     assert query(home, _DELIVERIES) == before and {d[2] for d in before} == {"PSEUDONYMISED"}
+    assert not list((home.warehouse.parent / GX_SPOOL).iterdir())     # every part GX was handed is deleted
     assert query(home, "select count(*) from landing.enrolment_rows") == [(0,)]
     assert query(home, "select count(*) from landing.pseudonymised_rows")[0][0] > 0
