@@ -9,7 +9,6 @@ import os
 import signal
 
 import duckdb
-import pandas as pd
 import pytest
 
 from orchestration.quality.gx_process import GxProcess, GxUnavailable
