@@ -46,6 +46,7 @@ class Pseudonymiser:
         self._context = AliasContext()
         self._anonymous_context = AliasContext()
         self._people: dict[str, str] = {}      # canonical personnummer -> pseudonym, this run
+        self._spellings: dict[object, tuple] = {}    # a personnummer as written -> _spelling's reading, this run
         self.note_scrubber = NoteScrubber()
         self.note_replacements: dict[str, int] = {}
 
@@ -55,6 +56,12 @@ class Pseudonymiser:
             pseudonym = "P" + self._assign(self._person, self._context, canonical_personnummer)
             self._people[canonical_personnummer] = pseudonym
         return pseudonym
+
+    def spellings(self, raw: np.ndarray) -> list[tuple]:
+        """_spelling of each value, each spelling read once per run: a person is in every
+        month's snapshot, so in every batch."""
+        known = self._spellings
+        return [known[value] if value in known else known.setdefault(value, _spelling(value)) for value in raw]
 
     def anonymous(self, project_id: str, kommunkod: str, anonym_id: str) -> str:
         """Unique within the municipality and project only: never linkable across them."""
@@ -303,7 +310,7 @@ def _persons(frame: pd.DataFrame, reference: np.ndarray, pseudonymiser: Pseudony
     persons = _Persons(n)
     raw = frame["personnummer"].to_numpy(dtype=object) if "personnummer" in frame.columns else np.full(n, "", dtype=object)
     codes, uniques = pd.factorize(raw, use_na_sentinel=False)
-    spelled = list(zip(*[_spelling(u) for u in uniques])) if len(uniques) else [[]] * 10
+    spelled = list(zip(*pseudonymiser.spellings(uniques))) if len(uniques) else [[]] * 10
     blank, shape_ok, long_form, plus, year_digits, month, day, luhn_ok = (
         np.asarray(column)[codes] for column in spelled[:8])
     rest = np.asarray(spelled[8], dtype=object)
