@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.automation import definitions as automation
 from orchestration.ingest import assets as ingest
+from orchestration.lib.dagster_instance import quick_sqlite_commits
 from orchestration.lib.settings import Settings
 from orchestration.lib.telemetry import disable_telemetry
 from orchestration.privacy import assets as privacy
@@ -18,6 +19,7 @@ from orchestration.transform import assets as transform
 STAGES = (ingest, privacy, quality, transform, reporting, automation)
 
 disable_telemetry()
+quick_sqlite_commits()       # a run launched by the daemon or the UI loads this module too
 
 
 @functools.lru_cache(maxsize=4)

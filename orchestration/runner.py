@@ -16,7 +16,7 @@ import duckdb
 
 from orchestration.lib import last_run
 from orchestration.lib.contract import VALIDATED
-from orchestration.lib.dagster_instance import require_reachable, write_dagster_yaml
+from orchestration.lib.dagster_instance import quick_sqlite_commits, require_reachable, write_dagster_yaml
 from orchestration.lib.delivery_state import WAITING
 from orchestration.lib.diskspace import SpaceNeed, space_needed
 from orchestration.lib.home import DataHome
@@ -68,6 +68,7 @@ def prepare_environment(home: DataHome, config_path: str | None) -> Settings:
     os.environ["DAGSTER_HOME"] = str(home.dagster)
     os.environ["FOLLOWUP_WAREHOUSE"] = str(home.warehouse)
     write_dagster_yaml(home.dagster)
+    quick_sqlite_commits()
     return Settings.from_environment()
 
 
