@@ -29,6 +29,7 @@ from orchestration.quality.validate import (
     ExpectationSummary,
     RowFinding,
     SuiteCheck,
+    clear_spool,
     file_verdicts,
     load_contract,
     relation_findings,
@@ -68,6 +69,7 @@ def validate_pending(home: DataHome, config: ProjectsConfig,
     earlier, which an earlier batch has validated by then or which are in the same batch. A
     stopped run resumes at its batch. Mapping deliveries are validated after them, per project
     (`validate_pending_mappings`)."""
+    clear_spool(home.warehouse)
     with connect(home.warehouse, read_only=True) as db:
         deliveries = db.execute(
             "select d.reporting_month, d.delivery_id, d.project_id, count(p.row_number) from landing.deliveries d "

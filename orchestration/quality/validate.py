@@ -262,6 +262,12 @@ def _spool(db: duckdb.DuckDBPyConnection) -> str:
 GX_SPOOL = ".gx-parts"      # its files end in .tmp: a backup leaves them out; each is deleted once counted
 
 
+def clear_spool(warehouse: Path) -> None:
+    """Delete the parts a stopped run left for GX (the stage starts with this; one writer at a time)."""
+    for part in (Path(warehouse).parent / GX_SPOOL).glob("gx-part-*.parquet.tmp"):
+        part.unlink(missing_ok=True)
+
+
 class SuiteCheck:
     """GX's count per rule of one part of rows (a Parquet file, deleted once counted), held to the
     SQL's (`counted`)."""

@@ -82,3 +82,15 @@ def test_the_child_has_no_pseudonym_key(gx, monkeypatch) -> None:
     environment = open(f"/proc/{gx.pid}/environ", "rb").read().split(b"\0")
     assert not any(entry.startswith(b"FOLLOWUP_PSEUDONYM_KEY=") for entry in environment)
     assert any(entry.startswith(b"PATH=") for entry in environment)
+
+
+def test_parts_a_stopped_run_left_are_cleared_and_nothing_else(tmp_path) -> None:
+    from orchestration.quality.validate import GX_SPOOL, clear_spool
+
+    spool = tmp_path / GX_SPOOL
+    spool.mkdir()
+    (spool / "gx-part-abc.parquet.tmp").write_bytes(b"PAR1")
+    (spool / "anteckning.txt").write_text("inte vår", encoding="utf-8")
+    clear_spool(tmp_path / "warehouse.duckdb")
+    assert sorted(p.name for p in spool.iterdir()) == ["anteckning.txt"]
+    clear_spool(tmp_path / "elsewhere" / "warehouse.duckdb")      # no spool yet: nothing to do
