@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -35,7 +36,7 @@ class SuppressionWorkerError(RuntimeError):
 
 
 # (label, warehouse, query, parameters, min_count): positions_to_hide of the rows the query gives,
-# the label (the month) only for messages.
+# answered under the label (the month).
 Request = tuple[str, str, str, Sequence, int]
 
 
@@ -46,7 +47,10 @@ def hidden_positions(requests: Sequence[Request], workers: int = WORKERS) -> dic
     found: dict[str, list[int]] = {}
     children: list[_Child] = []
     try:
-        children = [_Child.start() for _ in range(min(workers, len(requests)))]
+        for _ in range(min(workers, len(requests))):
+            children.append(_Child.start())
+        for child in children:                                  # started together, ready one by one
+            child.ready()
         waiting = list(reversed(requests))
         busy: dict[Connection, tuple[_Child, Request]] = {}
         for child in children:
@@ -78,14 +82,15 @@ class _Child:
                                    "serve(int(sys.argv[1]))", str(child.fileno())],
             pass_fds=(child.fileno(),), env=environment, stdin=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
         child.close()
-        started = cls(process, parent)
-        if not parent.poll(STARTUP_SECONDS):
-            started.stop()
+        return cls(process, parent)
+
+    def ready(self) -> None:
+        """Wait until the child has started and imported what it needs."""
+        if not self.connection.poll(STARTUP_SECONDS):
             raise SuppressionWorkerError(
                 f"Processen för röjandeskyddet startade inte inom {STARTUP_SECONDS} sekunder. "
                 "Kontrollera att servern har minne och processer lediga och kör igen.")
-        started.answer("startade")
-        return started
+        self.answer("startade")
 
     def send(self, request: Request) -> Request:
         try:
@@ -163,8 +168,6 @@ def serve(descriptor: int) -> None:
 
 
 def _picklable(error: Exception) -> Exception:
-    import pickle
-
     try:
         pickle.loads(pickle.dumps(error))
         return error
