@@ -109,7 +109,9 @@ def published_months(warehouse: Path, project: Project, period: str, unsuppresse
     One month at a time: a national project has ~100 000 rows a month, and the whole history
     as Python rows would not fit the memory a run may use (BENCHMARKS.md). A month whose
     disclosure control is remembered (the cache, keyed by a digest of the month's rows taken in
-    the warehouse) and of which only the headline rows are asked for is not read whole at all."""
+    the warehouse) and of which only the headline rows are asked for is not read whole at all.
+    The months not remembered are worked out first, by two child processes at once when they are
+    many rows (_hidden_in_children), else here as they come."""
     cache = suppression_cache(warehouse, project.id)
     remembered = {} if unsuppressed else _read_cache(cache)
     with connect(warehouse, read_only=True) as db:
