@@ -52,16 +52,21 @@ def hidden_positions(requests: Sequence[Request], workers: int = WORKERS) -> dic
         for child in children:                                  # started together, ready one by one
             child.ready()
         waiting = list(reversed(requests))
-        busy: dict[Connection, tuple[_Child, Request]] = {}
+        busy: dict[Connection, tuple[_Child, str]] = {}     # a child at work, and the label of its request
+
+        def give(child: _Child) -> None:
+            request = waiting.pop()
+            child.send(request)
+            busy[child.connection] = (child, request[0])
+
         for child in children:
-            if waiting:
-                busy[child.connection] = (child, child.send(waiting.pop()))
+            give(child)
         while busy:
             for connection in wait(list(busy)):
-                child, request = busy.pop(connection)
-                found[request[0]] = child.answer(f"räknade röjandeskyddet för {request[0]}")
+                child, label = busy.pop(connection)
+                found[label] = child.answer(f"räknade röjandeskyddet för {label}")
                 if waiting:
-                    busy[connection] = (child, child.send(waiting.pop()))
+                    give(child)
     finally:
         for child in children:
             child.stop(at_once=len(found) < len(requests))      # an error or Ctrl-C: no month is waited for
@@ -69,6 +74,8 @@ def hidden_positions(requests: Sequence[Request], workers: int = WORKERS) -> dic
 
 
 class _Child:
+    """One child process and the parent's end of its pipe."""
+
     def __init__(self, process: subprocess.Popen, connection: Connection):
         self.process, self.connection = process, connection
 
@@ -92,12 +99,11 @@ class _Child:
                 "Kontrollera att servern har minne och processer lediga och kör igen.")
         self.answer("startade")
 
-    def send(self, request: Request) -> Request:
+    def send(self, request: Request) -> None:
         try:
             self.connection.send(request)
         except OSError:
             pass                    # a child that died: answer() says so
-        return request
 
     def answer(self, doing: str):
         """The child's answer; an error it sends is raised, as is its death (`doing`: what it was
