@@ -551,6 +551,47 @@ def test_the_suppression_cache_never_changes_what_is_published(tmp_path_factory,
     assert published_equals_afresh(project.min_count)
 
 
+def test_months_worked_out_in_child_processes_are_published_as_in_one_process(tmp_path, monkeypatch):
+    """A project with many rows to suppress has its months worked out by child processes
+    (reporting/suppression_workers.py): what is published and what the cache remembers are what
+    the step's own process gives."""
+    import dataclasses
+    import random
+
+    from orchestration.projects.config import load_projects
+    from orchestration.reporting import export
+
+    draw = random.Random(19)
+    municipalities = [f"{2300 + i:04d}" for i in range(5)]
+    history = []
+    for month in range(1, 5):
+        persons = [Person(draw.choice(KON), draw.choice(ALDER), ((draw.choice(municipalities), draw.choice(STATES)),),
+                          draw.random() < 0.8, draw.random() < 0.3) for _ in range(draw.choice((8, 40, 120)))]
+        history += [dict(row, period=f"2020-{month:02d}") for row in funder_rows(persons, municipalities)]
+    project = dataclasses.replace(load_projects().project("uvas"), id="p", min_count=5)
+    published, caches = [], []
+    for threshold in (len(history) + 1, 0):
+        monkeypatch.setattr(export, "_ROWS_FOR_CHILDREN", threshold)
+        warehouse = tmp_path / str(threshold) / "warehouse.duckdb"
+        warehouse.parent.mkdir()
+        write_kpi_values(warehouse, history)
+        published.append(list(export.published_months(warehouse, project, "2020-12")))
+        caches.append(export.suppression_cache(warehouse, "p").read_text(encoding="utf-8"))
+    assert published[0] == published[1]
+    assert caches[0] == caches[1]
+
+
+def test_an_error_in_a_child_process_is_raised_as_it_was_raised_there(tmp_path):
+    import duckdb
+
+    from orchestration.reporting.suppression_workers import hidden_positions
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_kpi_values(warehouse, funder_rows([], ["2301"]))
+    with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+        hidden_positions([("2020-06", str(warehouse), "select * from no_such_table", (), 5)])
+
+
 def write_kpi_values(warehouse, rows) -> None:
     """The rows as marts.kpi_values, replacing what was there."""
     import duckdb
