@@ -400,11 +400,17 @@ def recorded_summary(recorded: Recorded) -> str:
             "`municipality_months/<projekt>` (de som behöver åtgärdas också i kontrollen `inget_att_atgarda`).")
     if changed > logged:
         text += (f" De övriga {changed - logged} är äldre månader i en stor körning eller utanför projektets period "
-                 f"(partitioner skrivs för de {PARTITION_NEWEST_MONTHS} senaste månaderna, för månader som visats "
+                 f"(partitioner skrivs för {_newest_months_text()}, för varje kommuns senaste, för månader som visats "
                  f"förut och för allt när en körning ändrar högst {PARTITION_FEW_CHANGES_PER_MUNICIPALITY} månader "
                  "per kommun): deras läge står i matrisen ovan, i `followup status`, i reports/index.html och i "
                  f"tabellen `{STATUS_TABLE}` (i lagret och i läsfilen serving/followup.duckdb).")
     return text
+
+
+def _newest_months_text() -> str:
+    if PARTITION_NEWEST_MONTHS == 1:
+        return "projektets senaste månad"
+    return f"projektets {PARTITION_NEWEST_MONTHS} senaste månader"
 
 
 MARKDOWN_INLINE = 1000        # Dagster's UI shows shorter markdown metadata inline, longer behind a button

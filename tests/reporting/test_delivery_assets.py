@@ -88,9 +88,11 @@ def test_a_backfill_logs_its_newest_months_as_partitions_and_every_month_in_the_
         assert logged == {partition(k, m) for k in KOMMUNER for m in newest}
         assert instance.get_materialized_partitions(KEY) == logged
         assert metadata["kommun-månader uppdaterade"].value == 18
-        assert metadata["kommun-månader som partitioner"].value == 9
+        shown = len(KOMMUNER) * PARTITION_NEWEST_MONTHS
+        assert metadata["kommun-månader som partitioner"].value == shown
         summary = metadata["kommun-månader"].value
-        assert "18 kommun-månader ändrades" in summary and "9 av dem" in summary and "De övriga 9" in summary
+        assert "18 kommun-månader ändrades" in summary and f"{shown} av dem" in summary and f"De övriga {18 - shown}" in summary
+        assert "partitioner skrivs för projektets senaste månad, för varje kommuns senaste" in summary
         assert "ops.municipality_month_status" in summary and "reports/index.html" in summary
         # the matrix and what needs action still cover every month, also the ones without a partition
         assert "| 2026 Gagnef | 2018-12 | avvisad |" in metadata["att åtgärda"].value
@@ -134,7 +136,8 @@ def test_a_backfill_logs_its_newest_months_as_partitions_and_every_month_in_the_
                 + [("2026", "2018-12", "2018-12 rättad igen.csv", "ACCEPTED", 1),
                    ("2031", "2019-01", "2019-01 rättad.csv", "ACCEPTED", 3)])
         metadata, logged = run(tmp_path, instance)
-        assert logged == ({partition(k, m) for k in KOMMUNER for m in ("2019-06", "2019-07", "2019-08")}
+        new_months = ("2019-06", "2019-07", "2019-08")
+        assert logged == ({partition(k, m) for k in KOMMUNER for m in new_months[-PARTITION_NEWEST_MONTHS:]}
                           | {partition("2026", "2018-12")})
         assert metadata["kommun-månader uppdaterade"].value == 11
         assert red(instance) == {partition("2026", "2018-12")}          # logged again, with its rejected row
