@@ -31,6 +31,7 @@ from orchestration.lib.layout import (
     read_record,
     upgrade_home,
 )
+from orchestration.lib.thresholds import PARTITION_NEWEST_MONTHS
 from orchestration.projects.config import load_projects
 from orchestration.projects.load import write_config_tables
 from orchestration.runner import run_pipeline
@@ -133,14 +134,15 @@ def test_the_upgraded_home_takes_the_next_month(upgrade):
 
 def test_the_upgraded_home_keeps_every_municipality_month_in_the_status_table(upgrade):
     """The table added after v1 (ops.municipality_month_status, by ensure_schema) holds the home's
-    months from its first run on: that run was a backfill of four months (the newest three got a
-    Dagster partition event), the next one's single new month got one too."""
+    months from its first run on: that run was a backfill of four months (its newest months got a
+    Dagster partition event, lib/thresholds.PARTITION_NEWEST_MONTHS), the next one's single new
+    month got one too."""
+    backfill = ["2009-08", "2009-09", "2009-10", "2009-11"]
     with duckdb.connect(str(upgrade.home / "warehouse.duckdb"), read_only=True) as db:
         rows = db.execute("select kommunkod, month, in_force, recorded_version is not null "
                           "from ops.municipality_month_status order by month").fetchall()
-    assert rows == [("0482", "2009-08", True, False), ("0482", "2009-09", True, True),
-                    ("0482", "2009-10", True, True), ("0482", "2009-11", True, True),
-                    ("0482", "2009-12", True, True)]
+    assert rows == [("0482", month, True, month in backfill[-PARTITION_NEWEST_MONTHS:]) for month in backfill] + [
+        ("0482", "2009-12", True, True)]
 
 
 @pytest.fixture
