@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 
 ENV_VAR = "FOLLOWUP_PSEUDONYM_KEY"
+NEW_ENV_VAR = "FOLLOWUP_NEW_PSEUDONYM_KEY"      # the new key during `followup rotate-key` (rotation.py)
 MINIMUM_BYTES = 32
 
 

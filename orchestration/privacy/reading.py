@@ -11,24 +11,22 @@ stage through a pipe, never through a file.
 from __future__ import annotations
 
 import collections
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Pipe
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from orchestration.ingest.limits import ReadLimits
+from orchestration.privacy.children import start_child, stop_child
 from orchestration.privacy.extract.reader import Extract, ExtractReadError
 from orchestration.privacy.extract.schema import ENROLMENT_SCHEMA, ColumnSchema
 
 POLL_SECONDS = 0.1
 STARTUP_SECONDS = 120             # for the child to start and import the reader (~0.4 s on an idle machine)
 READY = "ready"
-KEY_VARIABLE = "FOLLOWUP_PSEUDONYM_KEY"
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,6 @@ class ReaderUnavailable(RuntimeError):
 def serve_descriptor(descriptor: int) -> None:
     """Entry point of the child process (see IsolatedReader._start)."""
     _serve(Connection(descriptor))
-
-
-# The child imports this package from where the parent did, installed or not.
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class IsolatedReader:
@@ -138,18 +132,10 @@ class IsolatedReader:
         self._stop()
 
     def _start(self) -> None:
-        """A fresh interpreter (not a fork of a threaded Dagster process, and independent of how
-        the parent was started), without the key in its environment: it parses untrusted files."""
+        """A fresh interpreter without the key (privacy/children.py): it parses untrusted files."""
         if self._process is not None and self._process.poll() is None:
             return
-        parent, child = Pipe(duplex=True)
-        environment = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from orchestration.privacy.reading import serve_descriptor; "
-                                   "serve_descriptor(int(sys.argv[1]))", str(child.fileno())],
-            pass_fds=(child.fileno(),), env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
-        child.close()
+        self._process, parent = start_child("orchestration.privacy.reading", "serve_descriptor")
         self._connection = parent
         if not parent.poll(STARTUP_SECONDS) or parent.recv() != READY:
             self._stop()
@@ -158,15 +144,7 @@ class IsolatedReader:
                 "Kontrollera att servern har minne och processer lediga och kör igen.")
 
     def _stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self._connection is not None:
-            self._connection.close()
+        stop_child(self._process, self._connection)
         self._process, self._connection = None, None
 
     def _crashed(self) -> ReadFailure:

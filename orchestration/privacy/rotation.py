@@ -27,6 +27,7 @@ from orchestration.lib.warehouse import connect, ensure_schema
 from orchestration.privacy.keys import (
     ENV_VAR,
     MINIMUM_BYTES,
+    NEW_ENV_VAR,
     PseudonymKeyError,
     key_matches,
     key_path,
@@ -34,7 +35,7 @@ from orchestration.privacy.keys import (
     write_fingerprint,
 )
 
-NEW_KEY_ENV_VAR = "FOLLOWUP_NEW_PSEUDONYM_KEY"
+NEW_KEY_ENV_VAR = NEW_ENV_VAR
 # Every landing table with rows of a delivery (pseudonyms, or verdicts made from them): enrolment
 # and mapping extracts alike.
 ROW_TABLES = ("pseudonymised_rows", "enrolment_rows", "quarantine_rows", "row_warnings",

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Pipe
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from orchestration.privacy.children import start_child, stop_child
 
 READY = "ready"
 POLL_SECONDS = 0.5
 STARTUP_SECONDS = 120             # for the child to start and import GX (~2.5 s on an idle machine)
-KEY_VARIABLE = "FOLLOWUP_PSEUDONYM_KEY"
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -142,32 +140,16 @@ class GxProcess:
                             + "; inga utfall skrevs. Kontrollera att servern har minne ledigt och kör igen.")
 
     def _start(self) -> None:
-        """A fresh interpreter (not a fork of a threaded Dagster process), without the key in its
-        environment: it never needs it."""
+        """A fresh interpreter without the key (privacy/children.py): it never needs it."""
         if self._process is not None and self._process.poll() is None:
             return
         self._stop()
-        parent, child = Pipe(duplex=True)
-        environment = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
-        environment["GX_ANALYTICS_ENABLED"] = "false"
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from orchestration.quality.gx_process import serve_descriptor; "
-                                   "serve_descriptor(int(sys.argv[1]))", str(child.fileno())],
-            pass_fds=(child.fileno(),), env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
-        child.close()
-        self._connection, self._ready = parent, False
+        self._process, self._connection = start_child("orchestration.quality.gx_process", "serve_descriptor",
+                                                       environment={"GX_ANALYTICS_ENABLED": "false"})
+        self._ready = False
 
     def _stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        if self._connection is not None:
-            self._connection.close()
+        stop_child(self._process, self._connection)
         self._process, self._connection, self._ready = None, None, False
 
 

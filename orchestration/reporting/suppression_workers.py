@@ -16,19 +16,17 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Sequence
-from multiprocessing.connection import Connection, Pipe, wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+
+from orchestration.privacy.children import start_child
 
 WORKERS = 2
 STARTUP_SECONDS = 120             # for a child to start and import (~0.2 s on an idle machine)
-KEY_VARIABLE = "FOLLOWUP_PSEUDONYM_KEY"
-# The child imports this package from where the parent did, installed or not.
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class SuppressionWorkerError(RuntimeError):
@@ -81,15 +79,9 @@ class _Child:
 
     @classmethod
     def start(cls) -> "_Child":
-        """A fresh interpreter, without the key in its environment (it needs none)."""
-        parent, child = Pipe(duplex=True)
-        environment = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
-        process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from orchestration.reporting.suppression_workers import serve; "
-                                   "serve(int(sys.argv[1]))", str(child.fileno())],
-            pass_fds=(child.fileno(),), env=environment, stdin=subprocess.DEVNULL, cwd=_PROJECT_ROOT)
-        child.close()
-        return cls(process, parent)
+        """A fresh interpreter without the key (privacy/children.py; its errors come back through the pipe,
+        a crash's trace on stderr)."""
+        return cls(*start_child("orchestration.reporting.suppression_workers", "serve", quiet=False))
 
     def ready(self) -> None:
         """Wait until the child has started and imported what it needs."""
