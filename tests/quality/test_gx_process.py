@@ -76,12 +76,14 @@ def test_a_child_that_dies_is_a_clear_failure_and_the_next_count_starts_a_new_on
     assert gx.pid not in (None, first)
 
 
-def test_the_child_has_no_pseudonym_key(gx, monkeypatch) -> None:
+def test_the_child_has_no_pseudonym_key_and_no_analytics(gx, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("FOLLOWUP_PSEUDONYM_KEY", "nyckel-som-inte-ska-följa-med")
-    gx.start()
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "true")
+    part, _ = _part(tmp_path)
+    gx.count(DOCUMENT, "started", part, PARAMETERS)        # the child is up (read before, /proc may still be empty)
     environment = open(f"/proc/{gx.pid}/environ", "rb").read().split(b"\0")
     assert not any(entry.startswith(b"FOLLOWUP_PSEUDONYM_KEY=") for entry in environment)
-    assert any(entry.startswith(b"PATH=") for entry in environment)
+    assert b"GX_ANALYTICS_ENABLED=false" in environment and any(entry.startswith(b"PATH=") for entry in environment)
 
 
 def test_parts_a_stopped_run_left_are_cleared_and_nothing_else(tmp_path) -> None:
