@@ -177,10 +177,10 @@ def _gx_results(frame: pd.DataFrame, suite: Any, parameters: Mapping[str, Any], 
     return result.results
 
 
-def _summary(item: Any, unexpected: int) -> ExpectationSummary:
-    meta = item.expectation_config.meta or {}
-    return ExpectationSummary(meta.get("reason_code", "?"), item.expectation_config.type, meta.get("verdict", "rejected"),
-                              bool(item.success), unexpected)
+def _summary(expectation_type: str, meta: Mapping[str, Any] | None, success: bool, unexpected: int) -> ExpectationSummary:
+    meta = meta or {}
+    return ExpectationSummary(meta.get("reason_code", "?"), expectation_type, meta.get("verdict", "rejected"),
+                              bool(success), unexpected)
 
 
 def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tuple[list[RowFinding], list[ExpectationSummary]]:
@@ -199,7 +199,7 @@ def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict[str, Any]) -> tu
     for item in results:
         meta = item.expectation_config.meta or {}
         unexpected = item.result.get("unexpected_index_list") or []
-        summaries.append(_summary(item, len(unexpected)))
+        summaries.append(_summary(item.expectation_config.type, meta, item.success, len(unexpected)))
         for position in unexpected:
             key = (str(delivery_ids[position]), int(row_numbers[position]))
             findings.append(_finding(meta, key[0], key[1], details.get(key, "")))
@@ -301,8 +301,7 @@ class SuiteCheck:
                     f"{counted.get(key, 0)}. Översättningen (orchestration/quality/suite_sql.py) läser inte sviten som GX; "
                     "inga utfall skrevs. Rätta översättningen eller regeln och kör valideringen igen.")
             seen.add(key)
-            summaries.append(ExpectationSummary(item.meta.get("reason_code", "?"), item.expectation_type,
-                                                item.meta.get("verdict", "rejected"), item.success, item.unexpected))
+            summaries.append(_summary(item.expectation_type, item.meta, item.success, item.unexpected))
         if seen != keys:
             raise SuiteDisagreement(f"{contract.rules.source}: GX gav inget resultat för "
                                     f"{sorted(keys - seen)}; inga utfall skrevs.")
